@@ -1,0 +1,387 @@
+/*
+ * modmig.h - the public API of libmodmig, a PostgreSQL migration runner for
+ * modular applications.
+ *
+ * Conventions (in the way of libpq and curl):
+ * - Handles are opaque. Every constructor `modmig_x_new` (or a loader that
+ *   returns a new handle) has a destructor `modmig_x_free`; the free functions
+ *   accept NULL.
+ * - Functions that can fail return a modmig_status and take a trailing
+ *   `modmig_error **err`. On failure, if err is not NULL, *err receives a new
+ *   error object that the caller owns and releases with modmig_error_free().
+ *   On success *err is left untouched.
+ * - Strings returned as `const char *` are borrowed from the handle they came
+ *   from and live as long as it does. Strings returned as `char *` are owned by
+ *   the caller and are released with modmig_free().
+ * - The library never writes to stdout or stderr; it reports through the log
+ *   callback set with modmig_db_set_log() or modmig_startup_options.log.
+ */
+#ifndef MODMIG_H
+#define MODMIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Status codes                                                             */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * One table of status codes. Each maps to a process exit code through
+ * modmig_exit_code(): 0 success, 1 database or runtime failure, 2 bad input
+ * (nothing was changed), 3 a check found a problem.
+ */
+typedef enum modmig_status {
+	MODMIG_OK = 0,
+	/* exit 2: bad input, nothing changed */
+	MODMIG_E_USAGE,    /* bad command-line usage or option */
+	MODMIG_E_MANIFEST, /* malformed modules.yaml */
+	MODMIG_E_PARSE,    /* malformed migration file */
+	MODMIG_E_VERSION,  /* bad file name, duplicate or out-of-range version */
+	MODMIG_E_NOT_FOUND, /* unknown module, version or file */
+	MODMIG_E_REGISTRY, /* manifest disagrees with the database's module registry */
+	MODMIG_E_REFUSED,  /* refused by the production guard */
+	/* exit 1: database or runtime failure */
+	MODMIG_E_IO,           /* a file could not be read or written */
+	MODMIG_E_CONNECT,      /* could not connect */
+	MODMIG_E_SQL,          /* a statement failed */
+	MODMIG_E_LOCK_TIMEOUT, /* the advisory lock was not granted in time */
+	MODMIG_E_STATE,        /* modmig's tables are missing or damaged */
+	MODMIG_E_INCOMPLETE,   /* a NO TRANSACTION migration failed part-way */
+	MODMIG_E_NOMEM,        /* out of memory */
+	MODMIG_E_INTERNAL,     /* a bug in modmig */
+	/* exit 3: a check found a problem */
+	MODMIG_E_CHECK,         /* verify or doctor found problems */
+	MODMIG_E_STALE,         /* a generated file is out of date (--check) */
+	MODMIG_E_OUT_OF_ORDER,  /* out-of-order migration refused by --strict */
+	MODMIG_E_PLAN_MISMATCH, /* database or files differ from a reviewed plan */
+	MODMIG_E_PENDING,       /* verify policy: migrations are pending */
+	MODMIG_STATUS_COUNT
+} modmig_status;
+
+/* The process exit code (0..3) for a status. */
+int modmig_exit_code(modmig_status status);
+/* A stable lowercase name for a status, e.g. "parse". Never NULL. */
+const char *modmig_status_name(modmig_status status);
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct modmig_error modmig_error;
+
+void modmig_error_free(modmig_error *err);
+modmig_status modmig_error_code(const modmig_error *err);
+/* One line, lowercase, no final period. Never NULL. */
+const char *modmig_error_message(const modmig_error *err);
+/* What to do about it, or NULL. */
+const char *modmig_error_hint(const modmig_error *err);
+/* Server-side details, or NULL when the error did not come from the server. */
+const char *modmig_error_sqlstate(const modmig_error *err);
+const char *modmig_error_detail(const modmig_error *err);
+const char *modmig_error_context(const modmig_error *err);
+/* Where: file (or NULL), 1-based line and column (0 when unknown). */
+const char *modmig_error_file(const modmig_error *err);
+int modmig_error_line(const modmig_error *err);
+int modmig_error_column(const modmig_error *err);
+/* The migration the error belongs to: version (0 if none) and module (or NULL). */
+int64_t modmig_error_version(const modmig_error *err);
+const char *modmig_error_module(const modmig_error *err);
+
+/* Release memory that the library handed over as `char *`. */
+void modmig_free(void *ptr);
+
+/* ------------------------------------------------------------------------ */
+/* Migration sources                                                        */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * One file compiled into a binary by modmig-embed. `path` is relative to the
+ * modules directory: "modules.yaml" or "<module>/migrations/<file>.sql".
+ */
+typedef struct modmig_embedded_file {
+	const char *path;
+	const unsigned char *data;
+	size_t size;
+	const char *sha256; /* lowercase hex of data */
+} modmig_embedded_file;
+
+typedef struct modmig_source modmig_source;
+typedef struct modmig_module modmig_module;
+typedef struct modmig_migration modmig_migration;
+
+typedef enum modmig_direction { MODMIG_UP = 0, MODMIG_DOWN = 1 } modmig_direction;
+
+/* A source from embedded files (one of them must be "modules.yaml"). */
+modmig_status modmig_source_new_embedded(const modmig_embedded_file *files, size_t count,
+					 modmig_source **out, modmig_error **err);
+/* A source from a manifest on disk; migrations live beside it in <module>/migrations. */
+modmig_status modmig_source_new_manifest(const char *manifest_path, modmig_source **out,
+					 modmig_error **err);
+/*
+ * A plain goose directory: no manifest, no ranges, goose's version parsing.
+ * version_table may be NULL for "goose_db_version".
+ */
+modmig_status modmig_source_new_dir(const char *dir, const char *version_table,
+				    modmig_source **out, modmig_error **err);
+void modmig_source_free(modmig_source *src);
+
+/* Possibly schema-qualified, as written in the manifest. */
+const char *modmig_source_version_table(const modmig_source *src);
+/* true for --dir sources (no modules). */
+bool modmig_source_is_dir(const modmig_source *src);
+/* The manifest's path, or the directory for --dir sources, or "(embedded)". */
+const char *modmig_source_origin(const modmig_source *src);
+
+size_t modmig_source_module_count(const modmig_source *src);
+const modmig_module *modmig_source_module(const modmig_source *src, size_t index);
+const modmig_module *modmig_source_find_module(const modmig_source *src, const char *name);
+const char *modmig_module_name(const modmig_module *module);
+const char *modmig_module_schema(const modmig_module *module); /* NULL if none */
+size_t modmig_module_index(const modmig_module *module);
+int64_t modmig_module_first_version(const modmig_module *module);
+int64_t modmig_module_last_version(const modmig_module *module);
+size_t modmig_module_depends_count(const modmig_module *module);
+const char *modmig_module_depends(const modmig_module *module, size_t index);
+
+/* Migrations in ascending version order. */
+size_t modmig_source_migration_count(const modmig_source *src);
+const modmig_migration *modmig_source_migration(const modmig_source *src, size_t index);
+const modmig_migration *modmig_source_find(const modmig_source *src, int64_t version);
+
+/*
+ * Parse one file outside any source (for `inspect`). The version comes from
+ * the file name when it has one, else 0. Free with modmig_migration_free().
+ */
+modmig_status modmig_migration_parse_file(const char *path, modmig_migration **out,
+					  modmig_error **err);
+/* Only for migrations returned by modmig_migration_parse_file(). */
+void modmig_migration_free(modmig_migration *migration);
+
+int64_t modmig_migration_version(const modmig_migration *m);
+/* The part of the file name after "<version>_" without ".sql". */
+const char *modmig_migration_name(const modmig_migration *m);
+/* The display path, e.g. "modules/identity/migrations/02001_identity_init.sql". */
+const char *modmig_migration_file(const modmig_migration *m);
+const modmig_module *modmig_migration_module(const modmig_migration *m); /* NULL in --dir mode */
+const char *modmig_migration_sha256(const modmig_migration *m);          /* lowercase hex */
+bool modmig_migration_no_transaction(const modmig_migration *m);
+bool modmig_migration_has_down(const modmig_migration *m);
+size_t modmig_migration_unit_count(const modmig_migration *m, modmig_direction dir);
+/* Exactly the text sent to the server for that unit. */
+const char *modmig_migration_unit_sql(const modmig_migration *m, modmig_direction dir, size_t i);
+/* 1-based line in the file where the unit starts. */
+int modmig_migration_unit_line(const modmig_migration *m, modmig_direction dir, size_t i);
+/* Per-file timeouts from `-- modmig lock_timeout=5s` headers, or NULL. */
+const char *modmig_migration_lock_timeout(const modmig_migration *m);
+const char *modmig_migration_statement_timeout(const modmig_migration *m);
+
+/* Module schemas in manifest order, then public, e.g. "identity, billing, public". */
+char *modmig_app_search_path(const modmig_source *src);
+
+/* The text of sqlc_schemas.sql for this source. Caller frees with modmig_free(). */
+char *modmig_sqlc_schemas(const modmig_source *src);
+
+/*
+ * Write the next migration file of a module (manifest sources on disk only).
+ * *out_path receives the new file's path (caller frees with modmig_free()).
+ */
+modmig_status modmig_create_migration(const modmig_source *src, const char *module,
+				      const char *name, char **out_path, modmig_error **err);
+
+/* ------------------------------------------------------------------------ */
+/* Logging                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef enum modmig_log_level {
+	MODMIG_LOG_DEBUG = 0,
+	MODMIG_LOG_INFO,
+	MODMIG_LOG_WARN,
+	MODMIG_LOG_ERROR
+} modmig_log_level;
+
+typedef enum modmig_event_kind {
+	MODMIG_EVENT_MESSAGE = 0,   /* free text */
+	MODMIG_EVENT_APPLIED,       /* a migration was applied */
+	MODMIG_EVENT_ROLLED_BACK,   /* a migration was rolled back */
+	MODMIG_EVENT_FAILED,        /* a migration failed */
+	MODMIG_EVENT_STAMPED,       /* marked applied without running */
+	MODMIG_EVENT_LOCK_WAIT,     /* waiting for another migrator's lock */
+	MODMIG_EVENT_OUT_OF_ORDER,  /* within-module out-of-order arrival */
+	MODMIG_EVENT_DRY_RUN        /* a unit that would run (dry run) */
+} modmig_event_kind;
+
+/* Everything in an event is borrowed for the duration of the callback. */
+typedef struct modmig_event {
+	modmig_event_kind kind;
+	modmig_log_level level;
+	const char *message;                /* one line, never NULL */
+	const modmig_migration *migration;  /* or NULL */
+	modmig_direction direction;
+	double duration_ms;                 /* for APPLIED/ROLLED_BACK/FAILED */
+	const char *sql;                    /* for DRY_RUN: the unit's text */
+} modmig_event;
+
+typedef void (*modmig_log_fn)(void *userdata, const modmig_event *event);
+
+/* ------------------------------------------------------------------------ */
+/* Database                                                                 */
+/* ------------------------------------------------------------------------ */
+
+typedef struct modmig_db modmig_db;
+
+/*
+ * Connect. conninfo may be a URL or key=value string; when NULL or empty,
+ * DATABASE_URL is used, then libpq's environment (PGHOST, ...). Any
+ * search_path in `options` is removed first, so migrations run with the
+ * server's default search path.
+ */
+modmig_status modmig_db_connect(const char *conninfo, modmig_db **out, modmig_error **err);
+void modmig_db_free(modmig_db *db);
+void modmig_db_set_log(modmig_db *db, modmig_log_fn fn, void *userdata);
+/* Longest wait for the advisory lock in milliseconds; < 0 waits forever (default). */
+void modmig_db_set_lock_timeout(modmig_db *db, int timeout_ms);
+/* The connection described with the password redacted, e.g. "postgres://app:xxxxx@host/db". */
+const char *modmig_db_display(const modmig_db *db);
+/* The search_path that was removed from options, or NULL. */
+const char *modmig_db_stripped_search_path(const modmig_db *db);
+/* PostgreSQL's server_version_num. */
+int modmig_db_server_version(const modmig_db *db);
+
+/* ------------------------------------------------------------------------ */
+/* Status                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef enum modmig_state {
+	MODMIG_STATE_APPLIED = 0,
+	MODMIG_STATE_PENDING,  /* not applied, above the highest applied version */
+	MODMIG_STATE_MISSING,  /* not applied, below the highest applied version */
+	MODMIG_STATE_NO_FILE,  /* applied, but no file has that version */
+	MODMIG_STATE_FAILED    /* a NO TRANSACTION migration failed part-way */
+} modmig_state;
+
+const char *modmig_state_name(modmig_state state); /* "applied", "pending", ... */
+
+typedef struct modmig_report_row {
+	int64_t version;
+	const char *module;     /* NULL in --dir mode or when unknown */
+	const char *name;       /* NULL for NO_FILE rows */
+	const char *file;       /* NULL for NO_FILE rows */
+	modmig_state state;
+	const char *applied_at; /* "YYYY-MM-DD HH:MM:SS" or NULL */
+	const modmig_migration *migration; /* NULL for NO_FILE rows */
+} modmig_report_row;
+
+typedef struct modmig_report modmig_report;
+
+/* Every migration and applied version, ascending. Read in one query. */
+modmig_status modmig_db_status(modmig_db *db, const modmig_source *src, modmig_report **out,
+			       modmig_error **err);
+size_t modmig_report_count(const modmig_report *report);
+const modmig_report_row *modmig_report_row_at(const modmig_report *report, size_t index);
+int64_t modmig_report_current_version(const modmig_report *report);
+void modmig_report_free(modmig_report *report);
+
+/* The highest applied version (0 when none). */
+modmig_status modmig_db_version(modmig_db *db, const modmig_source *src, int64_t *version,
+				modmig_error **err);
+
+/* ------------------------------------------------------------------------ */
+/* Running migrations                                                       */
+/* ------------------------------------------------------------------------ */
+
+typedef struct modmig_up_options {
+	int64_t to;                   /* apply up to and including this version; 0 = all */
+	bool by_one;                  /* apply only the next migration */
+	const char *module;           /* only this module's migrations, or NULL */
+	bool strict;                  /* out-of-order within a module is an error */
+	bool dry_run;                 /* report what would run, change nothing */
+	const char *plan_file;        /* apply exactly this reviewed plan, or NULL */
+	bool resume;                  /* continue a failed NO TRANSACTION migration */
+	bool restart;                 /* re-run a failed NO TRANSACTION migration from unit 1 */
+	const char *lock_timeout;     /* per-migration lock_timeout, e.g. "5s", or NULL */
+	const char *statement_timeout; /* per-migration statement_timeout, or NULL */
+} modmig_up_options;
+
+typedef struct modmig_down_options {
+	int64_t to;         /* roll back while the last applied version is above this; -1 = one */
+	const char *module; /* only this module's most recent migration(s), or NULL */
+	bool all;           /* roll back everything (reset) */
+	bool dry_run;
+	const char *lock_timeout;
+	const char *statement_timeout;
+} modmig_down_options;
+
+void modmig_up_options_init(modmig_up_options *opts);
+void modmig_down_options_init(modmig_down_options *opts);
+
+typedef struct modmig_result_row {
+	int64_t version;
+	const char *module; /* or NULL */
+	const char *file;
+	modmig_direction direction;
+	double duration_ms;
+} modmig_result_row;
+
+typedef struct modmig_result modmig_result;
+
+size_t modmig_result_count(const modmig_result *result);
+const modmig_result_row *modmig_result_row_at(const modmig_result *result, size_t index);
+void modmig_result_free(modmig_result *result);
+
+/*
+ * Apply pending and missing migrations (missing first, then new, each in
+ * ascending version order), one transaction per migration, under the
+ * advisory lock. *out (may be NULL) receives what was done, also on failure.
+ */
+modmig_status modmig_up(modmig_db *db, const modmig_source *src, const modmig_up_options *opts,
+			modmig_result **out, modmig_error **err);
+/* Roll back by apply order, most recent first. */
+modmig_status modmig_down(modmig_db *db, const modmig_source *src,
+			  const modmig_down_options *opts, modmig_result **out, modmig_error **err);
+/* Roll back the most recently applied migration and apply it again. */
+modmig_status modmig_redo(modmig_db *db, const modmig_source *src, modmig_result **out,
+			  modmig_error **err);
+
+/* ------------------------------------------------------------------------ */
+/* Startup API: a service migrates itself                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef enum modmig_policy {
+	MODMIG_POLICY_OFF = 0, /* do nothing */
+	MODMIG_POLICY_APPLY,   /* migrate, then continue */
+	MODMIG_POLICY_VERIFY   /* fail if anything is pending or modified */
+} modmig_policy;
+
+typedef struct modmig_startup_options {
+	modmig_policy policy;
+	const char *conninfo;                /* NULL: DATABASE_URL, then libpq env */
+	const modmig_embedded_file *files;   /* the service's embedded migrations */
+	size_t file_count;
+	modmig_log_fn log;                   /* may be NULL */
+	void *log_userdata;
+	int lock_timeout_ms;                 /* < 0 waits forever */
+	const char *plan_file;               /* reviewed plan, or NULL */
+	bool allow_unreviewed;               /* production: apply without a plan */
+} modmig_startup_options;
+
+void modmig_startup_options_init(modmig_startup_options *opts);
+
+/*
+ * Connect, take the lock, and apply or verify according to the policy. Safe
+ * to call from many replicas at once: exactly one applies each migration.
+ * *out (may be NULL) receives what this process applied.
+ */
+modmig_status modmig_startup(const modmig_startup_options *opts, modmig_result **out,
+			     modmig_error **err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MODMIG_H */

@@ -131,6 +131,15 @@ modmig_status modmig_source_new_dir(const char *dir, const char *version_table,
 				    modmig_source **out, modmig_error **err);
 void modmig_source_free(modmig_source *src);
 
+/*
+ * Loading a source reads the manifest and files, checks names and versions
+ * and hashes each file, but parses no SQL. This parses every migration (the
+ * first error is returned). The unit accessors below return 0/NULL for a
+ * migration that was not parsed yet; modmig_up() and friends parse what they
+ * are about to run themselves.
+ */
+modmig_status modmig_source_parse(modmig_source *src, modmig_error **err);
+
 /* Possibly schema-qualified, as written in the manifest. */
 const char *modmig_source_version_table(const modmig_source *src);
 /* true for --dir sources (no modules). */

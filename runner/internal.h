@@ -148,8 +148,20 @@ struct modmig_migration {
 	char *file;        /* display path */
 	const modmig_module *module; /* NULL in --dir mode */
 	char sha256[65];
+	/*
+	 * The file's bytes: borrowed from the embedded array, or owned (owns_bytes)
+	 * when read from disk. Parsing is deferred until the units are needed, so
+	 * that status on thousands of files does not pay for it.
+	 */
+	const char *bytes;
+	size_t size;
+	bool owns_bytes;
+	bool parsed_ok;
 	mm_parsed parsed;
 };
+
+/* Parse m's bytes into m->parsed unless already done. */
+modmig_status mm_migration_parse(modmig_migration *m, modmig_error **err);
 
 struct modmig_source {
 	mm_manifest manifest; /* empty in --dir mode, except version_table */

@@ -1,0 +1,104 @@
+# tests/integration/lib.sh - shared helpers for integration tests.
+#
+# Source it first thing in a t_*.sh test. If no throwaway cluster is running
+# (MODMIG_TEST_PG unset), the test re-runs itself under tests/pgtmp.sh.
+#
+#   mm ARGS...            run $MODMIG, capture stdout/stderr/exit into OUT ERR RC
+#   new_db [NAME]         create a fresh database; sets DB (name) and URL
+#   sql "QUERY"           run a query in $DB, print unaligned tuples-only output
+#   expect_rc N           assert the last mm exit code
+#   expect_out TEXT       assert stdout contains TEXT  (expect_err: stderr)
+#   expect_no_out TEXT    assert stdout does not contain TEXT (expect_no_err)
+#   expect_eq A B MSG     assert A == B
+#   expect_sql "Q" WANT   assert query output equals WANT
+#   db_fingerprint        a digest of the database's schema and version rows
+#   finish                print the summary and exit non-zero on any failure
+set -uo pipefail
+
+: "${MODMIG_SOURCE_ROOT:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+: "${MODMIG:=$MODMIG_SOURCE_ROOT/build/modmig}"
+: "${EXAMPLE_SERVICE:=$MODMIG_SOURCE_ROOT/build/tests/example-service}"
+ROOT=$MODMIG_SOURCE_ROOT
+
+if [ -z "${MODMIG_TEST_PG:-}" ]; then
+  exec "$ROOT/tests/pgtmp.sh" -- bash "$0" "$@"
+fi
+
+TEST_NAME=$(basename "$0" .sh)
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/modmig-$TEST_NAME.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+PASSES=0
+FAILURES=0
+OUT=""; ERR=""; RC=0
+
+pass() { PASSES=$((PASSES + 1)); }
+fail() {
+  FAILURES=$((FAILURES + 1))
+  echo "FAIL [$TEST_NAME:${BASH_LINENO[1]:-?}] $*" >&2
+  echo "  last command: ${LAST_CMD:-}" >&2
+  echo "  rc=$RC stdout: $(printf '%s' "$OUT" | head -c 2000)" >&2
+  echo "  stderr: $(printf '%s' "$ERR" | head -c 2000)" >&2
+}
+
+mm() {
+  LAST_CMD="modmig $*"
+  "$MODMIG" "$@" >"$TMP/.out" 2>"$TMP/.err"
+  RC=$?
+  OUT=$(cat "$TMP/.out"); ERR=$(cat "$TMP/.err")
+  return 0
+}
+
+# run any command the same way as mm
+run() {
+  LAST_CMD="$*"
+  "$@" >"$TMP/.out" 2>"$TMP/.err"
+  RC=$?
+  OUT=$(cat "$TMP/.out"); ERR=$(cat "$TMP/.err")
+  return 0
+}
+
+new_db() {
+  DB=${1:-t_$(echo "$TEST_NAME" | tr -c 'a-z0-9_\n' '_')_$RANDOM$RANDOM}
+  psql -qX -d postgres -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"$DB\"" \
+    -c "CREATE DATABASE \"$DB\"" >/dev/null || { echo "cannot create database $DB" >&2; exit 1; }
+  URL="postgresql://$PGUSER@/$DB?host=$PGHOST&port=$PGPORT"
+  export DB URL
+}
+
+sql() { psql -qAtX -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
+
+expect_rc() {
+  if [ "$RC" = "$1" ]; then pass; else fail "expected exit $1, got $RC ${2:-}"; fi
+}
+expect_out() {
+  if [[ "$OUT" == *"$1"* ]]; then pass; else fail "stdout lacks: $1"; fi
+}
+expect_err() {
+  if [[ "$ERR" == *"$1"* ]]; then pass; else fail "stderr lacks: $1"; fi
+}
+expect_no_out() {
+  if [[ "$OUT" != *"$1"* ]]; then pass; else fail "stdout unexpectedly has: $1"; fi
+}
+expect_no_err() {
+  if [[ "$ERR" != *"$1"* ]]; then pass; else fail "stderr unexpectedly has: $1"; fi
+}
+expect_eq() {
+  if [ "$1" = "$2" ]; then pass; else fail "${3:-values differ}: got [$1] want [$2]"; fi
+}
+expect_sql() {
+  local got; got=$(sql "$1" 2>&1)
+  if [ "$got" = "$2" ]; then pass; else fail "query [$1]: got [$got] want [$2]"; fi
+}
+
+# Schema (pg_dump --schema-only) plus the version table rows, as one digest.
+db_fingerprint() {
+  local vt=${1:-goose_db_version}
+  { pg_dump --schema-only --no-owner -d "$DB" 2>/dev/null | grep -v '^--' ;
+    psql -qAtX -d "$DB" -c "SELECT version_id, is_applied FROM $vt ORDER BY id" 2>/dev/null; } | md5sum | cut -d' ' -f1
+}
+
+finish() {
+  echo "$TEST_NAME: $PASSES checks passed, $FAILURES failed"
+  [ "$PASSES" -gt 0 ] || { echo "$TEST_NAME: no checks ran" >&2; exit 1; }
+  [ "$FAILURES" = 0 ]
+}

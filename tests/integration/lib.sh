@@ -102,3 +102,43 @@ finish() {
   [ "$PASSES" -gt 0 ] || { echo "$TEST_NAME: no checks ran" >&2; exit 1; }
   [ "$FAILURES" = 0 ]
 }
+
+# ---- helpers for the online tests (t_online_*.sh) ---------------------------
+#   schema_dump [DB]        pg_dump --schema-only of DB (default $DB), stable:
+#                           no comments, no \restrict keys (pg_dump >= 15.14
+#                           prints a random one per run)
+#   schema_fingerprint [VT] like db_fingerprint, built on schema_dump
+#   goose_section FILE Up|Down   the text of one section of a goose file
+#   history_table [SCHEMA]  the name of modmig's history table (a table whose
+#                           name contains 'history' in the version table's schema)
+#   history_sql "COLS" "WHERE..."  not provided: query "$(history_table)" directly
+#   copy_modules            copies modules/ to $TMP/modules, sets MODS
+#   add_migration MODULE VERSION NAME UP_SQL [DOWN_SQL]  writes a file into $MODS
+schema_dump() {
+  pg_dump --schema-only --no-owner -d "${1:-$DB}" 2>/dev/null | grep -v -e '^--' -e '^\\restrict' -e '^\\unrestrict'
+}
+schema_fingerprint() {
+  local vt=${1:-goose_db_version}
+  { schema_dump; psql -qAtX -d "$DB" -c "SELECT version_id, is_applied FROM $vt ORDER BY id" 2>/dev/null; } |
+    md5sum | cut -d' ' -f1
+}
+goose_section() {
+  awk -v want="$2" '
+    tolower($0) ~ /^--[ \t]*\+goose[ \t]+up[ \t\r]*$/ {s="up"; next}
+    tolower($0) ~ /^--[ \t]*\+goose[ \t]+down[ \t\r]*$/ {s="down"; next}
+    s==tolower(want) {print}' "$1"
+}
+history_table() {
+  sql "SELECT quote_ident(table_schema) || '.' || quote_ident(table_name) FROM information_schema.tables
+       WHERE table_name LIKE '%history%' AND table_schema = coalesce(
+         (SELECT table_schema FROM information_schema.tables WHERE table_name = 'goose_db_version' LIMIT 1),
+         '${1:-public}') ORDER BY length(table_name) LIMIT 1"
+}
+copy_modules() {
+  rm -rf "$TMP/modules"; cp -r "$ROOT/modules" "$TMP/modules"; MODS=$TMP/modules
+}
+add_migration() {
+  local module=$1 version=$2 name=$3 up=$4 down=${5:-}
+  printf -- '-- +goose Up\n%s\n\n-- +goose Down\n%s\n' "$up" "$down" \
+    >"$MODS/$module/migrations/${version}_${name}.sql"
+}

@@ -1,0 +1,200 @@
+/*
+ * cli.h - shared pieces of the modmig command-line tool. The CLI sees the
+ * library only through include/modmig.h, like any other client would.
+ */
+#ifndef MODMIG_CLI_H
+#define MODMIG_CLI_H
+
+#include "modmig.h"
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#if defined(__GNUC__)
+#define CLI_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define CLI_PRINTF(fmt, args)
+#endif
+
+/* Written by tools/modmig-embed into build/embedded_modules.c. */
+extern const modmig_embedded_file modmig_bundled_files[];
+extern const size_t modmig_bundled_count;
+
+#define CLI_VERSION "0.1.0"
+
+/* Exit codes that do not come from a modmig_status. */
+enum { CLI_EXIT_OK = 0, CLI_EXIT_USAGE = 2 };
+
+/* Global options, valid before and after the command name. */
+typedef struct cli_context {
+	const char *database; /* -d; NULL lets the library fall back */
+	const char *manifest; /* -m */
+	const char *dir;      /* --dir */
+	const char *table;    /* --table, with --dir only */
+	bool json;
+	int verbosity; /* -1 quiet, 0 normal, 1 verbose */
+	bool no_color;
+	int lock_timeout_ms; /* < 0: wait forever */
+	bool color_out;      /* decided once options are known */
+	bool color_err;
+	const char *command; /* for hints, e.g. "up" */
+	/* counted by cli_log_event for the closing summary */
+	size_t dry_run_migrations;
+	const modmig_migration *last_dry_run;
+} cli_context;
+
+typedef struct cli_command cli_command;
+typedef int (*cli_run_fn)(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+
+/*
+ * One row of the command table in main.c. New commands add a row there and a
+ * run function anywhere in runner/cli_*.c.
+ */
+struct cli_command {
+	const char *name;
+	cli_run_fn run;
+	const char *summary; /* one line for `modmig --help` */
+	const char *usage;   /* full text for `modmig CMD --help` */
+};
+
+const cli_command *cli_find_command(const char *name);
+void cli_print_command_help(const cli_command *cmd, FILE *out);
+
+/* ---- option parsing (cli_common.c) -------------------------------------- */
+
+/*
+ * cli_getopt() returns CLI_OPT_STOP when the command must end now: after
+ * --help (exit 0) or a usage error (exit 2, already reported); the exit code
+ * is in parser->exit_code.
+ */
+enum { CLI_OPT_STOP = -2 };
+
+/* Values of long-only options start here, past every short option letter. */
+enum { CLI_OPT_FIRST_LONG = 256, CLI_OPT_COMMAND_BASE = 512 };
+
+typedef struct cli_parser {
+	cli_context *ctx;
+	const cli_command *cmd;
+	int argc;
+	char **argv;
+	struct option *options; /* global + command options */
+	char *shortopts;
+	int exit_code;
+	bool started;
+} cli_parser;
+
+/*
+ * Prepare to read the options of cmd (NULL for the options before the
+ * command). command_options ends with a zeroed entry; their values must not
+ * collide with the global ones (use CLI_OPT_COMMAND_BASE + n or a letter the
+ * globals do not use). Returns false when out of memory.
+ */
+bool cli_parser_init(cli_parser *p, cli_context *ctx, const cli_command *cmd, int argc, char **argv,
+                     const struct option *command_options, const char *command_shortopts);
+void cli_parser_free(cli_parser *p);
+/* The next command option (its value, optarg set), -1 at the end, or CLI_OPT_STOP. */
+int cli_getopt(cli_parser *p);
+/* Positional arguments left after the options. */
+int cli_rest_count(const cli_parser *p);
+char **cli_rest(const cli_parser *p);
+
+/*
+ * For commands whose only options are the global ones: parse them, check
+ * that there are min..max positional arguments (named `what` in the
+ * message) and point *args at them. On false, *exit_code says how to end.
+ */
+bool cli_parse_plain(cli_context *ctx, const cli_command *cmd, int argc, char **argv, int min,
+                     int max, const char *what, char ***args, int *exit_code);
+
+/* Report a usage problem: "modmig: <message>" and a hint; returns 2. */
+int cli_usage_error(const cli_context *ctx, const char *fmt, ...) CLI_PRINTF(2, 3);
+/* Check the positional count; reports and returns false when it is wrong. */
+bool cli_expect_args(const cli_parser *p, int min, int max, const char *what);
+/* "--to" values: a non-negative version number. */
+bool cli_parse_version(const cli_context *ctx, const char *option, const char *text, int64_t *out);
+/* "500ms", "30s", "2m", "1h", or plain milliseconds. */
+bool cli_parse_duration_ms(const cli_context *ctx, const char *option, const char *text, int *out);
+
+/* ---- source and connection ----------------------------------------------- */
+
+/* The embedded set, -m MANIFEST or --dir DIR. Returns an exit code, reports errors. */
+int cli_open_source(cli_context *ctx, modmig_source **out);
+/*
+ * The log callback for every command that connects (userdata: the context):
+ * one line per applied or rolled-back migration, warnings to stderr.
+ */
+void cli_log_event(void *userdata, const modmig_event *event);
+/* Connect (with -d or the library's fallback), set the log and lock timeout. */
+int cli_connect(cli_context *ctx, modmig_db **out);
+/* An exit code for --module NAME: 0 when the source has it, else 2 (reported). */
+int cli_check_module(const cli_context *ctx, const modmig_source *src, const char *name);
+
+/* ---- output --------------------------------------------------------------- */
+
+typedef enum cli_color {
+	CLI_PLAIN = 0,
+	CLI_RED,
+	CLI_GREEN,
+	CLI_YELLOW,
+	CLI_CYAN,
+	CLI_BOLD,
+	CLI_DIM
+} cli_color;
+
+/* The escape sequence for color on stdout (to_err false) or stderr, or "". */
+const char *cli_color_on(const cli_context *ctx, bool to_err, cli_color color);
+const char *cli_color_off(const cli_context *ctx, bool to_err);
+
+/* "out of memory", exit 1 */
+int cli_out_of_memory(const cli_context *ctx);
+/* Print err with file:line, hint and server details; returns its exit code. */
+int cli_report_error(const cli_context *ctx, const modmig_error *err);
+/* An error found by the CLI itself, in the same format; returns the exit code. */
+int cli_report(const cli_context *ctx, modmig_status code, const char *file, const char *hint,
+               const char *fmt, ...) CLI_PRINTF(5, 6);
+void cli_warn(const cli_context *ctx, const char *fmt, ...) CLI_PRINTF(2, 3);
+
+/* A JSON string literal for s (null for NULL), escaped for any byte. */
+void cli_json_string(FILE *out, const char *s);
+
+/* "02001" style: file names carry at least five digits. */
+void cli_format_version(char buf[32], int64_t version);
+const char *cli_module_name(const modmig_migration *m);
+
+/*
+ * A text table: add cells row by row, then print with columns aligned.
+ * Cells are copied.
+ */
+enum { CLI_TABLE_MAX_COLUMNS = 16 };
+
+typedef struct cli_table {
+	size_t columns;
+	size_t cells;
+	size_t capacity;
+	char **text;
+	cli_color *colors;
+} cli_table;
+
+bool cli_table_init(cli_table *t, size_t columns);
+bool cli_table_add(cli_table *t, const char *text, cli_color color);
+void cli_table_print(const cli_context *ctx, const cli_table *t, FILE *out);
+void cli_table_free(cli_table *t);
+
+/* ---- commands --------------------------------------------------------------- */
+
+int cli_cmd_validate(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+int cli_cmd_list(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+int cli_cmd_inspect(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+int cli_cmd_create(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+int cli_cmd_sqlc_schemas(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+
+int cli_cmd_up(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+int cli_cmd_down(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+int cli_cmd_redo(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+int cli_cmd_reset(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+int cli_cmd_status(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+int cli_cmd_version(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+
+#endif /* MODMIG_CLI_H */

@@ -1,0 +1,376 @@
+/*
+ * cli_offline.c - the commands that need no database: validate, list,
+ * inspect, create and sqlc-schemas.
+ */
+#include "cli.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Load the source and parse every file, so units and tx modes are known. */
+static int open_parsed_source(cli_context *ctx, modmig_source **src)
+{
+	modmig_error *err = NULL;
+	int rc;
+
+	rc = cli_open_source(ctx, src);
+	if (rc != CLI_EXIT_OK)
+		goto cleanup;
+	if (modmig_source_parse(*src, &err) != MODMIG_OK) {
+		rc = err ? cli_report_error(ctx, err) : cli_out_of_memory(ctx);
+		modmig_source_free(*src);
+		*src = NULL;
+	}
+cleanup:
+	modmig_error_free(err);
+	return rc;
+}
+
+int cli_cmd_validate(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+{
+	modmig_source *src = NULL;
+	char **args = NULL;
+	size_t migrations;
+	size_t modules;
+	int rc;
+
+	if (!cli_parse_plain(ctx, cmd, argc, argv, 0, 0, NULL, &args, &rc))
+		goto cleanup;
+	rc = open_parsed_source(ctx, &src);
+	if (rc != CLI_EXIT_OK)
+		goto cleanup;
+	migrations = modmig_source_migration_count(src);
+	modules = modmig_source_module_count(src);
+	if (ctx->json)
+		printf("{\"ok\":true,\"migrations\":%zu,\"modules\":%zu}\n", migrations, modules);
+	else if (modmig_source_is_dir(src))
+		printf("ok: %zu migrations in %s\n", migrations, modmig_source_origin(src));
+	else
+		printf("ok: %zu migrations in %zu modules\n", migrations, modules);
+cleanup:
+	modmig_source_free(src);
+	return rc;
+}
+
+static void print_list_json(const modmig_source *src)
+{
+	size_t count = modmig_source_migration_count(src);
+
+	fputc('[', stdout);
+	for (size_t i = 0; i < count; i++) {
+		const modmig_migration *m = modmig_source_migration(src, i);
+		const modmig_module *module = modmig_migration_module(m);
+
+		printf("%s{\"version\":%" PRId64 ",\"module\":", i ? "," : "",
+		       modmig_migration_version(m));
+		cli_json_string(stdout, module ? modmig_module_name(module) : NULL);
+		fputs(",\"name\":", stdout);
+		cli_json_string(stdout, modmig_migration_name(m));
+		fputs(",\"file\":", stdout);
+		cli_json_string(stdout, modmig_migration_file(m));
+		printf(",\"no_transaction\":%s,\"up_units\":%zu,\"down_units\":%zu,\"sha256\":",
+		       modmig_migration_no_transaction(m) ? "true" : "false",
+		       modmig_migration_unit_count(m, MODMIG_UP),
+		       modmig_migration_unit_count(m, MODMIG_DOWN));
+		cli_json_string(stdout, modmig_migration_sha256(m));
+		fputc('}', stdout);
+	}
+	fputs("]\n", stdout);
+}
+
+static int print_list_table(const cli_context *ctx, const modmig_source *src)
+{
+	static const char *const header[] = {"VERSION", "MODULE", "NAME", "TX", "UP", "DOWN"};
+	size_t count = modmig_source_migration_count(src);
+	cli_table table;
+	bool ok = cli_table_init(&table, 6);
+	int rc = CLI_EXIT_OK;
+
+	for (size_t i = 0; ok && i < 6; i++)
+		ok = cli_table_add(&table, header[i], CLI_PLAIN);
+	for (size_t i = 0; ok && i < count; i++) {
+		const modmig_migration *m = modmig_source_migration(src, i);
+		bool no_tx = modmig_migration_no_transaction(m);
+		char version[32];
+		char up[32];
+		char down[32];
+
+		cli_format_version(version, modmig_migration_version(m));
+		snprintf(up, sizeof(up), "%zu", modmig_migration_unit_count(m, MODMIG_UP));
+		snprintf(down, sizeof(down), "%zu", modmig_migration_unit_count(m, MODMIG_DOWN));
+		ok = cli_table_add(&table, version, CLI_PLAIN) &&
+		     cli_table_add(&table, cli_module_name(m), CLI_CYAN) &&
+		     cli_table_add(&table, modmig_migration_name(m), CLI_PLAIN) &&
+		     cli_table_add(&table, no_tx ? "no-tx" : "tx",
+		                   no_tx ? CLI_YELLOW : CLI_PLAIN) &&
+		     cli_table_add(&table, up, CLI_PLAIN) && cli_table_add(&table, down, CLI_PLAIN);
+	}
+	if (!ok) {
+		rc = cli_out_of_memory(ctx);
+		goto cleanup;
+	}
+	cli_table_print(ctx, &table, stdout);
+	printf("%zu migrations\n", count);
+cleanup:
+	cli_table_free(&table);
+	return rc;
+}
+
+int cli_cmd_list(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+{
+	modmig_source *src = NULL;
+	char **args = NULL;
+	int rc;
+
+	if (!cli_parse_plain(ctx, cmd, argc, argv, 0, 0, NULL, &args, &rc))
+		goto cleanup;
+	rc = open_parsed_source(ctx, &src);
+	if (rc != CLI_EXIT_OK)
+		goto cleanup;
+	if (ctx->json)
+		print_list_json(src);
+	else
+		rc = print_list_table(ctx, src);
+cleanup:
+	modmig_source_free(src);
+	return rc;
+}
+
+static void print_units_json(const modmig_migration *m, modmig_direction dir)
+{
+	size_t count = modmig_migration_unit_count(m, dir);
+
+	fputc('[', stdout);
+	for (size_t i = 0; i < count; i++) {
+		printf("%s{\"line\":%d,\"sql\":", i ? "," : "",
+		       modmig_migration_unit_line(m, dir, i));
+		cli_json_string(stdout, modmig_migration_unit_sql(m, dir, i));
+		fputc('}', stdout);
+	}
+	fputc(']', stdout);
+}
+
+static void print_units_text(const cli_context *ctx, const modmig_migration *m,
+                             modmig_direction dir)
+{
+	const char *label = dir == MODMIG_UP ? "up" : "down";
+	size_t count = modmig_migration_unit_count(m, dir);
+
+	if (count == 0)
+		printf("%s-- %s: no units%s\n", cli_color_on(ctx, false, CLI_DIM), label,
+		       cli_color_off(ctx, false));
+	for (size_t i = 0; i < count; i++) {
+		const char *sql = modmig_migration_unit_sql(m, dir, i);
+		size_t len = strlen(sql);
+
+		printf("%s-- %s unit %zu of %zu, line %d%s\n", cli_color_on(ctx, false, CLI_CYAN),
+		       label, i + 1, count, modmig_migration_unit_line(m, dir, i),
+		       cli_color_off(ctx, false));
+		fputs(sql, stdout);
+		if (len == 0 || sql[len - 1] != '\n')
+			fputc('\n', stdout);
+	}
+}
+
+int cli_cmd_inspect(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+{
+	modmig_migration *m = NULL;
+	modmig_error *err = NULL;
+	char **args = NULL;
+	int rc;
+
+	if (!cli_parse_plain(ctx, cmd, argc, argv, 1, 1, "FILE: the migration to inspect", &args,
+	                     &rc))
+		goto cleanup;
+	if (modmig_migration_parse_file(args[0], &m, &err) != MODMIG_OK) {
+		rc = err ? cli_report_error(ctx, err) : cli_out_of_memory(ctx);
+		goto cleanup;
+	}
+	if (ctx->json) {
+		printf("{\"version\":%" PRId64 ",\"no_transaction\":%s,\"up\":",
+		       modmig_migration_version(m),
+		       modmig_migration_no_transaction(m) ? "true" : "false");
+		print_units_json(m, MODMIG_UP);
+		fputs(",\"down\":", stdout);
+		print_units_json(m, MODMIG_DOWN);
+		fputs("}\n", stdout);
+		goto cleanup;
+	}
+	printf("%s%s%s: version %" PRId64 ", %s\n", cli_color_on(ctx, false, CLI_BOLD), args[0],
+	       cli_color_off(ctx, false), modmig_migration_version(m),
+	       modmig_migration_no_transaction(m) ? "NO TRANSACTION (each unit autocommits)"
+	                                          : "in one transaction");
+	print_units_text(ctx, m, MODMIG_UP);
+	print_units_text(ctx, m, MODMIG_DOWN);
+cleanup:
+	modmig_migration_free(m);
+	modmig_error_free(err);
+	return rc;
+}
+
+int cli_cmd_create(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+{
+	modmig_source *src = NULL;
+	modmig_error *err = NULL;
+	char *path = NULL;
+	char **args = NULL;
+	int rc;
+
+	if (!cli_parse_plain(ctx, cmd, argc, argv, 2, 2, "MODULE and NAME", &args, &rc))
+		goto cleanup;
+	if (!ctx->manifest) {
+		rc = cli_usage_error(ctx,
+		                     "'create' needs -m MANIFEST: the migrations compiled into "
+		                     "modmig cannot be changed");
+		goto cleanup;
+	}
+	rc = cli_open_source(ctx, &src);
+	if (rc != CLI_EXIT_OK)
+		goto cleanup;
+	rc = cli_check_module(ctx, src, args[0]);
+	if (rc != CLI_EXIT_OK)
+		goto cleanup;
+	if (modmig_create_migration(src, args[0], args[1], &path, &err) != MODMIG_OK) {
+		rc = err ? cli_report_error(ctx, err) : cli_out_of_memory(ctx);
+		goto cleanup;
+	}
+	if (ctx->json) {
+		fputs("{\"path\":", stdout);
+		cli_json_string(stdout, path);
+		fputs("}\n", stdout);
+	} else {
+		printf("%s\n", path);
+	}
+cleanup:
+	modmig_free(path);
+	modmig_error_free(err);
+	modmig_source_free(src);
+	return rc;
+}
+
+/* The whole file, or NULL when it cannot be read (errno tells why). */
+static char *read_text_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *text = NULL;
+	size_t len = 0;
+	FILE *buffer = NULL;
+	char chunk[8192];
+	size_t n;
+
+	if (!f)
+		return NULL;
+	buffer = open_memstream(&text, &len);
+	if (!buffer)
+		goto cleanup;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		fwrite(chunk, 1, n, buffer);
+	/* text is only valid once the stream is closed, so close it in any case */
+	if (fclose(buffer) != 0 || ferror(f)) {
+		free(text);
+		text = NULL;
+	}
+cleanup:
+	fclose(f);
+	return text;
+}
+
+/* Write through a temporary file so a failed write never leaves half a file. */
+static bool write_text_file(const char *path, const char *text)
+{
+	size_t len = strlen(path) + sizeof(".tmp");
+	char *tmp = malloc(len);
+	FILE *f = NULL;
+	bool ok = false;
+
+	if (!tmp)
+		goto cleanup;
+	snprintf(tmp, len, "%s.tmp", path);
+	f = fopen(tmp, "wb");
+	if (!f)
+		goto cleanup;
+	ok = fputs(text, f) >= 0;
+	ok = fclose(f) == 0 && ok;
+	ok = ok && rename(tmp, path) == 0;
+	if (!ok)
+		remove(tmp);
+cleanup:
+	free(tmp);
+	return ok;
+}
+
+enum { OPT_CHECK = CLI_OPT_COMMAND_BASE };
+
+static const struct option sqlc_options[] = {
+        {"check", no_argument, NULL, OPT_CHECK},
+        {"output", required_argument, NULL, 'o'},
+        {NULL, 0, NULL, 0},
+};
+
+int cli_cmd_sqlc_schemas(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+{
+	static const char stale_hint[] = "run 'modmig sqlc-schemas' and commit the result";
+	const char *path = "sqlc_schemas.sql";
+	modmig_source *src = NULL;
+	char *wanted = NULL;
+	char *current = NULL;
+	bool check = false;
+	cli_parser p;
+	int rc = CLI_EXIT_OK;
+	int c;
+
+	if (!cli_parser_init(&p, ctx, cmd, argc, argv, sqlc_options, "o:")) {
+		rc = cli_out_of_memory(ctx);
+		goto cleanup;
+	}
+	while ((c = cli_getopt(&p)) != -1) {
+		if (c == CLI_OPT_STOP) {
+			rc = p.exit_code;
+			goto cleanup;
+		}
+		if (c == OPT_CHECK)
+			check = true;
+		else if (c == 'o')
+			path = optarg;
+	}
+	if (!cli_expect_args(&p, 0, 0, NULL)) {
+		rc = CLI_EXIT_USAGE;
+		goto cleanup;
+	}
+	rc = cli_open_source(ctx, &src);
+	if (rc != CLI_EXIT_OK)
+		goto cleanup;
+	wanted = modmig_sqlc_schemas(src);
+	if (!wanted) {
+		rc = cli_out_of_memory(ctx);
+		goto cleanup;
+	}
+	current = read_text_file(path);
+	if (current && strcmp(current, wanted) == 0) {
+		if (ctx->verbosity >= 0)
+			printf("%s is up to date\n", path);
+		goto cleanup;
+	}
+	if (check) {
+		rc = cli_report(ctx, MODMIG_E_STALE, NULL, stale_hint,
+		                current ? "%s is stale: it does not match the manifest"
+		                        : "%s is missing",
+		                path);
+		goto cleanup;
+	}
+	if (!write_text_file(path, wanted)) {
+		rc = cli_report(ctx, MODMIG_E_IO, path,
+		                "check that the directory exists and is writable",
+		                "cannot write the file");
+		goto cleanup;
+	}
+	if (ctx->verbosity >= 0)
+		printf("wrote %s\n", path);
+cleanup:
+	cli_parser_free(&p);
+	free(current);
+	modmig_free(wanted);
+	modmig_source_free(src);
+	return rc;
+}

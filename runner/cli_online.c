@@ -1,0 +1,525 @@
+/*
+ * cli_online.c - the commands that talk to the database: up, down, redo,
+ * reset, status and version, and the log callback that reports progress.
+ */
+#include "cli.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum {
+	OPT_TO = CLI_OPT_COMMAND_BASE,
+	OPT_BY_ONE,
+	OPT_MODULE,
+	OPT_STRICT,
+	OPT_DRY_RUN,
+};
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static void print_migration_line(const cli_context *ctx, FILE *out, const char *action,
+                                 cli_color color, const modmig_event *event)
+{
+	bool to_err = out == stderr;
+	char version[32];
+
+	if (!event->migration) {
+		fprintf(out, "%s%-11s%s %s\n", cli_color_on(ctx, to_err, color), action,
+		        cli_color_off(ctx, to_err), event->message);
+		return;
+	}
+	cli_format_version(version, modmig_migration_version(event->migration));
+	fprintf(out, "%s%-11s%s %s %s  %s  (%.1f ms)\n", cli_color_on(ctx, to_err, color), action,
+	        cli_color_off(ctx, to_err), version, cli_module_name(event->migration),
+	        modmig_migration_name(event->migration), event->duration_ms);
+}
+
+static void print_dry_run(cli_context *ctx, const modmig_event *event)
+{
+	const modmig_migration *m = event->migration;
+	size_t len = event->sql ? strlen(event->sql) : 0;
+
+	if (m && m != ctx->last_dry_run) {
+		char version[32];
+
+		cli_format_version(version, modmig_migration_version(m));
+		printf("%s-- would %s %s %s  %s%s\n", cli_color_on(ctx, false, CLI_CYAN),
+		       event->direction == MODMIG_UP ? "apply" : "roll back", version,
+		       cli_module_name(m), modmig_migration_file(m), cli_color_off(ctx, false));
+		ctx->last_dry_run = m;
+		ctx->dry_run_migrations++;
+	}
+	if (event->sql) {
+		fputs(event->sql, stdout);
+		if (len == 0 || event->sql[len - 1] != '\n')
+			fputc('\n', stdout);
+	}
+}
+
+void cli_log_event(void *userdata, const modmig_event *event)
+{
+	cli_context *ctx = userdata;
+	/* --json owns stdout; progress lines would make it invalid */
+	bool lines = ctx->verbosity >= 0 && !ctx->json;
+
+	switch (event->kind) {
+	case MODMIG_EVENT_APPLIED:
+		if (lines)
+			print_migration_line(ctx, stdout, "applied", CLI_GREEN, event);
+		break;
+	case MODMIG_EVENT_ROLLED_BACK:
+		if (lines)
+			print_migration_line(ctx, stdout, "rolled back", CLI_YELLOW, event);
+		break;
+	case MODMIG_EVENT_STAMPED:
+		if (lines)
+			print_migration_line(ctx, stdout, "stamped", CLI_CYAN, event);
+		break;
+	case MODMIG_EVENT_FAILED:
+		print_migration_line(ctx, stderr, "failed", CLI_RED, event);
+		break;
+	case MODMIG_EVENT_DRY_RUN:
+		if (!ctx->json)
+			print_dry_run(ctx, event);
+		break;
+	case MODMIG_EVENT_LOCK_WAIT:
+		fprintf(stderr, "%swaiting%s: %s\n", cli_color_on(ctx, true, CLI_YELLOW),
+		        cli_color_off(ctx, true), event->message);
+		break;
+	case MODMIG_EVENT_OUT_OF_ORDER:
+		cli_warn(ctx, "%s", event->message);
+		break;
+	case MODMIG_EVENT_MESSAGE:
+		if (event->level >= MODMIG_LOG_ERROR)
+			fprintf(stderr, "modmig: %s\n", event->message);
+		else if (event->level == MODMIG_LOG_WARN)
+			cli_warn(ctx, "%s", event->message);
+		else if (ctx->verbosity > 0)
+			fprintf(stderr, "%s%s%s\n", cli_color_on(ctx, true, CLI_DIM),
+			        event->message, cli_color_off(ctx, true));
+		break;
+	}
+}
+
+/* Source first: a bad manifest or --module must fail before any connection. */
+static int open_online(cli_context *ctx, const char *module, modmig_source **src, modmig_db **db)
+{
+	int rc = cli_open_source(ctx, src);
+
+	if (rc == CLI_EXIT_OK)
+		rc = cli_check_module(ctx, *src, module);
+	if (rc == CLI_EXIT_OK)
+		rc = cli_connect(ctx, db);
+	return rc;
+}
+
+static int current_version(cli_context *ctx, modmig_db *db, const modmig_source *src,
+                           int64_t *version)
+{
+	modmig_error *err = NULL;
+	int rc = CLI_EXIT_OK;
+
+	if (modmig_db_version(db, src, version, &err) != MODMIG_OK)
+		rc = err ? cli_report_error(ctx, err) : cli_out_of_memory(ctx);
+	modmig_error_free(err);
+	return rc;
+}
+
+static void print_result_json(const modmig_result *result, int64_t version)
+{
+	size_t count = result ? modmig_result_count(result) : 0;
+
+	fputs("{\"migrations\":[", stdout);
+	for (size_t i = 0; i < count; i++) {
+		const modmig_result_row *row = modmig_result_row_at(result, i);
+
+		printf("%s{\"version\":%" PRId64 ",\"module\":", i ? "," : "", row->version);
+		cli_json_string(stdout, row->module);
+		fputs(",\"file\":", stdout);
+		cli_json_string(stdout, row->file);
+		printf(",\"direction\":\"%s\",\"duration_ms\":%.3f}",
+		       row->direction == MODMIG_UP ? "up" : "down", row->duration_ms);
+	}
+	printf("],\"version\":%" PRId64 "}\n", version);
+}
+
+/*
+ * The closing line of up, down, redo and reset. `done` names what happened
+ * to the migrations ("applied"); `idle` is printed when nothing did.
+ */
+static int print_summary(cli_context *ctx, modmig_db *db, const modmig_source *src,
+                         const modmig_result *result, const char *done, const char *idle,
+                         double started)
+{
+	size_t count = result ? modmig_result_count(result) : 0;
+	int64_t version = 0;
+	char text[32];
+	int rc = CLI_EXIT_OK;
+
+	if (ctx->dry_run_migrations > 0 && !ctx->json) {
+		printf("dry run: %zu migration%s would run; nothing was changed\n",
+		       ctx->dry_run_migrations, ctx->dry_run_migrations == 1 ? "" : "s");
+		goto cleanup;
+	}
+	if (count > 0 && !ctx->json) {
+		printf("%zu migration%s %s in %.1f ms\n", count, count == 1 ? "" : "s", done,
+		       now_ms() - started);
+		goto cleanup;
+	}
+	rc = current_version(ctx, db, src, &version);
+	if (rc != CLI_EXIT_OK)
+		goto cleanup;
+	if (ctx->json) {
+		print_result_json(result, version);
+		goto cleanup;
+	}
+	cli_format_version(text, version);
+	printf("%s, at version %s\n", idle, version ? text : "0");
+cleanup:
+	return rc;
+}
+
+static const struct option up_options[] = {
+        {"to", required_argument, NULL, OPT_TO},         {"by-one", no_argument, NULL, OPT_BY_ONE},
+        {"module", required_argument, NULL, OPT_MODULE}, {"strict", no_argument, NULL, OPT_STRICT},
+        {"dry-run", no_argument, NULL, OPT_DRY_RUN},     {NULL, 0, NULL, 0},
+};
+
+static int parse_up_options(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
+                            modmig_up_options *opts)
+{
+	bool have_to = false;
+	cli_parser p;
+	int rc = CLI_EXIT_OK;
+	int c;
+
+	if (!cli_parser_init(&p, ctx, cmd, argc, argv, up_options, NULL)) {
+		rc = cli_out_of_memory(ctx);
+		goto cleanup;
+	}
+	while ((c = cli_getopt(&p)) != -1) {
+		switch (c) {
+		case OPT_TO:
+			if (!cli_parse_version(ctx, "--to", optarg, &opts->to)) {
+				rc = CLI_EXIT_USAGE;
+				goto cleanup;
+			}
+			have_to = true;
+			break;
+		case OPT_BY_ONE:
+			opts->by_one = true;
+			break;
+		case OPT_MODULE:
+			opts->module = optarg;
+			break;
+		case OPT_STRICT:
+			opts->strict = true;
+			break;
+		case OPT_DRY_RUN:
+			opts->dry_run = true;
+			break;
+		default:
+			rc = p.exit_code;
+			goto cleanup;
+		}
+	}
+	if (have_to && opts->by_one)
+		rc = cli_usage_error(ctx, "options '--to' and '--by-one' cannot be used together");
+	else if (have_to && opts->to == 0)
+		rc = cli_usage_error(ctx, "invalid value '0' for '--to': expected a version number "
+		                          "such as 2001");
+	else if (!cli_expect_args(&p, 0, 0, NULL))
+		rc = CLI_EXIT_USAGE;
+cleanup:
+	cli_parser_free(&p);
+	return rc;
+}
+
+int cli_cmd_up(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+{
+	modmig_source *src = NULL;
+	modmig_db *db = NULL;
+	modmig_result *result = NULL;
+	modmig_error *err = NULL;
+	modmig_up_options opts;
+	double started;
+	int rc;
+
+	modmig_up_options_init(&opts);
+	rc = parse_up_options(ctx, cmd, argc, argv, &opts);
+	if (rc != CLI_EXIT_OK)
+		goto cleanup;
+	rc = open_online(ctx, opts.module, &src, &db);
+	if (rc != CLI_EXIT_OK)
+		goto cleanup;
+	started = now_ms();
+	if (modmig_up(db, src, &opts, &result, &err) != MODMIG_OK) {
+		rc = err ? cli_report_error(ctx, err) : cli_out_of_memory(ctx);
+		goto cleanup;
+	}
+	rc = print_summary(ctx, db, src, result, "applied", "nothing to do", started);
+cleanup:
+	modmig_result_free(result);
+	modmig_error_free(err);
+	modmig_db_free(db);
+	modmig_source_free(src);
+	return rc;
+}
+
+static const struct option down_options[] = {
+        {"to", required_argument, NULL, OPT_TO},
+        {"module", required_argument, NULL, OPT_MODULE},
+        {NULL, 0, NULL, 0},
+};
+
+/* down, redo and reset: what differs is the options they take and the call. */
+typedef enum rollback_kind { ROLLBACK_DOWN, ROLLBACK_REDO, ROLLBACK_RESET } rollback_kind;
+
+static int run_rollback(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
+                        rollback_kind kind)
+{
+	modmig_source *src = NULL;
+	modmig_db *db = NULL;
+	modmig_result *result = NULL;
+	modmig_error *err = NULL;
+	modmig_down_options opts;
+	modmig_status st;
+	cli_parser p;
+	double started;
+	int rc = CLI_EXIT_OK;
+	int c;
+
+	modmig_down_options_init(&opts);
+	opts.all = kind == ROLLBACK_RESET;
+	if (!cli_parser_init(&p, ctx, cmd, argc, argv, kind == ROLLBACK_DOWN ? down_options : NULL,
+	                     NULL)) {
+		rc = cli_out_of_memory(ctx);
+		goto cleanup;
+	}
+	while ((c = cli_getopt(&p)) != -1) {
+		if (c == OPT_TO && cli_parse_version(ctx, "--to", optarg, &opts.to))
+			continue;
+		if (c == OPT_MODULE) {
+			opts.module = optarg;
+			continue;
+		}
+		rc = c == OPT_TO ? CLI_EXIT_USAGE : p.exit_code;
+		goto cleanup;
+	}
+	if (!cli_expect_args(&p, 0, 0, NULL)) {
+		rc = CLI_EXIT_USAGE;
+		goto cleanup;
+	}
+	rc = open_online(ctx, opts.module, &src, &db);
+	if (rc != CLI_EXIT_OK)
+		goto cleanup;
+	started = now_ms();
+	if (kind == ROLLBACK_REDO)
+		st = modmig_redo(db, src, &result, &err);
+	else
+		st = modmig_down(db, src, &opts, &result, &err);
+	if (st != MODMIG_OK) {
+		rc = err ? cli_report_error(ctx, err) : cli_out_of_memory(ctx);
+		goto cleanup;
+	}
+	if (kind == ROLLBACK_REDO)
+		rc = print_summary(ctx, db, src, result, "rolled back and applied again",
+		                   "nothing to redo", started);
+	else
+		rc = print_summary(ctx, db, src, result, "rolled back", "nothing to roll back",
+		                   started);
+cleanup:
+	cli_parser_free(&p);
+	modmig_result_free(result);
+	modmig_error_free(err);
+	modmig_db_free(db);
+	modmig_source_free(src);
+	return rc;
+}
+
+int cli_cmd_down(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+{
+	return run_rollback(ctx, cmd, argc, argv, ROLLBACK_DOWN);
+}
+
+int cli_cmd_redo(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+{
+	return run_rollback(ctx, cmd, argc, argv, ROLLBACK_REDO);
+}
+
+int cli_cmd_reset(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+{
+	return run_rollback(ctx, cmd, argc, argv, ROLLBACK_RESET);
+}
+
+static cli_color state_color(modmig_state state)
+{
+	switch (state) {
+	case MODMIG_STATE_APPLIED:
+		return CLI_GREEN;
+	case MODMIG_STATE_PENDING:
+		return CLI_YELLOW;
+	default:
+		return CLI_RED;
+	}
+}
+
+static bool row_selected(const modmig_report_row *row, const char *module)
+{
+	return !module || (row->module && strcmp(row->module, module) == 0);
+}
+
+static void print_status_json(const modmig_report *report, const char *module)
+{
+	bool first = true;
+
+	fputc('[', stdout);
+	for (size_t i = 0; i < modmig_report_count(report); i++) {
+		const modmig_report_row *row = modmig_report_row_at(report, i);
+
+		if (!row_selected(row, module))
+			continue;
+		printf("%s{\"version\":%" PRId64 ",\"module\":", first ? "" : ",", row->version);
+		cli_json_string(stdout, row->module);
+		fputs(",\"name\":", stdout);
+		cli_json_string(stdout, row->name);
+		fputs(",\"file\":", stdout);
+		cli_json_string(stdout, row->file);
+		fputs(",\"state\":", stdout);
+		cli_json_string(stdout, modmig_state_name(row->state));
+		fputs(",\"applied_at\":", stdout);
+		cli_json_string(stdout, row->applied_at);
+		fputc('}', stdout);
+		first = false;
+	}
+	fputs("]\n", stdout);
+}
+
+static int print_status_table(const cli_context *ctx, const modmig_report *report,
+                              const char *module)
+{
+	static const char *const header[] = {"VERSION", "MODULE", "NAME", "STATE", "APPLIED_AT"};
+	size_t counts[MODMIG_STATE_FAILED + 1] = {0};
+	int64_t current = modmig_report_current_version(report);
+	char version[32];
+	cli_table table;
+	bool ok = cli_table_init(&table, 5);
+	int rc = CLI_EXIT_OK;
+
+	for (size_t i = 0; ok && i < 5; i++)
+		ok = cli_table_add(&table, header[i], CLI_PLAIN);
+	for (size_t i = 0; ok && i < modmig_report_count(report); i++) {
+		const modmig_report_row *row = modmig_report_row_at(report, i);
+
+		if (!row_selected(row, module))
+			continue;
+		if ((size_t)row->state <= MODMIG_STATE_FAILED)
+			counts[row->state]++;
+		cli_format_version(version, row->version);
+		ok = cli_table_add(&table, version, CLI_PLAIN) &&
+		     cli_table_add(&table, row->module ? row->module : "-", CLI_CYAN) &&
+		     cli_table_add(&table, row->name ? row->name : "-", CLI_PLAIN) &&
+		     cli_table_add(&table, modmig_state_name(row->state),
+		                   state_color(row->state)) &&
+		     cli_table_add(&table, row->applied_at ? row->applied_at : "-", CLI_DIM);
+	}
+	if (!ok) {
+		rc = cli_out_of_memory(ctx);
+		goto cleanup;
+	}
+	cli_table_print(ctx, &table, stdout);
+	cli_format_version(version, current);
+	printf("%zu applied, %zu pending, %zu missing, %zu no file", counts[MODMIG_STATE_APPLIED],
+	       counts[MODMIG_STATE_PENDING], counts[MODMIG_STATE_MISSING],
+	       counts[MODMIG_STATE_NO_FILE]);
+	if (counts[MODMIG_STATE_FAILED])
+		printf(", %zu failed", counts[MODMIG_STATE_FAILED]);
+	printf("; current version %s\n", current ? version : "0");
+cleanup:
+	cli_table_free(&table);
+	return rc;
+}
+
+static const struct option status_options[] = {
+        {"module", required_argument, NULL, OPT_MODULE},
+        {NULL, 0, NULL, 0},
+};
+
+int cli_cmd_status(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+{
+	modmig_source *src = NULL;
+	modmig_db *db = NULL;
+	modmig_report *report = NULL;
+	modmig_error *err = NULL;
+	const char *module = NULL;
+	cli_parser p;
+	int rc = CLI_EXIT_OK;
+	int c;
+
+	if (!cli_parser_init(&p, ctx, cmd, argc, argv, status_options, NULL)) {
+		rc = cli_out_of_memory(ctx);
+		goto cleanup;
+	}
+	while ((c = cli_getopt(&p)) != -1) {
+		if (c != OPT_MODULE) {
+			rc = p.exit_code;
+			goto cleanup;
+		}
+		module = optarg;
+	}
+	if (!cli_expect_args(&p, 0, 0, NULL)) {
+		rc = CLI_EXIT_USAGE;
+		goto cleanup;
+	}
+	rc = open_online(ctx, module, &src, &db);
+	if (rc != CLI_EXIT_OK)
+		goto cleanup;
+	if (modmig_db_status(db, src, &report, &err) != MODMIG_OK) {
+		rc = err ? cli_report_error(ctx, err) : cli_out_of_memory(ctx);
+		goto cleanup;
+	}
+	if (ctx->json)
+		print_status_json(report, module);
+	else
+		rc = print_status_table(ctx, report, module);
+cleanup:
+	cli_parser_free(&p);
+	modmig_report_free(report);
+	modmig_error_free(err);
+	modmig_db_free(db);
+	modmig_source_free(src);
+	return rc;
+}
+
+int cli_cmd_version(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+{
+	modmig_source *src = NULL;
+	modmig_db *db = NULL;
+	int64_t version = 0;
+	char **args = NULL;
+	int rc;
+
+	if (!cli_parse_plain(ctx, cmd, argc, argv, 0, 0, NULL, &args, &rc))
+		goto cleanup;
+	rc = open_online(ctx, NULL, &src, &db);
+	if (rc == CLI_EXIT_OK)
+		rc = current_version(ctx, db, src, &version);
+	if (rc != CLI_EXIT_OK)
+		goto cleanup;
+	if (ctx->json)
+		printf("{\"version\":%" PRId64 "}\n", version);
+	else
+		printf("%" PRId64 "\n", version);
+cleanup:
+	modmig_db_free(db);
+	modmig_source_free(src);
+	return rc;
+}

@@ -1,0 +1,175 @@
+/*
+ * main.c - the modmig command-line tool: global options, the command table
+ * and help. Each command lives in a runner/cli_*.c file; to add one, write its
+ * run function, declare it in cli.h and add a row to `commands` below.
+ */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define GLOBAL_OPTIONS_HELP                                                                        \
+	"Global options (before or after the command):\n"                                          \
+	"  -d, --database URL      connection URL or key=value string\n"                           \
+	"                          (default: DATABASE_URL, then PGHOST, PGDATABASE, ...)\n"        \
+	"  -m, --manifest FILE     read modules.yaml and its migrations from disk\n"               \
+	"                          (default: the migrations compiled into modmig)\n"               \
+	"      --dir DIR           a plain goose directory instead of a manifest\n"                \
+	"      --table NAME        version table for --dir (default: goose_db_version)\n"          \
+	"      --lock-timeout DUR  longest wait for the migration lock, e.g. 30s, 500ms, 2m\n"     \
+	"      --json              machine-readable output\n"                                      \
+	"  -q, --quiet             no per-migration lines (errors are still shown)\n"              \
+	"  -v, --verbose           show debug events on stderr\n"                                  \
+	"      --no-color          no colors (NO_COLOR=1 does the same)\n"                         \
+	"  -h, --help              show help\n"
+
+static const cli_command commands[] = {
+        {"validate", cli_cmd_validate, "parse every migration and report the first problem",
+         "usage: modmig [GLOBAL OPTIONS] validate\n\n"
+         "Read the manifest and parse every migration file. Prints\n"
+         "\"ok: N migrations in M modules\", or the problem with its file and line.\n\n"
+         "Exit status: 0 when everything is valid, 2 on any problem.\n"},
+        {"list", cli_cmd_list, "print the global sequence of migrations",
+         "usage: modmig [GLOBAL OPTIONS] list [--json]\n\n"
+         "Print every migration in the global order: version, module, name,\n"
+         "transaction mode (tx or no-tx) and the number of up and down units.\n"},
+        {"inspect", cli_cmd_inspect, "print the parsed units of one migration file",
+         "usage: modmig [GLOBAL OPTIONS] inspect FILE [--json]\n\n"
+         "Parse FILE and print each unit exactly as it will be sent to the server,\n"
+         "with the line it starts on. With --json:\n"
+         "  {\"version\":N,\"no_transaction\":bool,\"up\":[{\"line\":L,\"sql\":\"...\"}],"
+         "\"down\":[...]}\n"},
+        {"create", cli_cmd_create, "write the next migration file of a module",
+         "usage: modmig -m MANIFEST create MODULE NAME\n\n"
+         "Write the next file in MODULE's version range from a template and print\n"
+         "its path. NAME becomes part of the file name, e.g. add_invoices.\n"
+         "Needs -m: the migrations compiled into modmig cannot be changed.\n"},
+        {"sqlc-schemas", cli_cmd_sqlc_schemas, "write sqlc_schemas.sql from the manifest",
+         "usage: modmig [GLOBAL OPTIONS] sqlc-schemas [--check] [-o FILE]\n\n"
+         "Write one CREATE SCHEMA IF NOT EXISTS per module schema.\n\n"
+         "Options:\n"
+         "  -o, --output FILE  the file to write or check (default: sqlc_schemas.sql)\n"
+         "      --check        change nothing; exit 3 when FILE is missing or stale\n"},
+        {"up", cli_cmd_up, "apply missing and pending migrations",
+         "usage: modmig [GLOBAL OPTIONS] up [--to V | --by-one] [--module M] [--strict]\n"
+         "                                  [--dry-run]\n\n"
+         "Apply missing migrations (below the highest applied version) first, then\n"
+         "new ones, each in its own transaction.\n\n"
+         "Options:\n"
+         "      --to V        apply up to and including version V\n"
+         "      --by-one      apply only the next migration\n"
+         "      --module M    only the migrations of module M\n"
+         "      --strict      an out-of-order migration within a module is an error\n"
+         "      --dry-run     print what would run, with its SQL, and change nothing\n"},
+        {"down", cli_cmd_down, "roll back the most recently applied migration",
+         "usage: modmig [GLOBAL OPTIONS] down [--to V] [--module M]\n\n"
+         "Roll back by apply order, the most recently applied migration first.\n\n"
+         "Options:\n"
+         "      --to V        roll back while the last applied version is above V\n"
+         "                    (--to 0 rolls back everything)\n"
+         "      --module M    roll back module M's most recently applied migration\n"},
+        {"redo", cli_cmd_redo, "roll back the last migration and apply it again",
+         "usage: modmig [GLOBAL OPTIONS] redo\n\n"
+         "Roll back the most recently applied migration and apply it again.\n"},
+        {"reset", cli_cmd_reset, "roll back every applied migration",
+         "usage: modmig [GLOBAL OPTIONS] reset\n\n"
+         "Roll back every applied migration, most recently applied first.\n"},
+        {"status", cli_cmd_status, "show every migration and its state",
+         "usage: modmig [GLOBAL OPTIONS] status [--module M] [--json]\n\n"
+         "Show every migration with its state: applied (with time), pending,\n"
+         "missing (below the highest applied version), or no file (applied, but no\n"
+         "file has that version).\n\n"
+         "Options:\n"
+         "      --module M    only module M\n"},
+        {"version", cli_cmd_version, "print the highest applied version",
+         "usage: modmig [GLOBAL OPTIONS] version [--json]\n\n"
+         "Print the highest applied version (0 when none).\n"},
+};
+
+static const size_t command_count = sizeof(commands) / sizeof(commands[0]);
+
+const cli_command *cli_find_command(const char *name)
+{
+	for (size_t i = 0; i < command_count; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+void cli_print_command_help(const cli_command *cmd, FILE *out)
+{
+	if (cmd) {
+		fprintf(out, "%s\n%s", cmd->usage, GLOBAL_OPTIONS_HELP);
+		return;
+	}
+	fputs("usage: modmig [-d URL] [-m MANIFEST | --dir DIR] [--json] [-q|-v] COMMAND [ARGS]\n\n"
+	      "modmig applies PostgreSQL migrations for modular applications.\n\n"
+	      "Commands:\n",
+	      out);
+	for (size_t i = 0; i < command_count; i++)
+		fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "  %-14s %s\n\n", "help COMMAND", "show the help of a command");
+	fputs(GLOBAL_OPTIONS_HELP, out);
+	fputs("\nExit status: 0 success, 1 database or runtime failure, 2 bad input\n"
+	      "(nothing changed), 3 a check found a problem.\n"
+	      "Run 'modmig COMMAND --help' for a command's options.\n",
+	      out);
+}
+
+static int run_help(cli_context *ctx, int argc, char **argv)
+{
+	const cli_command *cmd;
+
+	if (argc < 2) {
+		cli_print_command_help(NULL, stdout);
+		return CLI_EXIT_OK;
+	}
+	cmd = cli_find_command(argv[1]);
+	if (!cmd)
+		return cli_usage_error(ctx, "unknown command '%s'", argv[1]);
+	cli_print_command_help(cmd, stdout);
+	return CLI_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	cli_context ctx = {.lock_timeout_ms = -1};
+	const cli_command *cmd;
+	cli_parser parser;
+	int rc = CLI_EXIT_OK;
+
+	if (!cli_parser_init(&parser, &ctx, NULL, argc, argv, NULL, NULL)) {
+		fputs("modmig: error: out of memory\n", stderr);
+		rc = 1;
+		goto cleanup;
+	}
+	/* only global options come before the command; they stop on --help or misuse */
+	if (cli_getopt(&parser) != -1) {
+		rc = parser.exit_code;
+		goto cleanup;
+	}
+	if (cli_rest_count(&parser) == 0) {
+		rc = cli_usage_error(&ctx, "missing command");
+		goto cleanup;
+	}
+	argc = cli_rest_count(&parser);
+	argv = cli_rest(&parser);
+	if (strcmp(argv[0], "help") == 0) {
+		rc = run_help(&ctx, argc, argv);
+		goto cleanup;
+	}
+	cmd = cli_find_command(argv[0]);
+	if (!cmd) {
+		rc = cli_usage_error(&ctx, "unknown command '%s'", argv[0]);
+		goto cleanup;
+	}
+	rc = cmd->run(&ctx, cmd, argc, argv);
+cleanup:
+	cli_parser_free(&parser);
+	if (fflush(stdout) != 0 && rc == CLI_EXIT_OK) {
+		/* a full disk or closed pipe must not look like success */
+		fputs("modmig: error: cannot write the output\n", stderr);
+		rc = 1;
+	}
+	return rc;
+}

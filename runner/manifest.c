@@ -191,6 +191,7 @@ static modmig_status take_string(walker *w, const char *key, char **value)
 		rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, mark_line(e->start_mark),
 		             mark_column(e->start_mark), "%s must be a string, not %s", key,
 		             event_kind(e));
+		mm_hint(w->err, "write %s as a plain word after the colon", key);
 		return rc;
 	}
 	if (scalar_is_null(e)) {
@@ -199,8 +200,11 @@ static modmig_status take_string(walker *w, const char *key, char **value)
 		mm_hint(w->err, "give %s a value or remove the key", key);
 		return rc;
 	}
-	if (strlen((const char *)e->data.scalar.value) != e->data.scalar.length)
-		return fail_at(w, e->start_mark, "the value contains a nul byte");
+	if (strlen((const char *)e->data.scalar.value) != e->data.scalar.length) {
+		rc = fail_at(w, e->start_mark, "the value contains a nul byte");
+		mm_hint(w->err, "remove the \\0 escape");
+		return rc;
+	}
 	*value = mm_strndup((const char *)e->data.scalar.value, e->data.scalar.length);
 	if (!*value)
 		return mm_fail(w->err, MODMIG_E_NOMEM, w->file, 0, 0, "out of memory");
@@ -332,8 +336,12 @@ static modmig_status read_depends(walker *w, modmig_module *m)
 			return rc;
 		if (w->event.type == YAML_SEQUENCE_END_EVENT)
 			return MODMIG_OK;
-		if (m->depends_count >= MANIFEST_MAX_DEPENDS)
-			return fail_at(w, w->event.start_mark, "too many depends_on entries");
+		if (m->depends_count >= MANIFEST_MAX_DEPENDS) {
+			rc = fail_at(w, w->event.start_mark, "too many depends_on entries");
+			mm_hint(w->err, "a module lists at most %d dependencies",
+			        MANIFEST_MAX_DEPENDS);
+			return rc;
+		}
 		if ((rc = take_string(w, "a depends_on entry", &name)) != MODMIG_OK)
 			return rc;
 		if ((rc = add_dependency(w, m, name)) != MODMIG_OK)
@@ -438,8 +446,12 @@ static modmig_status read_modules(walker *w)
 			return rc;
 		if (w->event.type == YAML_SEQUENCE_END_EVENT)
 			break;
-		if (w->out->module_count >= MANIFEST_MAX_MODULES)
-			return fail_at(w, w->event.start_mark, "too many modules");
+		if (w->out->module_count >= MANIFEST_MAX_MODULES) {
+			rc = fail_at(w, w->event.start_mark, "too many modules");
+			mm_hint(w->err, "a manifest lists at most %d modules",
+			        MANIFEST_MAX_MODULES);
+			return rc;
+		}
 		if (w->out->module_count == cap) {
 			cap = cap ? cap * 2 : 16;
 			modules = realloc(w->out->modules, cap * sizeof(*modules));
@@ -609,6 +621,7 @@ modmig_status mm_manifest_parse(const char *file, const char *text, size_t len, 
 	if (len > MANIFEST_MAX_BYTES) {
 		rc = mm_fail(err, MODMIG_E_MANIFEST, file, 0, 0,
 		             "the manifest is larger than %d bytes", MANIFEST_MAX_BYTES);
+		mm_hint(err, "a manifest lists modules only; check that this is the right file");
 		goto cleanup;
 	}
 	out->file = mm_strdup(file ? file : "modules.yaml");

@@ -142,3 +142,38 @@ add_migration() {
   printf -- '-- +goose Up\n%s\n\n-- +goose Down\n%s\n' "$up" "$down" \
     >"$MODS/$module/migrations/${version}_${name}.sql"
 }
+#   file_versions DIR...    the versions (as integers, ascending) of DIR/*.sql
+#                           for every DIR (e.g. "$ROOT"/modules/*/migrations)
+#   applied_versions [VT]   version_id > 0 in the version table, ascending
+#   history_versions KIND   versions of history rows with any field = KIND
+#                           ('applied', 'rolled_back', ...), in insertion order
+#   json_states             reads JSON on stdin, prints "version state" lines
+#                           for every object with a "version" key
+file_versions() {
+  local d f
+  for d in "$@"; do for f in "$d"/*.sql; do [ -e "$f" ] || continue
+    f=$(basename "$f"); echo $((10#${f%%_*})); done; done | sort -n
+}
+applied_versions() {
+  sql "SELECT version_id FROM ${1:-goose_db_version} WHERE version_id > 0 ORDER BY version_id"
+}
+history_versions() {
+  local h; h=$(history_table)
+  sql "SELECT coalesce(j->>'version', j->>'version_id') FROM (SELECT to_jsonb(h) AS j FROM $h h) x
+       WHERE EXISTS (SELECT 1 FROM jsonb_each_text(j) e WHERE lower(e.value) = lower('$1'))
+       ORDER BY coalesce(j->>'id', '0')::bigint, (j->>'version')"
+}
+json_states() {
+  python3 -c '
+import json, sys
+def walk(o):
+    if isinstance(o, dict):
+        if "version" in o:
+            st = o.get("state", o.get("status"))
+            print(o["version"], st)
+        for v in o.values():
+            if isinstance(v, (dict, list)): walk(v)
+    elif isinstance(o, list):
+        for v in o: walk(v)
+walk(json.load(sys.stdin))'
+}

@@ -1,0 +1,19 @@
+-- Reports group revenue by plan. Until now the plan was only reachable through
+-- the subscription, which can be deleted; copy it onto each invoice.
+
+-- +goose Up
+ALTER TABLE billing.invoices ADD COLUMN plan_id integer REFERENCES billing.plans (id);
+
+-- Backfill existing invoices from their subscription. Invoices without a
+-- subscription (one-off charges) keep NULL.
+UPDATE billing.invoices i
+   SET plan_id = s.plan_id
+  FROM billing.subscriptions s
+ WHERE s.id = i.subscription_id
+   AND i.plan_id IS NULL;
+
+CREATE INDEX invoices_by_plan ON billing.invoices (plan_id) WHERE plan_id IS NOT NULL;
+
+-- +goose Down
+-- The column is derived data, so dropping it loses nothing.
+ALTER TABLE billing.invoices DROP COLUMN plan_id;

@@ -16,6 +16,11 @@
  * It runs on the build machine only (native: true) and links nothing but
  * libcrypto, so it does not use the library's helpers.
  */
+/* Native targets do not get the project's arguments, so ask for POSIX here. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+
 #include <dirent.h>
 #include <errno.h>
 #include <openssl/evp.h>

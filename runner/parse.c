@@ -635,17 +635,27 @@ static bool is_duration(const char *s, size_t n)
 	return false;
 }
 
-/* "--", blanks, "modmig", blanks: the start of a setting line, or 0. */
+/*
+ * "-- modmig key=value": returns where key starts, or 0 when the line is not a
+ * setting (then it is an ordinary comment, such as "-- modmig does this").
+ */
 static size_t setting_start(const char *s, size_t n)
 {
 	size_t i;
+	size_t key;
 
 	if (n < 2 || s[0] != '-' || s[1] != '-')
 		return 0;
 	i = skip_blanks(s, 2, n);
 	if (n - i <= 6 || memcmp(s + i, "modmig", 6) != 0 || (s[i + 6] != ' ' && s[i + 6] != '\t'))
 		return 0;
-	return skip_blanks(s, i + 6, n);
+	key = i = skip_blanks(s, i + 6, n);
+	while (i < n && is_name_char(s[i]))
+		i++;
+	if (i == key)
+		return 0;
+	i = skip_blanks(s, i, n);
+	return i < n && s[i] == '=' ? key : 0;
 }
 
 static modmig_status parse_setting(parser *ps, const char *s, size_t n, size_t at, int line)
@@ -659,13 +669,7 @@ static modmig_status parse_setting(parser *ps, const char *s, size_t n, size_t a
 
 	while (key_end < end && is_name_char(s[key_end]))
 		key_end++;
-	if (key_end == at || key_end >= end || s[key_end] != '=') {
-		rc = mm_fail(ps->err, MODMIG_E_PARSE, ps->file, line, (int)at + 1,
-		             "malformed modmig setting");
-		mm_hint(ps->err, "write it as '-- modmig lock_timeout=5s' or "
-		                 "'-- modmig statement_timeout=30s'");
-		goto cleanup;
-	}
+	value = skip_blanks(s, key_end, end) + 1; /* past the '=' that setting_start saw */
 	if (key_end - at == 12 && memcmp(s + at, "lock_timeout", 12) == 0) {
 		slot = &ps->out->lock_timeout;
 		key = "lock_timeout";
@@ -678,7 +682,7 @@ static modmig_status parse_setting(parser *ps, const char *s, size_t n, size_t a
 		mm_hint(ps->err, "the known settings are lock_timeout and statement_timeout");
 		goto cleanup;
 	}
-	value = key_end + 1;
+	value = skip_blanks(s, value, end);
 	if (!is_duration(s + value, end - value)) {
 		rc = mm_fail(ps->err, MODMIG_E_PARSE, ps->file, line, (int)value + 1,
 		             "invalid %s '%.*s'", key, (int)(end - value), s + value);
@@ -887,16 +891,10 @@ static modmig_status parse_line(parser *ps, const char *s, size_t n, int line)
 		goto cleanup;
 	}
 	if (at && !ps->in_block) {
-		size_t end = at;
-
-		while (end < n && is_name_char(s[end]))
-			end++;
-		if (end > at && end < n && s[end] == '=') {
-			rc = mm_fail(ps->err, MODMIG_E_PARSE, ps->file, line, 1,
-			             "modmig setting after -- +goose Up has no effect");
-			mm_hint(ps->err, "move it above '-- +goose Up' (line %d)", ps->up_line);
-			goto cleanup;
-		}
+		rc = mm_fail(ps->err, MODMIG_E_PARSE, ps->file, line, 1,
+		             "modmig setting after -- +goose Up has no effect");
+		mm_hint(ps->err, "move it above '-- +goose Up' (line %d)", ps->up_line);
+		goto cleanup;
 	}
 	if (ps->stage == STAGE_HEADER) {
 		/* checked as a whole at Up, so that a block comment may span lines */

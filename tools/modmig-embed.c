@@ -475,7 +475,7 @@ static int write_atomic(const char *path, int (*fill)(FILE *, const job *), cons
 	snprintf(tmp, len, "%s.tmpXXXXXX", path);
 	fd = mkstemp(tmp);
 	if (fd < 0) {
-		errorf("cannot create %s: %s", tmp, strerror(errno));
+		errorf("cannot write %s: %s", path, strerror(errno));
 		free(tmp);
 		tmp = NULL;
 		goto cleanup;

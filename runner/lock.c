@@ -1,0 +1,201 @@
+/*
+ * lock.c - the migration lock and the locked session. One session advisory
+ * lock per version table serialises migrators; whoever gets it reads the
+ * state again, so replicas that waited find their work already done.
+ */
+#include "online.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* SQLSTATE lock_not_available: lock_timeout expired. */
+#define LOCK_NOT_AVAILABLE "55P03"
+
+typedef struct holder {
+	char pid[16];
+	char app[64];
+} holder;
+
+/*
+ * Who holds the lock. A bigint advisory key shows in pg_locks as classid
+ * (high 32 bits), objid (low 32 bits) and objsubid 1.
+ */
+static void find_holder(modmig_db *db, int64_t key, holder *h)
+{
+	uint64_t u;
+	char hi[16], lo[16];
+	const char *params[2] = {hi, lo};
+	PGresult *res;
+
+	memcpy(&u, &key, sizeof(u));
+	snprintf(hi, sizeof(hi), "%u", (unsigned)(u >> 32));
+	snprintf(lo, sizeof(lo), "%u", (unsigned)(u & 0xffffffffu));
+	snprintf(h->pid, sizeof(h->pid), "?");
+	snprintf(h->app, sizeof(h->app), "unknown");
+	res = PQexecParams(db->conn,
+	                   "select l.pid, coalesce(nullif(a.application_name, ''), 'no name') "
+	                   "from pg_locks l left join pg_stat_activity a on a.pid = l.pid "
+	                   "where l.locktype = 'advisory' and l.granted and l.classid = $1::oid "
+	                   "and l.objid = $2::oid and l.objsubid = 1 and l.database = "
+	                   "(select oid from pg_database where datname = current_database()) "
+	                   "limit 1",
+	                   2, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+		snprintf(h->pid, sizeof(h->pid), "%s", PQgetvalue(res, 0, 0));
+		snprintf(h->app, sizeof(h->app), "%s", PQgetvalue(res, 0, 1));
+	}
+	PQclear(res);
+}
+
+static void format_wait(int ms, char *out, size_t size)
+{
+	if (ms % 1000 == 0)
+		snprintf(out, size, "%ds", ms / 1000);
+	else
+		snprintf(out, size, "%dms", ms);
+}
+
+static modmig_status lock_timed_out(modmig_db *db, const mm_names *n, modmig_error **err)
+{
+	holder h;
+	char wait[32];
+
+	find_holder(db, n->lock_key, &h);
+	format_wait(db->lock_timeout_ms, wait, sizeof(wait));
+	mm_fail(err, MODMIG_E_LOCK_TIMEOUT, NULL, 0, 0,
+	        "timed out after %s waiting for the migration lock held by pid %s (%s)", wait,
+	        h.pid, h.app);
+	mm_hint(err, "another migrator is running against this database: wait for it to finish, "
+	             "or raise the lock timeout");
+	return MODMIG_E_LOCK_TIMEOUT;
+}
+
+/*
+ * Try first, so that a wait can be reported with its holder; then wait in
+ * the server, bounded by lock_timeout, which also governs advisory locks.
+ * The server wakes us the moment the lock is free, with no polling.
+ */
+modmig_status mm_lock_acquire(modmig_db *db, const mm_names *n, modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	char key[32], set[64];
+	const char *params[1] = {key};
+	PGresult *res = NULL;
+	holder h;
+	const char *state;
+
+	snprintf(key, sizeof(key), "%lld", (long long)n->lock_key);
+	res = PQexecParams(db->conn, "select pg_try_advisory_lock($1::bigint)", 1, NULL, params,
+	                   NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		rc = mm_db_fail(db, res, MODMIG_E_SQL, err, "cannot take the migration lock");
+		goto cleanup;
+	}
+	if (PQgetvalue(res, 0, 0)[0] == 't')
+		goto cleanup;
+	PQclear(res);
+	res = NULL;
+	find_holder(db, n->lock_key, &h);
+	if (db->lock_timeout_ms == 0) {
+		rc = lock_timed_out(db, n, err);
+		goto cleanup;
+	}
+	mm_emit(db, MODMIG_EVENT_LOCK_WAIT, MODMIG_LOG_INFO, NULL, MODMIG_UP, 0, NULL,
+	        "waiting for the migration lock held by pid %s (%s)", h.pid, h.app);
+	if (db->lock_timeout_ms > 0) {
+		snprintf(set, sizeof(set), "SET lock_timeout = %d", db->lock_timeout_ms);
+		rc = mm_db_exec(db, set, MODMIG_E_SQL, "cannot set lock_timeout", err);
+		if (rc != MODMIG_OK)
+			goto cleanup;
+	}
+	res = PQexecParams(db->conn, "select pg_advisory_lock($1::bigint)", 1, NULL, params, NULL,
+	                   NULL, 0);
+	if (db->lock_timeout_ms > 0)
+		mm_db_exec(db, "RESET lock_timeout", MODMIG_E_SQL, "cannot reset lock_timeout",
+		           NULL);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		if (state && strcmp(state, LOCK_NOT_AVAILABLE) == 0)
+			rc = lock_timed_out(db, n, err);
+		else
+			rc = mm_db_fail(db, res, MODMIG_E_SQL, err,
+			                "cannot take the migration lock");
+	}
+cleanup:
+	PQclear(res);
+	return rc;
+}
+
+void mm_lock_release(modmig_db *db, const mm_names *n)
+{
+	char key[32];
+	const char *params[1] = {key};
+	PGresult *res;
+
+	snprintf(key, sizeof(key), "%lld", (long long)n->lock_key);
+	res = PQexecParams(db->conn, "select pg_advisory_unlock($1::bigint)", 1, NULL, params, NULL,
+	                   NULL, 0);
+	PQclear(res);
+}
+
+/* ---- the session -------------------------------------------------------- */
+
+modmig_status mm_session_open(mm_session *s, modmig_db *db, const modmig_source *src,
+                              modmig_error **err)
+{
+	modmig_status rc;
+
+	memset(s, 0, sizeof(*s));
+	s->db = db;
+	s->src = src;
+	if (!db || !src)
+		return mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0, "no database or no source given");
+	rc = mm_names_init(db, modmig_source_version_table(src), &s->names, err);
+	if (rc == MODMIG_OK)
+		rc = mm_state_read(db, &s->names, &s->state, err);
+	return rc;
+}
+
+modmig_status mm_session_lock(mm_session *s, bool dry_run, modmig_error **err)
+{
+	modmig_status rc;
+	size_t first_new = 0;
+
+	rc = mm_lock_acquire(s->db, &s->names, err);
+	if (rc != MODMIG_OK)
+		return rc;
+	s->locked = true;
+	mm_state_clear(&s->state);
+	rc = mm_state_read(s->db, &s->names, &s->state, err);
+	if (rc != MODMIG_OK)
+		return rc;
+	if (!modmig_source_is_dir(s->src)) {
+		rc = mm_registry_check(s->src, &s->state, &first_new, err);
+		if (rc != MODMIG_OK)
+			return rc;
+	}
+	if (dry_run)
+		return MODMIG_OK;
+	rc = mm_store_create(s->db, &s->names, &s->state, err);
+	if (rc != MODMIG_OK)
+		return rc;
+	/* What was missing now exists, empty; the rows read so far still hold. */
+	s->state.has_version_table = s->state.has_history = s->state.has_registry = true;
+	if (!modmig_source_is_dir(s->src))
+		rc = mm_store_register(s->db, &s->names, s->src, first_new, err);
+	return rc;
+}
+
+void mm_session_close(mm_session *s)
+{
+	if (s->locked && PQstatus(s->db->conn) == CONNECTION_OK) {
+		/* A failed transaction would refuse the unlock. */
+		if (PQtransactionStatus(s->db->conn) != PQTRANS_IDLE)
+			mm_db_exec(s->db, "ROLLBACK", MODMIG_E_SQL, "rollback", NULL);
+		mm_lock_release(s->db, &s->names);
+	}
+	s->locked = false;
+	mm_state_clear(&s->state);
+	mm_names_clear(&s->names);
+}

@@ -1,0 +1,310 @@
+/*
+ * plan.c - the planner. Pure functions of the source's migrations (ascending
+ * version) and the state read from the database, so every rule of DESIGN §4
+ * can be tested without a server.
+ */
+#include "online.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static bool is_failed(const mm_event_row *e)
+{
+	return e && e->event && strcmp(e->event, "failed") == 0;
+}
+
+static const modmig_migration *find_migration(const modmig_migration *migs, size_t count,
+                                              int64_t version)
+{
+	size_t lo = 0, hi = count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (migs[mid].version == version)
+			return &migs[mid];
+		if (migs[mid].version < version)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static bool in_module(const modmig_module *module, int64_t version)
+{
+	return !module || (version >= module->first_version && version <= module->last_version);
+}
+
+/* The highest applied version at or below limit (0 when none). */
+static int64_t highest_applied_upto(const mm_state *st, int64_t limit)
+{
+	size_t lo = 0, hi = st->applied_count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (st->applied[mid].version <= limit)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? st->applied[lo - 1].version : 0;
+}
+
+modmig_status mm_classify(const modmig_migration *migs, size_t count, const mm_state *st,
+                          mm_row **out, size_t *out_count, modmig_error **err)
+{
+	size_t i = 0, j = 0, n = 0;
+	int64_t max = mm_state_max_applied(st);
+	mm_row *rows;
+
+	*out = NULL;
+	*out_count = 0;
+	rows = calloc(count + st->applied_count + 1, sizeof(*rows));
+	if (!rows)
+		return mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+	while (i < count || j < st->applied_count) {
+		mm_row *r = &rows[n++];
+
+		if (j >= st->applied_count ||
+		    (i < count && migs[i].version < st->applied[j].version)) {
+			r->version = migs[i].version;
+			r->migration = &migs[i++];
+			r->event = mm_state_find_event(st, r->version);
+			if (is_failed(r->event))
+				r->state = MODMIG_STATE_FAILED;
+			else
+				r->state = r->version < max ? MODMIG_STATE_MISSING
+				                            : MODMIG_STATE_PENDING;
+		} else {
+			r->version = st->applied[j].version;
+			r->applied = &st->applied[j++];
+			r->event = mm_state_find_event(st, r->version);
+			r->state = MODMIG_STATE_NO_FILE;
+			if (i < count && migs[i].version == r->version) {
+				r->migration = &migs[i++];
+				r->state = MODMIG_STATE_APPLIED;
+			}
+		}
+	}
+	*out = rows;
+	*out_count = n;
+	return MODMIG_OK;
+}
+
+static modmig_status push(mm_plan *p, size_t cap, const modmig_migration *m, int64_t version,
+                          modmig_error **err)
+{
+	if (!p->steps) {
+		p->steps = calloc(cap ? cap : 1, sizeof(*p->steps));
+		if (!p->steps)
+			return mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+	}
+	p->steps[p->count].migration = m;
+	p->steps[p->count].version = version;
+	p->count++;
+	return MODMIG_OK;
+}
+
+modmig_status mm_plan_up(const modmig_migration *migs, size_t count, const mm_state *st,
+                         const modmig_up_options *opts, const modmig_module *module, mm_plan *out,
+                         modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	int64_t max = mm_state_max_applied(st);
+	size_t i, pass;
+
+	memset(out, 0, sizeof(*out));
+	/* Pass 0 takes the missing versions (below the highest applied), pass 1 the new. */
+	for (pass = 0; pass < 2 && rc == MODMIG_OK; pass++) {
+		for (i = 0; i < count && rc == MODMIG_OK; i++) {
+			const modmig_migration *m = &migs[i];
+			const mm_event_row *e;
+			mm_step *s;
+			int64_t limit, above;
+
+			if ((m->version < max) != (pass == 0))
+				continue;
+			if (mm_state_find_applied(st, m->version) || !in_module(module, m->version))
+				continue;
+			if (opts && opts->to > 0 && m->version > opts->to)
+				continue;
+			rc = push(out, count, m, m->version, err);
+			if (rc != MODMIG_OK)
+				break;
+			s = &out->steps[out->count - 1];
+			e = mm_state_find_event(st, m->version);
+			if (is_failed(e)) {
+				s->failed = true;
+				s->failed_unit = e->failed_unit;
+			}
+			limit = m->module ? m->module->last_version : INT64_MAX;
+			above = highest_applied_upto(st, limit);
+			s->out_of_order = above > m->version;
+			if (s->out_of_order && opts && opts->strict) {
+				rc = mm_fail(err, MODMIG_E_OUT_OF_ORDER, m->file, 0, 0,
+				             "migration %lld%s%s arrived after %lld of the same "
+				             "module was applied",
+				             (long long)m->version, m->module ? " of module " : "",
+				             m->module ? m->module->name : "", (long long)above);
+				mm_hint(err,
+				        "give it a version above %lld, or run without --strict to "
+				        "apply it out of order",
+				        (long long)above);
+				mm_error_set_migration(err, m->version,
+				                       m->module ? m->module->name : NULL);
+			}
+		}
+	}
+	if (rc == MODMIG_OK && opts && opts->by_one && out->count > 1)
+		out->count = 1;
+	if (rc != MODMIG_OK)
+		mm_plan_clear(out);
+	return rc;
+}
+
+static int by_apply_order_desc(const void *a, const void *b)
+{
+	const mm_applied *x = *(const mm_applied *const *)a, *y = *(const mm_applied *const *)b;
+
+	return x->id < y->id ? 1 : x->id > y->id ? -1 : 0;
+}
+
+modmig_status mm_plan_down(const modmig_migration *migs, size_t count, const mm_state *st,
+                           const modmig_down_options *opts, const modmig_module *module,
+                           mm_plan *out, modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	const mm_applied **order = NULL;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	if (st->applied_count == 0)
+		return MODMIG_OK;
+	order = calloc(st->applied_count, sizeof(*order));
+	if (!order)
+		return mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+	for (i = 0; i < st->applied_count; i++)
+		order[i] = &st->applied[i];
+	qsort(order, st->applied_count, sizeof(*order), by_apply_order_desc);
+	for (i = 0; i < st->applied_count && rc == MODMIG_OK; i++) {
+		const mm_applied *a = order[i];
+		const modmig_migration *m;
+
+		if (!in_module(module, a->version))
+			continue;
+		if (opts && !opts->all && opts->to >= 0 && a->version <= opts->to)
+			continue;
+		m = find_migration(migs, count, a->version);
+		if (!m) {
+			rc = mm_fail(err, MODMIG_E_NOT_FOUND, NULL, 0, 0,
+			             "cannot roll back version %lld: no migration file has that "
+			             "version",
+			             (long long)a->version);
+			mm_hint(err, "restore the file so its Down section can run; nothing was "
+			             "rolled back");
+			mm_error_set_migration(err, a->version, module ? module->name : NULL);
+			break;
+		}
+		rc = push(out, st->applied_count, m, a->version, err);
+		if (!opts || (!opts->all && opts->to < 0))
+			break;
+	}
+	free(order);
+	if (rc != MODMIG_OK)
+		mm_plan_clear(out);
+	return rc;
+}
+
+void mm_plan_clear(mm_plan *p)
+{
+	free(p->steps);
+	memset(p, 0, sizeof(*p));
+}
+
+/* ---- the module registry ------------------------------------------------ */
+
+static const mm_registered *registered_named(const mm_state *st, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < st->module_count; i++)
+		if (st->modules[i].name && strcmp(st->modules[i].name, name) == 0)
+			return &st->modules[i];
+	return NULL;
+}
+
+static const mm_registered *registered_at(const mm_state *st, int position)
+{
+	size_t i;
+
+	for (i = 0; i < st->module_count; i++)
+		if (st->modules[i].position == position)
+			return &st->modules[i];
+	return NULL;
+}
+
+static modmig_status refuse(modmig_error **err)
+{
+	mm_hint(err, "append new modules at the end of the manifest; a module's position "
+	             "and name are fixed once registered");
+	return MODMIG_E_REGISTRY;
+}
+
+modmig_status mm_registry_check(const modmig_source *src, const mm_state *st, size_t *first_new,
+                                modmig_error **err)
+{
+	size_t count = src->manifest.module_count, i, j;
+	const char *origin = src->origin ? src->origin : "the manifest";
+	int highest = 0;
+
+	for (i = 0; i < st->module_count; i++)
+		if (st->modules[i].position > highest)
+			highest = st->modules[i].position;
+	for (i = 0; i < count; i++) {
+		const char *name = src->manifest.modules[i].name;
+		const mm_registered *r = registered_named(st, name), *there;
+		int pos = (int)i + 1;
+
+		if (r && r->position != pos) {
+			mm_fail(err, MODMIG_E_REGISTRY, origin, 0, 0,
+			        "module %s is at position %d in %s but was registered at position "
+			        "%d",
+			        name, pos, origin, r->position);
+			return refuse(err);
+		}
+		there = r ? NULL : registered_at(st, pos);
+		if (there) {
+			mm_fail(err, MODMIG_E_REGISTRY, origin, 0, 0,
+			        "module %s is at position %d in %s but position %d was registered "
+			        "for module %s",
+			        name, pos, origin, pos, there->name);
+			return refuse(err);
+		}
+		if (!r && pos < highest) {
+			mm_fail(err, MODMIG_E_REGISTRY, origin, 0, 0,
+			        "module %s is at position %d in %s, before modules that were "
+			        "registered already",
+			        name, pos, origin);
+			return refuse(err);
+		}
+	}
+	for (i = 0; i < st->module_count; i++) {
+		const mm_registered *r = &st->modules[i];
+
+		for (j = 0; j < count; j++)
+			if (strcmp(src->manifest.modules[j].name, r->name ? r->name : "") == 0)
+				break;
+		if (j == count) {
+			mm_fail(err, MODMIG_E_REGISTRY, origin, 0, 0,
+			        "module %s was registered at position %d but is not in %s", r->name,
+			        r->position, origin);
+			mm_hint(err, "keep every registered module in the manifest at its "
+			             "position; its versions are recorded in the database");
+			return MODMIG_E_REGISTRY;
+		}
+	}
+	*first_new = (size_t)highest < count ? (size_t)highest : count;
+	return MODMIG_OK;
+}

@@ -114,9 +114,9 @@ expect_eq "$(module_schemas)" "" "reset drops the module schemas"
 expect_sql "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog','information_schema')
   AND tablename NOT LIKE '%goose%' AND tablename NOT LIKE '%modmig%' AND tablename NOT LIKE '%history%'
   AND tablename NOT LIKE '%registry%' AND tablename NOT LIKE '%module%'" "0"
-mm -d "$URL" status
+mm -d "$URL" --json status
 expect_rc 0
-expect_no_out "applied "
+expect_eq "$(printf '%s' "$OUT" | json_states | awk '$2 != "pending"')" "" "status --json after reset: all pending"
 mm -d "$URL" version
 expect_rc 0
 expect_out "0"
@@ -148,9 +148,9 @@ expect_eq "$(schema_dump)" "$EMBEDDED_SCHEMA" "-m and the embedded set build the
 mm -d "$URL" -m "$ROOT/modules/modules.yaml" status
 expect_rc 0
 expect_out "applied"
-mm -d "$URL" status
+mm -d "$URL" --json status
 expect_rc 0 "embedded status on a database migrated from disk"
-expect_no_out "pending"
+expect_eq "$(printf '%s' "$OUT" | json_states | awk '$2 != "applied"')" "" "embedded status: all applied"
 mm -d "$URL" -m "$ROOT/modules/modules.yaml" down --module billing
 expect_rc 0
 expect_eq "$(applied_versions)" "$(echo "$ALL" | grep -vx "$BILLING_LAST")" "-m down --module billing"

@@ -193,25 +193,25 @@ static const struct option up_options[] = {
         {"dry-run", no_argument, NULL, OPT_DRY_RUN},     {NULL, 0, NULL, 0},
 };
 
-static int parse_up_options(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
-                            modmig_up_options *opts)
+/* false when up must end now with *exit_code: after --help or a usage error */
+static bool parse_up_options(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
+                             modmig_up_options *opts, int *exit_code)
 {
 	bool have_to = false;
+	bool ok = false;
 	cli_parser p;
-	int rc = CLI_EXIT_OK;
 	int c;
 
+	*exit_code = CLI_EXIT_USAGE;
 	if (!cli_parser_init(&p, ctx, cmd, argc, argv, up_options, NULL)) {
-		rc = cli_out_of_memory(ctx);
+		*exit_code = cli_out_of_memory(ctx);
 		goto cleanup;
 	}
 	while ((c = cli_getopt(&p)) != -1) {
 		switch (c) {
 		case OPT_TO:
-			if (!cli_parse_version(ctx, "--to", optarg, &opts->to)) {
-				rc = CLI_EXIT_USAGE;
+			if (!cli_parse_version(ctx, "--to", optarg, &opts->to))
 				goto cleanup;
-			}
 			have_to = true;
 			break;
 		case OPT_BY_ONE:
@@ -227,20 +227,22 @@ static int parse_up_options(cli_context *ctx, const cli_command *cmd, int argc, 
 			opts->dry_run = true;
 			break;
 		default:
-			rc = p.exit_code;
+			*exit_code = p.exit_code;
 			goto cleanup;
 		}
 	}
 	if (have_to && opts->by_one)
-		rc = cli_usage_error(ctx, "options '--to' and '--by-one' cannot be used together");
+		cli_usage_error(ctx, "options '--to' and '--by-one' cannot be used together");
 	else if (have_to && opts->to == 0)
-		rc = cli_usage_error(ctx, "invalid value '0' for '--to': expected a version number "
-		                          "such as 2001");
-	else if (!cli_expect_args(&p, 0, 0, NULL))
-		rc = CLI_EXIT_USAGE;
+		cli_usage_error(ctx, "invalid value '0' for '--to': expected a version number such "
+		                     "as 2001");
+	else
+		ok = cli_expect_args(&p, 0, 0, NULL);
+	if (ok)
+		*exit_code = CLI_EXIT_OK;
 cleanup:
 	cli_parser_free(&p);
-	return rc;
+	return ok;
 }
 
 int cli_cmd_up(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
@@ -254,8 +256,7 @@ int cli_cmd_up(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	int rc;
 
 	modmig_up_options_init(&opts);
-	rc = parse_up_options(ctx, cmd, argc, argv, &opts);
-	if (rc != CLI_EXIT_OK)
+	if (!parse_up_options(ctx, cmd, argc, argv, &opts, &rc))
 		goto cleanup;
 	rc = open_online(ctx, opts.module, &src, &db);
 	if (rc != CLI_EXIT_OK)

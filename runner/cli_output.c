@@ -1,0 +1,258 @@
+/*
+ * cli_output.c - how the CLI talks to people and programs: colors, error
+ * reports in the file:line form editors understand, JSON strings and
+ * aligned tables.
+ */
+#include "cli.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- colors and errors ---------------------------------------------------------- */
+
+const char *cli_color_on(const cli_context *ctx, bool to_err, cli_color color)
+{
+	static const char *const codes[] = {"",         "\033[31m", "\033[32m", "\033[33m",
+	                                    "\033[36m", "\033[1m",  "\033[2m"};
+
+	if (!(to_err ? ctx->color_err : ctx->color_out))
+		return "";
+	return codes[color];
+}
+
+const char *cli_color_off(const cli_context *ctx, bool to_err)
+{
+	return (to_err ? ctx->color_err : ctx->color_out) ? "\033[0m" : "";
+}
+
+/* Server text such as PL/pgSQL context spans lines; keep it under its label. */
+static void print_labelled(const char *label, const char *text)
+{
+	const char *line = text;
+
+	fprintf(stderr, "  %s: ", label);
+	while (*line) {
+		size_t len = strcspn(line, "\n");
+		fprintf(stderr, "%s%.*s\n", line == text ? "" : "    ", (int)len, line);
+		line += len;
+		if (*line == '\n')
+			line++;
+	}
+	if (!*text)
+		fputc('\n', stderr);
+}
+
+static void print_error_head(const cli_context *ctx, const char *file, int line, int column,
+                             const char *message)
+{
+	if (file && line > 0 && column > 0)
+		fprintf(stderr, "%s:%d:%d: ", file, line, column);
+	else if (file && line > 0)
+		fprintf(stderr, "%s:%d: ", file, line);
+	else if (file)
+		fprintf(stderr, "%s: ", file);
+	else
+		fputs("modmig: ", stderr);
+	fprintf(stderr, "%serror%s: %s\n", cli_color_on(ctx, true, CLI_RED),
+	        cli_color_off(ctx, true), message);
+}
+
+int cli_report_error(const cli_context *ctx, const modmig_error *err)
+{
+	const char *hint = modmig_error_hint(err);
+	const char *sqlstate = modmig_error_sqlstate(err);
+	const char *detail = modmig_error_detail(err);
+	const char *context = modmig_error_context(err);
+	const char *module = modmig_error_module(err);
+	int64_t version = modmig_error_version(err);
+
+	print_error_head(ctx, modmig_error_file(err), modmig_error_line(err),
+	                 modmig_error_column(err), modmig_error_message(err));
+	if (hint)
+		print_labelled("hint", hint);
+	if (version != 0) {
+		char v[32];
+		cli_format_version(v, version);
+		fprintf(stderr, "  migration: %s%s%s\n", v, module ? " " : "",
+		        module ? module : "");
+	}
+	if (sqlstate)
+		fprintf(stderr, "  SQLSTATE %s\n", sqlstate);
+	if (detail)
+		print_labelled("detail", detail);
+	if (context)
+		print_labelled("context", context);
+	return modmig_exit_code(modmig_error_code(err));
+}
+
+int cli_out_of_memory(const cli_context *ctx)
+{
+	return cli_report(ctx, MODMIG_E_NOMEM, NULL, NULL, "out of memory");
+}
+
+int cli_report(const cli_context *ctx, modmig_status code, const char *file, const char *hint,
+               const char *fmt, ...)
+{
+	char message[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	print_error_head(ctx, file, 0, 0, message);
+	if (hint)
+		print_labelled("hint", hint);
+	return modmig_exit_code(code);
+}
+
+void cli_warn(const cli_context *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%swarning%s: ", cli_color_on(ctx, true, CLI_YELLOW),
+	        cli_color_off(ctx, true));
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* ---- JSON and formatting ------------------------------------------------------------ */
+
+/* Length of the valid UTF-8 sequence at s, or 0 when it is not one. */
+static size_t utf8_length(const unsigned char *s)
+{
+	size_t len;
+	unsigned min;
+	unsigned cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0) {
+		len = 2, min = 0x80, cp = s[0] & 0x1f;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3, min = 0x800, cp = s[0] & 0x0f;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		len = 4, min = 0x10000, cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+void cli_json_string(FILE *out, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	if (!s) {
+		fputs("null", out);
+		return;
+	}
+	fputc('"', out);
+	while (*p) {
+		size_t len = utf8_length(p);
+
+		if (*p == '"' || *p == '\\') {
+			fprintf(out, "\\%c", *p);
+		} else if (*p == '\n') {
+			fputs("\\n", out);
+		} else if (*p == '\r') {
+			fputs("\\r", out);
+		} else if (*p == '\t') {
+			fputs("\\t", out);
+		} else if (*p < 0x20 || *p == 0x7f) {
+			fprintf(out, "\\u%04x", *p);
+		} else if (len == 0) {
+			/* JSON must be UTF-8: show a stray byte as the replacement character */
+			fputs("\\ufffd", out);
+			len = 1;
+		} else {
+			fwrite(p, 1, len, out);
+		}
+		p += len ? len : 1;
+	}
+	fputc('"', out);
+}
+
+void cli_format_version(char buf[32], int64_t version)
+{
+	snprintf(buf, 32, "%05" PRId64, version);
+}
+
+const char *cli_module_name(const modmig_migration *m)
+{
+	const modmig_module *module = m ? modmig_migration_module(m) : NULL;
+	return module ? modmig_module_name(module) : "-";
+}
+
+/* ---- tables ---------------------------------------------------------------------- */
+
+bool cli_table_init(cli_table *t, size_t columns)
+{
+	memset(t, 0, sizeof(*t));
+	t->columns = columns;
+	return columns > 0 && columns <= CLI_TABLE_MAX_COLUMNS;
+}
+
+bool cli_table_add(cli_table *t, const char *text, cli_color color)
+{
+	if (t->cells == t->capacity) {
+		size_t capacity = t->capacity ? t->capacity * 2 : 64;
+		char **text_grown = realloc(t->text, capacity * sizeof(*t->text));
+		cli_color *colors_grown;
+
+		if (!text_grown)
+			return false;
+		t->text = text_grown;
+		colors_grown = realloc(t->colors, capacity * sizeof(*t->colors));
+		if (!colors_grown)
+			return false;
+		t->colors = colors_grown;
+		t->capacity = capacity;
+	}
+	t->text[t->cells] = strdup(text ? text : "");
+	if (!t->text[t->cells])
+		return false;
+	t->colors[t->cells++] = color;
+	return true;
+}
+
+void cli_table_print(const cli_context *ctx, const cli_table *t, FILE *out)
+{
+	size_t widths[CLI_TABLE_MAX_COLUMNS] = {0};
+	bool to_err = out == stderr;
+
+	for (size_t i = 0; i < t->cells; i++)
+		if (strlen(t->text[i]) > widths[i % t->columns])
+			widths[i % t->columns] = strlen(t->text[i]);
+	for (size_t i = 0; i < t->cells; i++) {
+		size_t column = i % t->columns;
+		/* the first row is the header */
+		cli_color color = i < t->columns ? CLI_BOLD : t->colors[i];
+
+		fprintf(out, "%s%s%s", cli_color_on(ctx, to_err, color), t->text[i],
+		        color ? cli_color_off(ctx, to_err) : "");
+		if (column + 1 == t->columns)
+			fputc('\n', out);
+		else
+			fprintf(out, "%*s", (int)(widths[column] - strlen(t->text[i]) + 2), "");
+	}
+}
+
+void cli_table_free(cli_table *t)
+{
+	for (size_t i = 0; i < t->cells; i++)
+		free(t->text[i]);
+	free(t->text);
+	free(t->colors);
+	memset(t, 0, sizeof(*t));
+}

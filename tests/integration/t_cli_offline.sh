@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# The offline CLI: validate, list, inspect, create, sqlc-schemas, help for
+# every command, usage errors (exit 2 naming the option) and NO_COLOR.
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+COMMANDS="validate list inspect create sqlc-schemas up down redo reset status version"
+FIX=$ROOT/tests/fixtures/inspect
+
+# ---- validate -------------------------------------------------------------
+mm validate
+expect_rc 0 "validate on the bundled modules"
+expect_out "ok: "
+expect_out " migrations in 10 modules"
+bundled_count=$(printf '%s' "$OUT" | sed -n 's/^ok: \([0-9]*\) migrations.*/\1/p')
+
+mm -m modules/modules.yaml validate
+expect_rc 0 "validate -m on the modules on disk"
+expect_out "ok: $bundled_count migrations in 10 modules"
+
+mm validate --json
+expect_rc 0
+got=$(printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["ok"], d["migrations"], d["modules"])' 2>&1)
+expect_eq "$got" "True $bundled_count 10" "validate --json"
+
+# ---- list -----------------------------------------------------------------
+mm list
+expect_rc 0
+expect_out "VERSION"
+expect_out "identity_init"
+expect_out "no-tx"
+first_line=$(printf '%s\n' "$OUT" | sed -n 1p)
+expect_eq "$(echo $first_line)" "VERSION MODULE NAME TX UP DOWN" "list header"
+
+mm list --json
+expect_rc 0
+got=$(printf '%s' "$OUT" | python3 -c '
+import json, sys
+rows = json.load(sys.stdin)
+versions = [r["version"] for r in rows]
+assert versions == sorted(versions) and len(set(versions)) == len(versions), "not ascending"
+for r in rows:
+    assert (r["version"] - 1) // 1000 >= 1, r
+    assert r["file"].endswith("%05d_%s.sql" % (r["version"], r["name"])), r
+    assert isinstance(r["no_transaction"], bool) and r["up_units"] >= 0, r
+print(len(rows), sum(r["no_transaction"] for r in rows) > 0, rows[0]["module"])
+' 2>&1)
+expect_eq "$got" "$bundled_count True db" "list --json: ascending, complete, with a no-tx migration"
+
+# ---- inspect ----------------------------------------------------------------
+# The exact bytes: compact JSON in the documented key order, sql exactly as sent.
+for f in "$FIX"/*.sql; do
+	want=$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1])), separators=(",", ":"), ensure_ascii=False))' "${f%.sql}.json")
+	mm inspect --json "$f"
+	expect_rc 0 "inspect --json $f"
+	expect_eq "$OUT" "$want" "inspect --json $(basename "$f")"
+done
+
+mm inspect "$FIX/00042_inspect_demo.sql"
+expect_rc 0
+expect_out "version 42, in one transaction"
+expect_out "-- up unit 3 of 3, line 8"
+expect_out "-- down unit 2 of 2, line 18"
+expect_out "RETURN 'café; ünïcode';"
+
+mm inspect "$FIX/00043_inspect_concurrent.sql"
+expect_rc 0
+expect_out "NO TRANSACTION"
+
+mm inspect
+expect_rc 2 "inspect without a file"
+expect_err "missing FILE"
+
+# ---- create -------------------------------------------------------------------
+cp -r modules "$TMP/"
+mm -m "$TMP/modules/modules.yaml" create billing add_refunds
+expect_rc 0 "create"
+last_billing=$(ls modules/billing/migrations | sort | tail -1 | cut -d_ -f1)
+next=$(printf '%05d' $((10#$last_billing + 1)))
+expect_out "billing/migrations/${next}_add_refunds.sql"
+if [ -f "$TMP/modules/billing/migrations/${next}_add_refunds.sql" ]; then pass; else fail "create wrote no file"; fi
+mm -m "$TMP/modules/modules.yaml" validate
+expect_rc 0 "validate after create"
+expect_out "ok: $((bundled_count + 1)) migrations"
+mm inspect "$TMP/modules/billing/migrations/${next}_add_refunds.sql"
+expect_rc 0 "the created file parses"
+
+mm -m "$TMP/modules/modules.yaml" create nosuchmodule thing
+expect_rc 2 "create in an unknown module"
+expect_err "unknown module 'nosuchmodule'"
+expect_err "known modules: db, identity"
+
+mm create billing add_refunds
+expect_rc 2 "create without -m"
+expect_err "needs -m"
+
+mm -m "$TMP/modules/modules.yaml" create billing
+expect_rc 2 "create without NAME"
+
+# ---- sqlc-schemas -------------------------------------------------------------------
+mm sqlc-schemas --check
+expect_rc 0 "the committed sqlc_schemas.sql is fresh"
+
+mm sqlc-schemas -o "$TMP/schemas.sql"
+expect_rc 0
+if cmp -s "$TMP/schemas.sql" sqlc_schemas.sql; then pass; else fail "sqlc-schemas -o differs from the committed file"; fi
+mm sqlc-schemas --check -o "$TMP/schemas.sql"
+expect_rc 0 "fresh after writing"
+
+echo "CREATE SCHEMA IF NOT EXISTS leftover;" >>"$TMP/schemas.sql"
+mm sqlc-schemas --check -o "$TMP/schemas.sql"
+expect_rc 3 "stale sqlc schemas"
+expect_err "$TMP/schemas.sql is stale"
+expect_err "run 'modmig sqlc-schemas' and commit the result"
+
+mm sqlc-schemas --check -o "$TMP/none.sql"
+expect_rc 3 "missing sqlc schemas"
+expect_err "$TMP/none.sql is missing"
+if [ ! -e "$TMP/none.sql" ]; then pass; else fail "--check wrote a file"; fi
+
+(cd "$TMP" && "$MODMIG" sqlc-schemas >/dev/null 2>&1)
+if cmp -s "$TMP/sqlc_schemas.sql" sqlc_schemas.sql; then pass; else fail "sqlc-schemas did not write ./sqlc_schemas.sql"; fi
+
+# ---- help -------------------------------------------------------------------------
+for args in "--help" "-h" "help"; do
+	mm $args
+	expect_rc 0 "modmig $args"
+	expect_out "usage: modmig"
+	for c in $COMMANDS; do expect_out "  $c"; done
+done
+for c in $COMMANDS; do
+	mm "$c" --help
+	expect_rc 0 "modmig $c --help"
+	expect_out "usage: modmig"
+	expect_out " $c"
+	expect_eq "$ERR" "" "modmig $c --help writes nothing to stderr"
+	mm help "$c"
+	expect_rc 0 "modmig help $c"
+	expect_out "usage: modmig"
+	mm "$c" -h
+	expect_rc 0 "modmig $c -h"
+done
+mm --version
+expect_rc 0
+expect_out "modmig "
+
+# ---- usage errors: exit 2, one line naming the option, and a hint ----------------------
+usage_error() { # expected-text args...
+	local want=$1; shift
+	mm "$@"
+	expect_rc 2 "modmig $*"
+	expect_err "modmig: "
+	expect_err "$want"
+	expect_err "hint: run 'modmig"
+	expect_eq "$OUT" "" "modmig $* prints nothing on stdout"
+}
+usage_error "'abc' for '--to'" up --to abc
+usage_error "'-5' for '--to'" up --to -5
+usage_error "'1.5' for '--to'" down --to 1.5
+usage_error "option '--to' needs a value" up --to
+usage_error "'xyz' for '--lock-timeout'" --lock-timeout xyz up
+usage_error "'xyz' for '--lock-timeout'" up --lock-timeout xyz
+usage_error "'10parsecs' for '--lock-timeout'" status --lock-timeout 10parsecs
+usage_error "unknown option '--bogus'" list --bogus
+usage_error "unknown option '--bogus'" --bogus list
+usage_error "unknown option '-Z'" status -Z
+usage_error "option '--module' needs a value" status --module
+usage_error "'--to' and '--by-one'" up --to 2001 --by-one
+usage_error "unknown command 'frobnicate'" frobnicate
+usage_error "missing command" -q
+usage_error "unexpected argument 'extra'" validate extra
+usage_error "hint: run 'modmig up --help'" up --strict=yes
+usage_error "'-m' and '--dir'" -m modules/modules.yaml --dir tests/fixtures/goose_app list
+usage_error "'-m' and '--dir'" -m modules/modules.yaml list --dir tests/fixtures/goose_app
+usage_error "'--table' needs '--dir'" --table my_versions validate
+
+# Global options also work after the command.
+mm list -m modules/modules.yaml --json
+expect_rc 0 "global options after the command"
+printf '%s' "$OUT" | python3 -m json.tool >/dev/null 2>&1 && pass || fail "list --json after the command is not JSON"
+
+# ---- colors ----------------------------------------------------------------------------
+# script(1) gives modmig a terminal, so colors would be on unless disabled.
+tty_run() { script -qec "$*" /dev/null </dev/null 2>&1; }
+if command -v script >/dev/null; then
+	esc=$(printf '\033')
+	got=$(tty_run "'$MODMIG' list")
+	[[ "$got" == *"$esc["* ]] && pass || fail "no colors on a terminal: the color checks below prove nothing"
+	got=$(NO_COLOR=1 tty_run "'$MODMIG' list")
+	[[ "$got" != *"$esc"* ]] && pass || fail "NO_COLOR=1 still printed escape codes"
+	got=$(tty_run "'$MODMIG' --no-color list")
+	[[ "$got" != *"$esc"* ]] && pass || fail "--no-color still printed escape codes"
+	got=$(NO_COLOR=1 tty_run "'$MODMIG' inspect '$ROOT/modules/modules.yaml'")
+	[[ "$got" == *"error"* && "$got" != *"$esc"* ]] && pass || fail "NO_COLOR not honoured on stderr: $got"
+fi
+mm list
+[[ "$OUT" != *$'\033'* ]] && pass || fail "colors written to a pipe"
+
+finish

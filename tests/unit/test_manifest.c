@@ -5,6 +5,9 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -224,6 +227,62 @@ static void test_error_without_out_pointer(void **state)
 	assert_null(m.modules);
 }
 
+#ifndef MODMIG_SOURCE_ROOT
+#define MODMIG_SOURCE_ROOT "."
+#endif
+
+/*
+ * Each fixture starts with "# expect: LINE:COL: MESSAGE"; the CLI tests run the
+ * same files through `modmig validate`, so check here that they say what they
+ * claim.
+ */
+static void check_fixture(const char *dir, const char *name)
+{
+	char path[4096];
+	char expect[256] = "";
+	char *text = NULL;
+	size_t len = 0;
+	int line = 0;
+	int column = 0;
+	mm_manifest m;
+	modmig_error *err = NULL;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_int_equal(mm_read_file(path, &text, &len, &err), MODMIG_OK);
+	if (sscanf(text, "# expect: %d:%d: %255[^\n]", &line, &column, expect) != 3)
+		fail_msg("%s: first line is not '# expect: LINE:COL: MESSAGE'", path);
+	assert_int_equal(mm_manifest_parse(path, text, len, &m, &err), MODMIG_E_MANIFEST);
+	if (modmig_error_line(err) != line || modmig_error_column(err) != column ||
+	    !strstr(modmig_error_message(err), expect))
+		fail_msg("%s: expected %d:%d: %s, got %d:%d: %s", path, line, column, expect,
+		         modmig_error_line(err), modmig_error_column(err),
+		         modmig_error_message(err));
+	assert_string_equal(modmig_error_file(err), path);
+	modmig_error_free(err);
+	free(text);
+}
+
+static void test_bad_fixtures(void **state)
+{
+	const char *dir = MODMIG_SOURCE_ROOT "/tests/fixtures/manifests/bad";
+	DIR *d = opendir(dir);
+	struct dirent *entry;
+	size_t count = 0;
+	size_t n;
+
+	(void)state;
+	assert_non_null(d);
+	while ((entry = readdir(d)) != NULL) {
+		n = strlen(entry->d_name);
+		if (n < 5 || strcmp(entry->d_name + n - 5, ".yaml") != 0)
+			continue;
+		check_fixture(dir, entry->d_name);
+		count++;
+	}
+	closedir(d);
+	assert_true(count >= 20);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -233,6 +292,7 @@ int main(void)
 	        cmocka_unit_test(test_size_limit),
 	        cmocka_unit_test(test_deep_nesting_is_cheap),
 	        cmocka_unit_test(test_error_without_out_pointer),
+	        cmocka_unit_test(test_bad_fixtures),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

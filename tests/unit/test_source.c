@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
@@ -723,6 +724,44 @@ static void test_create_embedded_refused(void **state)
 	modmig_source_free(src);
 }
 
+#ifndef MODMIG_SOURCE_ROOT
+#define MODMIG_SOURCE_ROOT "."
+#endif
+
+/* The CLI tests run these trees through `modmig validate`; check they hold what they claim. */
+static void test_fixture_trees(void **state)
+{
+	const char *dir = MODMIG_SOURCE_ROOT "/tests/fixtures/trees";
+	DIR *d = opendir(dir);
+	struct dirent *entry;
+	modmig_source *src;
+	modmig_error *err;
+	char path[PATH_MAX];
+	char *expect;
+	size_t count = 0;
+
+	(void)state;
+	assert_non_null(d);
+	while ((entry = readdir(d)) != NULL) {
+		if (entry->d_name[0] == '.' || entry->d_type != DT_DIR)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/expect", dir, entry->d_name);
+		expect = slurp(path);
+		expect[strcspn(expect, "\n")] = '\0';
+		snprintf(path, sizeof(path), "%s/%s/modules.yaml", dir, entry->d_name);
+		src = NULL;
+		err = NULL;
+		assert_int_equal(modmig_source_new_manifest(path, &src, &err), MODMIG_E_VERSION);
+		assert_contains(modmig_error_message(err), expect);
+		assert_non_null(modmig_error_file(err));
+		modmig_error_free(err);
+		free(expect);
+		count++;
+	}
+	closedir(d);
+	assert_true(count >= 3);
+}
+
 #define TREE_TEST(f) cmocka_unit_test_setup_teardown(f, tree_setup, tree_teardown)
 
 int main(void)
@@ -747,6 +786,7 @@ int main(void)
 	        cmocka_unit_test(test_search_path_and_sqlc),
 	        TREE_TEST(test_create),
 	        cmocka_unit_test(test_create_embedded_refused),
+	        cmocka_unit_test(test_fixture_trees),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Robustness 1 (issue 5): 16 `modmig up` processes and 8 example services
+# (startup API, policy apply) are released at the same moment against one empty
+# database, 20 times, each time on a fresh database. Every process exits 0,
+# every migration is applied exactly once (version table and history), and the
+# history holds no duplicates.
+#
+#   MODMIG_ROBUST_REPS=N overrides the number of repetitions (default 20).
+source "$(dirname "$0")/lib.sh"
+
+REPS=${MODMIG_ROBUST_REPS:-20}
+N_CLI=16
+N_SVC=8
+N=$((N_CLI + N_SVC))
+
+# The bundled set: the CLI's embedded migrations and the example service's are
+# both compiled from modules/. The expected versions come from the file names.
+VT=$(sed -n 's/^version_table:[[:space:]]*\([^[:space:]#]*\).*/\1/p' "$ROOT/modules/modules.yaml")
+VT=${VT:-goose_db_version}
+case "$VT" in *.*) VT_SCHEMA=${VT%%.*}; VT_NAME=${VT#*.};; *) VT_SCHEMA=public; VT_NAME=$VT;; esac
+VTQ="\"$VT_SCHEMA\".\"$VT_NAME\""
+EXPECTED=$(ls "$ROOT"/modules/*/migrations/*.sql | sed 's#.*/##; s/_.*//; s/^0*//' | sort -n | tr '\n' ' ' | sed 's/ $//')
+N_MIG=$(echo "$EXPECTED" | wc -w)
+[ "$N_MIG" -gt 0 ] || { echo "no bundled migrations found under modules/" >&2; exit 1; }
+
+# The history table: next to the version table, its name contains 'history'.
+# Its version and event columns are found by name.
+find_history() {
+  HIST=$(sql "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables
+              WHERE schemaname = '$VT_SCHEMA' AND tablename LIKE '%history%' ORDER BY 1 LIMIT 1")
+  local tname; tname=$(sql "SELECT tablename FROM pg_tables WHERE schemaname = '$VT_SCHEMA'
+                            AND tablename LIKE '%history%' ORDER BY 1 LIMIT 1")
+  HIST_V=$(sql "SELECT column_name FROM information_schema.columns WHERE table_schema = '$VT_SCHEMA'
+                AND table_name = '$tname' AND column_name IN ('version_id', 'version') ORDER BY column_name DESC LIMIT 1")
+  HIST_E=$(sql "SELECT column_name FROM information_schema.columns WHERE table_schema = '$VT_SCHEMA'
+                AND table_name = '$tname' AND column_name IN ('event', 'kind', 'action', 'event_type', 'type', 'op', 'operation')
+                ORDER BY array_position(ARRAY['event','kind','action','event_type','type','op','operation']::name[], column_name::name) LIMIT 1")
+}
+
+lockf=$TMP/barrier.lock
+: >"$lockf"
+for rep in $(seq 1 "$REPS"); do
+  new_db
+  rm -f "$TMP"/ready.* "$TMP"/rc.* "$TMP"/log.*
+  # The barrier: this shell holds an exclusive flock; every worker takes a
+  # shared one (closing the inherited descriptor first) and starts when it is
+  # released.
+  exec 9>"$lockf"
+  flock -x 9
+  pids=()
+  for i in $(seq 1 "$N"); do
+    (
+      exec 9>&-
+      touch "$TMP/ready.$i"
+      flock -s -w 60 "$lockf" true || { echo 97 >"$TMP/rc.$i"; exit 97; }
+      if [ "$i" -le "$N_CLI" ]; then
+        timeout 120 "$MODMIG" -d "$URL" -q up >"$TMP/log.$i" 2>&1
+      else
+        DATABASE_URL=$URL MODMIG_POLICY=apply timeout 120 "$EXAMPLE_SERVICE" >"$TMP/log.$i" 2>&1
+      fi
+      echo $? >"$TMP/rc.$i"
+    ) &
+    pids+=($!)
+  done
+  for _ in $(seq 1 600); do
+    [ "$(ls "$TMP"/ready.* 2>/dev/null | wc -l)" -ge "$N" ] && break
+    sleep 0.01
+  done
+  sleep 0.05   # let the last workers reach flock
+  exec 9>&-    # release them all at once
+  wait "${pids[@]}"
+
+  bad=""
+  for i in $(seq 1 "$N"); do
+    rc=$(cat "$TMP/rc.$i" 2>/dev/null || echo missing)
+    if [ "$rc" != 0 ]; then
+      what=modmig; [ "$i" -gt "$N_CLI" ] && what=example-service
+      bad="$bad $what#$i:rc=$rc"
+      echo "--- rep $rep, $what #$i exited $rc:" >&2
+      head -c 1500 "$TMP/log.$i" >&2
+    fi
+  done
+  expect_eq "$bad" "" "rep $rep: every process exits 0"
+
+  # Version table: exactly the bundled versions applied, each once.
+  got=$(sql "SELECT string_agg(version_id::text, ' ' ORDER BY version_id) FROM $VTQ WHERE is_applied AND version_id > 0" 2>&1)
+  expect_eq "$got" "$EXPECTED" "rep $rep: applied versions"
+  expect_sql "SELECT count(*) FROM (SELECT version_id FROM $VTQ WHERE is_applied GROUP BY 1 HAVING count(*) > 1) d" "0"
+  expect_sql "SELECT count(*) FROM $VTQ WHERE NOT is_applied" "0"
+
+  # History: exactly one 'applied' event per version, nothing else applied.
+  find_history
+  if [ -z "$HIST" ] || [ -z "$HIST_V" ] || [ -z "$HIST_E" ]; then
+    fail "rep $rep: no history table with version and event columns beside $VT (found [$HIST] [$HIST_V] [$HIST_E])"
+  else
+    applied="lower($HIST_E::text) IN ('applied', 'apply', 'up')"
+    got=$(sql "SELECT string_agg($HIST_V::text, ' ' ORDER BY $HIST_V) FROM $HIST WHERE $applied" 2>&1)
+    expect_eq "$got" "$EXPECTED" "rep $rep: history has one applied event per version"
+    expect_sql "SELECT count(*) FROM (SELECT $HIST_V FROM $HIST WHERE $applied GROUP BY 1 HAVING count(*) > 1) d" "0"
+    # No other kind of event either: nobody failed or rolled back.
+    expect_sql "SELECT count(*) FROM $HIST WHERE NOT ($applied)" "0"
+  fi
+  # Every service saw the final state: it printed its search path.
+  svc_ok=0
+  for i in $(seq $((N_CLI + 1)) "$N"); do grep -q '^search_path: ' "$TMP/log.$i" && svc_ok=$((svc_ok + 1)); done
+  expect_eq "$svc_ok" "$N_SVC" "rep $rep: services printed their search path"
+  psql -qX -d postgres -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null 2>&1
+  [ "$FAILURES" -gt 0 ] && { echo "stopping after rep $rep" >&2; break; }
+done
+finish

@@ -1,0 +1,4 @@
+﻿-- +goose Up
+SELECT 1;
+-- +goose Down
+-- +goose Down

@@ -1,0 +1,4 @@
+-- +goose Up
+-- +goose StatementBegin
+
+-- +goose StatementEnd

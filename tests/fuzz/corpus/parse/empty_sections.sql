@@ -1,0 +1,5 @@
+/* header
+ comment */
+-- note
+-- +goose Up
+-- +goose Down

@@ -1,0 +1,5 @@
+-- +goose Up
+-- +goose StatementBegin
+DO $$ BEGIN RAISE NOTICE $q$;$q$; END $$;
+-- +goose StatementEnd
+-- +goose StatementEnd

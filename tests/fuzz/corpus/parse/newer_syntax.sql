@@ -1,0 +1,3 @@
+-- +goose Up
+MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE RETURNING t.id;
+SELECT doc IS JSON FROM t;

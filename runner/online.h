@@ -196,7 +196,20 @@ void mm_plan_clear(mm_plan *p);
 modmig_status mm_registry_check(const modmig_source *src, const mm_state *st, size_t *first_new,
                                 modmig_error **err);
 
-/* ---- results (apply.c) -------------------------------------------------- */
+/* ---- running one migration (apply.c) ------------------------------------ */
+
+/* How a NO TRANSACTION migration that failed before is run again. */
+enum { MM_FRESH = 0, MM_RESUME, MM_RESTART };
+
+/*
+ * Run one parsed migration in direction dir, record it, emit its event and
+ * add it to *result. mode is MM_FRESH, MM_RESUME or MM_RESTART.
+ */
+modmig_status mm_apply_one(mm_session *s, const mm_step *step, modmig_direction dir,
+                           const char *lock_timeout, const char *statement_timeout, int mode,
+                           modmig_result **result, modmig_error **err);
+
+/* ---- results (run.c) ---------------------------------------------------- */
 
 modmig_status mm_result_add(modmig_result **res, const modmig_migration *m, modmig_direction dir,
                             double duration_ms);

@@ -151,6 +151,8 @@ const char *cli_color_off(const cli_context *ctx, bool to_err);
 int cli_out_of_memory(const cli_context *ctx);
 /* Print err with file:line, hint and server details; returns its exit code. */
 int cli_report_error(const cli_context *ctx, const modmig_error *err);
+/* After a failed library call: err when there is one, else a line naming st. */
+int cli_report_failure(const cli_context *ctx, modmig_status st, const modmig_error *err);
 /* An error found by the CLI itself, in the same format; returns the exit code. */
 int cli_report(const cli_context *ctx, modmig_status code, const char *file, const char *hint,
                const char *fmt, ...) CLI_PRINTF(5, 6);

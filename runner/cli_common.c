@@ -350,7 +350,7 @@ int cli_open_source(cli_context *ctx, modmig_source **out)
 		                                &err);
 	if (st != MODMIG_OK) {
 		*out = NULL;
-		rc = err ? cli_report_error(ctx, err) : modmig_exit_code(st);
+		rc = cli_report_failure(ctx, st, err);
 	}
 	modmig_error_free(err);
 	return rc;
@@ -365,7 +365,7 @@ int cli_connect(cli_context *ctx, modmig_db **out)
 	st = modmig_db_connect(ctx->database, out, &err);
 	if (st != MODMIG_OK) {
 		*out = NULL;
-		rc = err ? cli_report_error(ctx, err) : modmig_exit_code(st);
+		rc = cli_report_failure(ctx, st, err);
 		goto cleanup;
 	}
 	modmig_db_set_log(*out, cli_log_event, ctx);

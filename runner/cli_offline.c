@@ -12,13 +12,15 @@
 static int open_parsed_source(cli_context *ctx, modmig_source **src)
 {
 	modmig_error *err = NULL;
+	modmig_status st;
 	int rc;
 
 	rc = cli_open_source(ctx, src);
 	if (rc != CLI_EXIT_OK)
 		goto cleanup;
-	if (modmig_source_parse(*src, &err) != MODMIG_OK) {
-		rc = err ? cli_report_error(ctx, err) : cli_out_of_memory(ctx);
+	st = modmig_source_parse(*src, &err);
+	if (st != MODMIG_OK) {
+		rc = cli_report_failure(ctx, st, err);
 		modmig_source_free(*src);
 		*src = NULL;
 	}
@@ -177,14 +179,16 @@ int cli_cmd_inspect(cli_context *ctx, const cli_command *cmd, int argc, char **a
 {
 	modmig_migration *m = NULL;
 	modmig_error *err = NULL;
+	modmig_status st;
 	char **args = NULL;
 	int rc;
 
 	if (!cli_parse_plain(ctx, cmd, argc, argv, 1, 1, "FILE: the migration to inspect", &args,
 	                     &rc))
 		goto cleanup;
-	if (modmig_migration_parse_file(args[0], &m, &err) != MODMIG_OK) {
-		rc = err ? cli_report_error(ctx, err) : cli_out_of_memory(ctx);
+	st = modmig_migration_parse_file(args[0], &m, &err);
+	if (st != MODMIG_OK) {
+		rc = cli_report_failure(ctx, st, err);
 		goto cleanup;
 	}
 	if (ctx->json) {
@@ -213,6 +217,7 @@ int cli_cmd_create(cli_context *ctx, const cli_command *cmd, int argc, char **ar
 {
 	modmig_source *src = NULL;
 	modmig_error *err = NULL;
+	modmig_status st;
 	char *path = NULL;
 	char **args = NULL;
 	int rc;
@@ -231,8 +236,9 @@ int cli_cmd_create(cli_context *ctx, const cli_command *cmd, int argc, char **ar
 	rc = cli_check_module(ctx, src, args[0]);
 	if (rc != CLI_EXIT_OK)
 		goto cleanup;
-	if (modmig_create_migration(src, args[0], args[1], &path, &err) != MODMIG_OK) {
-		rc = err ? cli_report_error(ctx, err) : cli_out_of_memory(ctx);
+	st = modmig_create_migration(src, args[0], args[1], &path, &err);
+	if (st != MODMIG_OK) {
+		rc = cli_report_failure(ctx, st, err);
 		goto cleanup;
 	}
 	if (ctx->json) {

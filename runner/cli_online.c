@@ -125,10 +125,11 @@ static int current_version(cli_context *ctx, modmig_db *db, const modmig_source 
                            int64_t *version)
 {
 	modmig_error *err = NULL;
+	modmig_status st = modmig_db_version(db, src, version, &err);
 	int rc = CLI_EXIT_OK;
 
-	if (modmig_db_version(db, src, version, &err) != MODMIG_OK)
-		rc = err ? cli_report_error(ctx, err) : cli_out_of_memory(ctx);
+	if (st != MODMIG_OK)
+		rc = cli_report_failure(ctx, st, err);
 	modmig_error_free(err);
 	return rc;
 }
@@ -252,6 +253,7 @@ int cli_cmd_up(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	modmig_result *result = NULL;
 	modmig_error *err = NULL;
 	modmig_up_options opts;
+	modmig_status st;
 	double started;
 	int rc;
 
@@ -262,8 +264,9 @@ int cli_cmd_up(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	if (rc != CLI_EXIT_OK)
 		goto cleanup;
 	started = now_ms();
-	if (modmig_up(db, src, &opts, &result, &err) != MODMIG_OK) {
-		rc = err ? cli_report_error(ctx, err) : cli_out_of_memory(ctx);
+	st = modmig_up(db, src, &opts, &result, &err);
+	if (st != MODMIG_OK) {
+		rc = cli_report_failure(ctx, st, err);
 		goto cleanup;
 	}
 	rc = print_summary(ctx, db, src, result, "applied", "nothing to do", started);
@@ -328,7 +331,7 @@ static int run_rollback(cli_context *ctx, const cli_command *cmd, int argc, char
 	else
 		st = modmig_down(db, src, &opts, &result, &err);
 	if (st != MODMIG_OK) {
-		rc = err ? cli_report_error(ctx, err) : cli_out_of_memory(ctx);
+		rc = cli_report_failure(ctx, st, err);
 		goto cleanup;
 	}
 	if (kind == ROLLBACK_REDO)
@@ -460,6 +463,7 @@ int cli_cmd_status(cli_context *ctx, const cli_command *cmd, int argc, char **ar
 	modmig_db *db = NULL;
 	modmig_report *report = NULL;
 	modmig_error *err = NULL;
+	modmig_status st;
 	const char *module = NULL;
 	cli_parser p;
 	int rc = CLI_EXIT_OK;
@@ -483,8 +487,9 @@ int cli_cmd_status(cli_context *ctx, const cli_command *cmd, int argc, char **ar
 	rc = open_online(ctx, module, &src, &db);
 	if (rc != CLI_EXIT_OK)
 		goto cleanup;
-	if (modmig_db_status(db, src, &report, &err) != MODMIG_OK) {
-		rc = err ? cli_report_error(ctx, err) : cli_out_of_memory(ctx);
+	st = modmig_db_status(db, src, &report, &err);
+	if (st != MODMIG_OK) {
+		rc = cli_report_failure(ctx, st, err);
 		goto cleanup;
 	}
 	if (ctx->json)

@@ -87,6 +87,16 @@ int cli_report_error(const cli_context *ctx, const modmig_error *err)
 	return modmig_exit_code(modmig_error_code(err));
 }
 
+int cli_report_failure(const cli_context *ctx, modmig_status st, const modmig_error *err)
+{
+	if (err)
+		return cli_report_error(ctx, err);
+	if (st == MODMIG_E_NOMEM)
+		return cli_out_of_memory(ctx);
+	return cli_report(ctx, st, NULL, "run again with -v for details, and report a bug",
+	                  "the operation failed (%s) without saying why", modmig_status_name(st));
+}
+
 int cli_out_of_memory(const cli_context *ctx)
 {
 	return cli_report(ctx, MODMIG_E_NOMEM, NULL, NULL, "out of memory");

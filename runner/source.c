@@ -126,8 +126,13 @@ static char *join_path(const char *root, const char *rel)
 	return mm_printf("%s/%s", root, rel);
 }
 
-/* One read of a whole file; open/fstat/read keeps loading thousands of files cheap. */
-static modmig_status read_bytes(const char *path, char **out, size_t *size, modmig_error **err)
+/*
+ * Read a whole file, name relative to dir_fd. Loading thousands of files is
+ * dominated by system calls: openat() skips the path walk from the root, and
+ * a regular file is done once fstat's size has been read.
+ */
+static modmig_status read_bytes(int dir_fd, const char *name, const char *path, char **out,
+                                size_t *size, modmig_error **err)
 {
 	modmig_status rc = MODMIG_OK;
 	struct stat st;
@@ -138,7 +143,7 @@ static modmig_status read_bytes(const char *path, char **out, size_t *size, modm
 	char *grown;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) != 0) {
 		rc = mm_fail(err, MODMIG_E_IO, path, 0, 0, "cannot read %s: %s", path,
 		             strerror(errno));
@@ -151,7 +156,9 @@ static modmig_status read_bytes(const char *path, char **out, size_t *size, modm
 		goto cleanup;
 	}
 	for (;;) {
-		/* The file may grow between fstat and read: keep reading to EOF. */
+		if (S_ISREG(st.st_mode) && st.st_size > 0 && have == (size_t)st.st_size)
+			break;
+		/* Pipes and files of unknown size are read to EOF. */
 		if (have + 1 >= cap) {
 			grown = realloc(data, cap * 2);
 			if (!grown) {
@@ -418,7 +425,6 @@ static modmig_status read_directory(const char *dir, const char *display_dir,
 	struct dirent *entry;
 	modmig_migration *m;
 	size_t count = 0;
-	char *path = NULL;
 	char *bytes = NULL;
 	size_t size = 0;
 
@@ -452,13 +458,8 @@ static modmig_status read_directory(const char *dir, const char *display_dir,
 		}
 		if (mod && (rc = check_range(m, err)) != MODMIG_OK)
 			goto cleanup;
-		free(path);
-		path = join_path(dir, entry->d_name);
-		if (!path) {
-			rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
-			goto cleanup;
-		}
-		if ((rc = read_bytes(path, &bytes, &size, err)) != MODMIG_OK)
+		rc = read_bytes(dirfd(d), entry->d_name, m->file, &bytes, &size, err);
+		if (rc != MODMIG_OK)
 			goto cleanup;
 		m->bytes = bytes;
 		m->size = size;
@@ -468,7 +469,6 @@ static modmig_status read_directory(const char *dir, const char *display_dir,
 cleanup:
 	if (d)
 		closedir(d);
-	free(path);
 	return rc;
 }
 
@@ -708,7 +708,7 @@ modmig_status modmig_migration_parse_file(const char *path, modmig_migration **o
 		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
 		goto cleanup;
 	}
-	if ((rc = read_bytes(path, &bytes, &size, err)) != MODMIG_OK)
+	if ((rc = read_bytes(AT_FDCWD, path, path, &bytes, &size, err)) != MODMIG_OK)
 		goto cleanup;
 	m->bytes = bytes;
 	m->size = size;

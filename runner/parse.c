@@ -258,25 +258,15 @@ static modmig_status substitute(parser *ps, mm_buf *dst, const char *s, size_t n
 		}
 		if (i + 1 < n && s[i + 1] == '{') {
 			end = i + 2;
-			while (end < n && s[end] != '}')
+			while (end < n && is_name_char(s[end]))
 				end++;
-			if (end == n || end == i + 2 || !is_name_start(s[i + 2])) {
+			if (end == n || s[end] != '}' || end == i + 2 || !is_name_start(s[i + 2])) {
 				rc = mm_fail(ps->err, MODMIG_E_PARSE, ps->file, line, (int)i + 1,
 				             "malformed ${...} reference in an ENVSUB section");
 				mm_hint(ps->err,
 				        "write ${NAME} with a name of letters, digits and _, "
 				        "or end substitution with -- +goose ENVSUB OFF");
 				goto cleanup;
-			}
-			for (size_t k = i + 2; k < end; k++) {
-				if (!is_name_char(s[k])) {
-					rc = mm_fail(
-					        ps->err, MODMIG_E_PARSE, ps->file, line, (int)i + 1,
-					        "malformed ${...} reference in an ENVSUB section");
-					mm_hint(ps->err, "variable names contain only letters, "
-					                 "digits and _");
-					goto cleanup;
-				}
 			}
 			name = mm_strndup(s + i + 2, end - i - 2);
 			i = end + 1;

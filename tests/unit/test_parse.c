@@ -278,6 +278,11 @@ static void test_envsub(void **state)
 	unit_is(&p.up, 4, 10, 1, "SELECT '$MODMIG_TEST_ROLE ${MODMIG_TEST_UNSET}';");
 	mm_parsed_clear(&p);
 
+	/* text right after $$ is the body, not a variable name */
+	parse_ok("-- +goose ENVSUB ON\n-- +goose Up\nDO $$BEGIN PERFORM 1; END$$;\n", &p);
+	unit_is(&p.up, 0, 3, 1, "DO $$BEGIN PERFORM 1; END$$;");
+	mm_parsed_clear(&p);
+
 	/* without ENVSUB ON nothing changes */
 	parse_ok("-- +goose Up\nSELECT '${MODMIG_TEST_SCHEMA}';\n", &p);
 	unit_is(&p.up, 0, 2, 1, "SELECT '${MODMIG_TEST_SCHEMA}';");

@@ -78,17 +78,19 @@ static modmig_status syntax_error(walker *w)
 	const yaml_parser_t *p = &w->parser;
 	int line;
 	int column;
-	modmig_status rc;
+	modmig_status rc = MODMIG_OK;
 
-	if (p->error == YAML_MEMORY_ERROR)
-		return mm_fail(w->err, MODMIG_E_NOMEM, w->file, 0, 0,
-		               "out of memory reading the manifest");
+	if (p->error == YAML_MEMORY_ERROR) {
+		rc = mm_fail(w->err, MODMIG_E_NOMEM, w->file, 0, 0,
+		             "out of memory reading the manifest");
+		goto cleanup;
+	}
 	if (p->error == YAML_READER_ERROR) {
 		offset_position(w, p->problem_offset, &line, &column);
 		rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, line, column, "invalid yaml: %s",
 		             p->problem ? p->problem : "unreadable input");
 		mm_hint(w->err, "save the manifest as utf-8 text without control characters");
-		return rc;
+		goto cleanup;
 	}
 	line = mark_line(p->problem_mark);
 	column = mark_column(p->problem_mark);
@@ -100,6 +102,7 @@ static modmig_status syntax_error(walker *w)
 		rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, line, column, "invalid yaml: %s",
 		             p->problem ? p->problem : "syntax error");
 	mm_hint(w->err, "check the indentation, colons and quotes near this position");
+cleanup:
 	return rc;
 }
 
@@ -112,20 +115,22 @@ static modmig_status next(walker *w)
 	const yaml_event_t *e = &w->event;
 	const yaml_char_t *anchor = NULL;
 	const yaml_char_t *tag = NULL;
-	modmig_status rc;
+	modmig_status rc = MODMIG_OK;
 
 	if (w->has_event) {
 		yaml_event_delete(&w->event);
 		w->has_event = false;
 	}
-	if (!yaml_parser_parse(&w->parser, &w->event))
-		return syntax_error(w);
+	if (!yaml_parser_parse(&w->parser, &w->event)) {
+		rc = syntax_error(w);
+		goto cleanup;
+	}
 	w->has_event = true;
 	switch (e->type) {
 	case YAML_ALIAS_EVENT:
 		rc = fail_at(w, e->start_mark, "yaml aliases are not supported in the manifest");
 		mm_hint(w->err, "write the value out instead of referring to an anchor");
-		return rc;
+		goto cleanup;
 	case YAML_SCALAR_EVENT:
 		anchor = e->data.scalar.anchor;
 		tag = e->data.scalar.tag;
@@ -144,14 +149,15 @@ static modmig_status next(walker *w)
 	if (anchor) {
 		rc = fail_at(w, e->start_mark, "yaml anchors are not supported in the manifest");
 		mm_hint(w->err, "remove the &anchor");
-		return rc;
+		goto cleanup;
 	}
 	if (tag) {
 		rc = fail_at(w, e->start_mark, "yaml tags are not supported in the manifest");
 		mm_hint(w->err, "remove the !tag and write a plain value");
-		return rc;
+		goto cleanup;
 	}
-	return MODMIG_OK;
+cleanup:
+	return rc;
 }
 
 static const char *event_kind(const yaml_event_t *e)
@@ -185,30 +191,33 @@ static bool scalar_is_null(const yaml_event_t *e)
 static modmig_status take_string(walker *w, const char *key, char **value)
 {
 	const yaml_event_t *e = &w->event;
-	modmig_status rc;
+	modmig_status rc = MODMIG_OK;
 
 	if (e->type != YAML_SCALAR_EVENT) {
 		rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, mark_line(e->start_mark),
 		             mark_column(e->start_mark), "%s must be a string, not %s", key,
 		             event_kind(e));
 		mm_hint(w->err, "write %s as a plain word after the colon", key);
-		return rc;
+		goto cleanup;
 	}
 	if (scalar_is_null(e)) {
 		rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, mark_line(e->start_mark),
 		             mark_column(e->start_mark), "%s has no value", key);
 		mm_hint(w->err, "give %s a value or remove the key", key);
-		return rc;
+		goto cleanup;
 	}
 	if (strlen((const char *)e->data.scalar.value) != e->data.scalar.length) {
 		rc = fail_at(w, e->start_mark, "the value contains a nul byte");
 		mm_hint(w->err, "remove the \\0 escape");
-		return rc;
+		goto cleanup;
 	}
 	*value = mm_strndup((const char *)e->data.scalar.value, e->data.scalar.length);
-	if (!*value)
-		return mm_fail(w->err, MODMIG_E_NOMEM, w->file, 0, 0, "out of memory");
-	return MODMIG_OK;
+	if (!*value) {
+		rc = mm_fail(w->err, MODMIG_E_NOMEM, w->file, 0, 0, "out of memory");
+		goto cleanup;
+	}
+cleanup:
+	return rc;
 }
 
 static bool is_module_name(const char *s)
@@ -255,7 +264,7 @@ static modmig_status check_key(walker *w, const char *const *known, size_t known
 {
 	const yaml_event_t *e = &w->event;
 	const char *key;
-	modmig_status rc;
+	modmig_status rc = MODMIG_OK;
 	size_t i;
 
 	if (e->type != YAML_SCALAR_EVENT) {
@@ -263,7 +272,7 @@ static modmig_status check_key(walker *w, const char *const *known, size_t known
 		             mark_column(e->start_mark), "expected a key %s, found %s", where,
 		             event_kind(e));
 		mm_hint(w->err, "keys are plain words followed by a colon");
-		return rc;
+		goto cleanup;
 	}
 	key = (const char *)e->data.scalar.value;
 	for (i = 0; i < known_count; i++) {
@@ -274,11 +283,11 @@ static modmig_status check_key(walker *w, const char *const *known, size_t known
 			             mark_column(e->start_mark), "duplicate key '%s' %s", key,
 			             where);
 			mm_hint(w->err, "keep one '%s' and remove the other", key);
-			return rc;
+			goto cleanup;
 		}
 		seen[i] = true;
 		*which = i;
-		return MODMIG_OK;
+		goto cleanup;
 	}
 	rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, mark_line(e->start_mark),
 	             mark_column(e->start_mark), "unknown key '%.64s' %s", key, where);
@@ -287,27 +296,29 @@ static modmig_status check_key(walker *w, const char *const *known, size_t known
 	else
 		mm_hint(w->err, "the keys allowed here are %s, %s and %s", known[0], known[1],
 		        known[2]);
+cleanup:
 	return rc;
 }
 
 static modmig_status add_dependency(walker *w, modmig_module *m, char *name)
 {
+	modmig_status rc = MODMIG_OK;
 	dependency_mark *marks;
 	char **deps;
 	size_t cap;
 
 	deps = realloc(m->depends_on, (m->depends_count + 1) * sizeof(*deps));
 	if (!deps) {
-		free(name);
-		return mm_fail(w->err, MODMIG_E_NOMEM, w->file, 0, 0, "out of memory");
+		rc = mm_fail(w->err, MODMIG_E_NOMEM, w->file, 0, 0, "out of memory");
+		goto cleanup;
 	}
 	m->depends_on = deps;
 	if (w->mark_count == w->mark_cap) {
 		cap = w->mark_cap ? w->mark_cap * 2 : 16;
 		marks = realloc(w->marks, cap * sizeof(*marks));
 		if (!marks) {
-			free(name);
-			return mm_fail(w->err, MODMIG_E_NOMEM, w->file, 0, 0, "out of memory");
+			rc = mm_fail(w->err, MODMIG_E_NOMEM, w->file, 0, 0, "out of memory");
+			goto cleanup;
 		}
 		w->marks = marks;
 		w->mark_cap = cap;
@@ -318,35 +329,41 @@ static modmig_status add_dependency(walker *w, modmig_module *m, char *name)
 	w->marks[w->mark_count].column = mark_column(w->event.start_mark);
 	w->mark_count++;
 	deps[m->depends_count++] = name;
-	return MODMIG_OK;
+cleanup:
+	/* On failure name is not in the list yet, so nothing else frees it. */
+	if (rc != MODMIG_OK)
+		free(name);
+	return rc;
 }
 
 static modmig_status read_depends(walker *w, modmig_module *m)
 {
-	modmig_status rc;
+	modmig_status rc = MODMIG_OK;
 	char *name = NULL;
 
 	if (w->event.type != YAML_SEQUENCE_START_EVENT) {
 		rc = fail_at(w, w->event.start_mark, "depends_on must be a list of module names");
 		mm_hint(w->err, "write depends_on: [db] or one '- name' per line");
-		return rc;
+		goto cleanup;
 	}
 	for (;;) {
 		if ((rc = next(w)) != MODMIG_OK)
-			return rc;
+			goto cleanup;
 		if (w->event.type == YAML_SEQUENCE_END_EVENT)
-			return MODMIG_OK;
+			goto cleanup;
 		if (m->depends_count >= MANIFEST_MAX_DEPENDS) {
 			rc = fail_at(w, w->event.start_mark, "too many depends_on entries");
 			mm_hint(w->err, "a module lists at most %d dependencies",
 			        MANIFEST_MAX_DEPENDS);
-			return rc;
+			goto cleanup;
 		}
 		if ((rc = take_string(w, "a depends_on entry", &name)) != MODMIG_OK)
-			return rc;
+			goto cleanup;
 		if ((rc = add_dependency(w, m, name)) != MODMIG_OK)
-			return rc;
+			goto cleanup;
 	}
+cleanup:
+	return rc;
 }
 
 static modmig_status read_module(walker *w, size_t index)
@@ -356,7 +373,7 @@ static modmig_status read_module(walker *w, size_t index)
 	yaml_mark_t start = w->event.start_mark;
 	yaml_mark_t name_mark = start;
 	modmig_module *m = &w->out->modules[index];
-	modmig_status rc;
+	modmig_status rc = MODMIG_OK;
 	size_t key = 0;
 	size_t i;
 
@@ -372,47 +389,47 @@ static modmig_status read_module(walker *w, size_t index)
 		             "each module must be a mapping with a name, not %s",
 		             event_kind(&w->event));
 		mm_hint(w->err, "write '- name: identity' and indent its other keys below it");
-		return rc;
+		goto cleanup;
 	}
 	for (;;) {
 		if ((rc = next(w)) != MODMIG_OK)
-			return rc;
+			goto cleanup;
 		if (w->event.type == YAML_MAPPING_END_EVENT)
 			break;
 		if ((rc = check_key(w, keys, 3, seen, "in a module", &key)) != MODMIG_OK)
-			return rc;
+			goto cleanup;
 		if ((rc = next(w)) != MODMIG_OK)
-			return rc;
+			goto cleanup;
 		if (key == 0) {
 			name_mark = w->event.start_mark;
 			if ((rc = take_string(w, "name", &m->name)) != MODMIG_OK)
-				return rc;
+				goto cleanup;
 		} else if (key == 1) {
 			if ((rc = take_string(w, "schema", &m->schema)) != MODMIG_OK)
-				return rc;
+				goto cleanup;
 			if (!is_identifier_part(m->schema, strlen(m->schema))) {
 				rc = fail_at(w, w->event.start_mark, "bad schema name");
 				mm_hint(w->err,
 				        "use letters, digits and underscores, starting with "
 				        "a letter (at most 63)");
-				return rc;
+				goto cleanup;
 			}
 		} else if ((rc = read_depends(w, m)) != MODMIG_OK) {
-			return rc;
+			goto cleanup;
 		}
 	}
 	if (!m->name) {
 		rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, m->line, m->column,
 		             "module %zu has no name", index + 1);
 		mm_hint(w->err, "add 'name: <module>' to this entry");
-		return rc;
+		goto cleanup;
 	}
 	if (!is_module_name(m->name)) {
 		rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, mark_line(name_mark),
 		             mark_column(name_mark), "bad module name '%.64s'", m->name);
 		mm_hint(w->err, "module names are lowercase letters, digits and underscores, "
 		                "starting with a letter (at most 63)");
-		return rc;
+		goto cleanup;
 	}
 	for (i = 0; i < index; i++) {
 		if (strcmp(w->out->modules[i].name, m->name) != 0)
@@ -422,16 +439,17 @@ static modmig_status read_module(walker *w, size_t index)
 		             "duplicate module name '%s' (first listed at line %d)", m->name,
 		             w->out->modules[i].line);
 		mm_hint(w->err, "every module needs its own name");
-		return rc;
+		goto cleanup;
 	}
-	return MODMIG_OK;
+cleanup:
+	return rc;
 }
 
 static modmig_status read_modules(walker *w)
 {
 	yaml_mark_t start = w->event.start_mark;
 	modmig_module *modules;
-	modmig_status rc;
+	modmig_status rc = MODMIG_OK;
 	size_t cap = 0;
 
 	if (w->event.type != YAML_SEQUENCE_START_EVENT) {
@@ -439,36 +457,39 @@ static modmig_status read_modules(walker *w)
 		             mark_column(start), "modules must be a list, not %s",
 		             event_kind(&w->event));
 		mm_hint(w->err, "write one '- name: <module>' entry per module");
-		return rc;
+		goto cleanup;
 	}
 	for (;;) {
 		if ((rc = next(w)) != MODMIG_OK)
-			return rc;
+			goto cleanup;
 		if (w->event.type == YAML_SEQUENCE_END_EVENT)
 			break;
 		if (w->out->module_count >= MANIFEST_MAX_MODULES) {
 			rc = fail_at(w, w->event.start_mark, "too many modules");
 			mm_hint(w->err, "a manifest lists at most %d modules",
 			        MANIFEST_MAX_MODULES);
-			return rc;
+			goto cleanup;
 		}
 		if (w->out->module_count == cap) {
 			cap = cap ? cap * 2 : 16;
 			modules = realloc(w->out->modules, cap * sizeof(*modules));
-			if (!modules)
-				return mm_fail(w->err, MODMIG_E_NOMEM, w->file, 0, 0,
-				               "out of memory");
+			if (!modules) {
+				rc = mm_fail(w->err, MODMIG_E_NOMEM, w->file, 0, 0,
+				             "out of memory");
+				goto cleanup;
+			}
 			w->out->modules = modules;
 		}
 		if ((rc = read_module(w, w->out->module_count)) != MODMIG_OK)
-			return rc;
+			goto cleanup;
 	}
 	if (w->out->module_count == 0) {
 		rc = fail_at(w, start, "the module list is empty");
 		mm_hint(w->err, "list at least one module: '- name: db'");
-		return rc;
+		goto cleanup;
 	}
-	return MODMIG_OK;
+cleanup:
+	return rc;
 }
 
 static modmig_status read_top(walker *w)
@@ -476,52 +497,53 @@ static modmig_status read_top(walker *w)
 	static const char *const keys[] = {"version_table", "modules"};
 	bool seen[2] = {false, false};
 	yaml_mark_t start = w->event.start_mark;
-	modmig_status rc;
+	modmig_status rc = MODMIG_OK;
 	size_t key = 0;
 
 	if (w->event.type == YAML_SCALAR_EVENT && scalar_is_null(&w->event)) {
 		rc = fail_at(w, start, "the manifest is empty");
 		mm_hint(w->err, "list the modules under 'modules:'");
-		return rc;
+		goto cleanup;
 	}
 	if (w->event.type != YAML_MAPPING_START_EVENT) {
 		rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, mark_line(start),
 		             mark_column(start), "the manifest must be a mapping, not %s",
 		             event_kind(&w->event));
 		mm_hint(w->err, "start with 'modules:' and list the modules below it");
-		return rc;
+		goto cleanup;
 	}
 	for (;;) {
 		if ((rc = next(w)) != MODMIG_OK)
-			return rc;
+			goto cleanup;
 		if (w->event.type == YAML_MAPPING_END_EVENT)
 			break;
 		if ((rc = check_key(w, keys, 2, seen, "at the top level", &key)) != MODMIG_OK)
-			return rc;
+			goto cleanup;
 		if ((rc = next(w)) != MODMIG_OK)
-			return rc;
+			goto cleanup;
 		if (key == 0) {
 			free(w->out->version_table);
 			w->out->version_table = NULL;
 			rc = take_string(w, "version_table", &w->out->version_table);
 			if (rc != MODMIG_OK)
-				return rc;
+				goto cleanup;
 			if (!is_table_name(w->out->version_table)) {
 				rc = fail_at(w, w->event.start_mark, "bad version_table name");
 				mm_hint(w->err, "write table or schema.table with letters, digits "
 				                "and underscores");
-				return rc;
+				goto cleanup;
 			}
 		} else if ((rc = read_modules(w)) != MODMIG_OK) {
-			return rc;
+			goto cleanup;
 		}
 	}
 	if (!seen[1]) {
 		rc = fail_at(w, start, "the manifest has no modules");
 		mm_hint(w->err, "add 'modules:' with one '- name: <module>' entry per module");
-		return rc;
+		goto cleanup;
 	}
-	return MODMIG_OK;
+cleanup:
+	return rc;
 }
 
 static modmig_status check_dependencies(walker *w)
@@ -530,7 +552,7 @@ static modmig_status check_dependencies(walker *w)
 	const dependency_mark *d;
 	const modmig_module *m;
 	const char *dep;
-	modmig_status rc;
+	modmig_status rc = MODMIG_OK;
 	size_t i;
 	size_t j;
 
@@ -545,13 +567,13 @@ static modmig_status check_dependencies(walker *w)
 			rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, d->line, d->column,
 			             "module '%s' depends on unknown module '%.64s'", m->name, dep);
 			mm_hint(w->err, "depends_on lists names of modules in this manifest");
-			return rc;
+			goto cleanup;
 		}
 		if (j == d->module) {
 			rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, d->line, d->column,
 			             "module '%s' depends on itself", m->name);
 			mm_hint(w->err, "remove '%s' from its own depends_on", m->name);
-			return rc;
+			goto cleanup;
 		}
 		if (j > d->module) {
 			rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, d->line, d->column,
@@ -561,7 +583,7 @@ static modmig_status check_dependencies(walker *w)
 			mm_hint(w->err, "a module may depend only on modules listed before it; a "
 			                "module's position fixes its version range, so remove the "
 			                "dependency rather than reorder existing modules");
-			return rc;
+			goto cleanup;
 		}
 		for (j = 0; j < d->dependency; j++) {
 			if (strcmp(m->depends_on[j], dep) != 0)
@@ -569,39 +591,42 @@ static modmig_status check_dependencies(walker *w)
 			rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, d->line, d->column,
 			             "module '%s' lists '%s' twice in depends_on", m->name, dep);
 			mm_hint(w->err, "remove the repeated entry");
-			return rc;
+			goto cleanup;
 		}
 	}
-	return MODMIG_OK;
+cleanup:
+	return rc;
 }
 
 static modmig_status read_stream(walker *w)
 {
-	modmig_status rc;
+	modmig_status rc = MODMIG_OK;
 
 	if ((rc = next(w)) != MODMIG_OK) /* stream start */
-		return rc;
+		goto cleanup;
 	if ((rc = next(w)) != MODMIG_OK)
-		return rc;
+		goto cleanup;
 	if (w->event.type == YAML_STREAM_END_EVENT) {
 		rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, 1, 1, "the manifest is empty");
 		mm_hint(w->err, "list the modules under 'modules:'");
-		return rc;
+		goto cleanup;
 	}
 	if ((rc = next(w)) != MODMIG_OK) /* the document's root node */
-		return rc;
+		goto cleanup;
 	if ((rc = read_top(w)) != MODMIG_OK)
-		return rc;
+		goto cleanup;
 	if ((rc = next(w)) != MODMIG_OK) /* document end */
-		return rc;
+		goto cleanup;
 	if ((rc = next(w)) != MODMIG_OK)
-		return rc;
+		goto cleanup;
 	if (w->event.type != YAML_STREAM_END_EVENT) {
 		rc = fail_at(w, w->event.start_mark, "the manifest holds more than one document");
 		mm_hint(w->err, "remove the '---' and everything after it");
-		return rc;
+		goto cleanup;
 	}
-	return check_dependencies(w);
+	rc = check_dependencies(w);
+cleanup:
+	return rc;
 }
 
 modmig_status mm_manifest_parse(const char *file, const char *text, size_t len, mm_manifest *out,

@@ -194,9 +194,10 @@ expect_sql "SELECT count(*) FROM fb" "1"
 expect_sql "SELECT fb_f()" "1"
 
 # (b) and (c): a nested cluster whose data directory is on a tmpfs.
-MNT=$TMP/fs
-mkdir -p "$MNT"
-trap 'umount -l "$MNT" 2>/dev/null; rm -rf "$TMP"' EXIT
+# (outside $TMP, which the server's unprivileged user cannot enter)
+MNT=$(mktemp -d "${TMPDIR:-/tmp}/modmig-robust-fs.XXXXXX")
+chmod 755 "$MNT"
+trap 'umount -l "$MNT" 2>/dev/null; rmdir "$MNT" 2>/dev/null; rm -rf "$TMP"' EXIT
 if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=400m,mode=1777 modmig-robust "$MNT" 2>"$TMP/mount.err"; then
   TMPDIR=$MNT "$ROOT/tests/pgtmp.sh" -- bash "$0" --own-cluster "$MNT"
   nested=$?

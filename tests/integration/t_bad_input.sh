@@ -65,14 +65,18 @@ else
 fi
 
 # ---- online commands with bad input leave the database untouched ------------------
-new_db
-before=$(schema_fingerprint)
+# Each scenario gets its own database, so one failure does not hide the next.
+fresh_db() {
+	new_db
+	before=$(schema_fingerprint)
+}
 untouched() { # what
 	expect_sql "SELECT to_regclass('goose_db_version') IS NULL" "t"
 	expect_sql "SELECT count(*) FROM pg_namespace WHERE nspname NOT LIKE 'pg\_%' AND nspname NOT IN ('public', 'information_schema')" "0"
 	expect_eq "$(schema_fingerprint)" "$before" "database changed by $1"
 }
 
+fresh_db
 for f in "$MANIFEST_DIR"/*.yaml; do
 	[ -e "$f" ] || continue
 	mm -d "$URL" -m "$f" up
@@ -90,6 +94,7 @@ modules:
   - name: db
     shema: db
 EOF
+fresh_db
 mm -d "$URL" -m "$TMP/unknown_key.yaml" up
 expect_rc 2 "up with an unknown manifest key"
 expect_err "$TMP/unknown_key.yaml:4:"
@@ -100,6 +105,7 @@ untouched "up with an unknown manifest key"
 cp -r modules "$TMP/"
 late=$(ls "$TMP"/modules/stripe/migrations/*.sql | tail -1)
 printf '%s\n' '-- +goose Up' 'CREATE TABLE stripe.unterminated (id int)' >"$late"
+fresh_db
 mm -d "$URL" -m "$TMP/modules/modules.yaml" up
 expect_rc 2 "up with a malformed migration"
 expect_err "$late:"
@@ -109,12 +115,14 @@ untouched "up with a malformed migration"
 mkdir -p "$TMP/goose"
 printf '%s\n' '-- +goose Up' 'CREATE TABLE a (id int);' >"$TMP/goose/00001_a.sql"
 printf '%s\n' '-- +goose Up' 'CREATE TABLE b (id int);' >"$TMP/goose/second.sql"
+fresh_db
 mm -d "$URL" --dir "$TMP/goose" up
 expect_rc 2 "up --dir with a badly named file"
 expect_err "second.sql"
 untouched "up --dir with a badly named file"
 
 # Usage errors are found before connecting.
+fresh_db
 for args in "up --to abc" "up --to -5" "down --to x" "up --lock-timeout xyz" "status --bogus"; do
 	mm -d "$URL" $args
 	expect_rc 2 "modmig $args"

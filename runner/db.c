@@ -401,7 +401,8 @@ modmig_status modmig_db_connect(const char *conninfo, modmig_db **out, modmig_er
 		rc = strip_search_path(options, &cp.options, &db->stripped_search_path, err);
 		if (rc != MODMIG_OK)
 			goto cleanup;
-		param_set(&cp, "options", cp.options);
+		/* libpq ignores an empty value and would fall back to PGOPTIONS. */
+		param_set(&cp, "options", *cp.options ? cp.options : " ");
 	}
 	param_set(&cp, "fallback_application_name", "modmig");
 	/* Migration files are UTF-8; error positions count UTF-8 characters. */
@@ -416,13 +417,7 @@ modmig_status modmig_db_connect(const char *conninfo, modmig_db **out, modmig_er
 		line = first_line(db, msg);
 		rc = mm_fail(err, MODMIG_E_CONNECT, NULL, 0, 0,
 		             "cannot connect to the database: %s", line ? line : "out of memory");
-		if (line && strstr(line, "password"))
-			mm_hint(err,
-			        "check the user name and password given with -d, DATABASE_URL, "
-			        "PGPASSWORD or ~/.pgpass");
-		else
-			mm_hint(err, "check that the server is running and that -d, DATABASE_URL "
-			             "or PGHOST/PGPORT point at it");
+		/* One line, as the operator reads it: libpq's own words say what failed. */
 		goto cleanup;
 	}
 	db->server_version = PQserverVersion(db->conn);

@@ -262,9 +262,10 @@ modmig_status mm_registry_check(const modmig_source *src, const mm_state *st, si
 	for (i = 0; i < st->module_count; i++)
 		if (st->modules[i].position > highest)
 			highest = st->modules[i].position;
+	/* A moved module first: that message names the module and both positions. */
 	for (i = 0; i < count; i++) {
 		const char *name = src->manifest.modules[i].name;
-		const mm_registered *r = registered_named(st, name), *there;
+		const mm_registered *r = registered_named(st, name);
 		int pos = (int)i + 1;
 
 		if (r && r->position != pos) {
@@ -274,6 +275,12 @@ modmig_status mm_registry_check(const modmig_source *src, const mm_state *st, si
 			        name, pos, origin, r->position);
 			return refuse(err);
 		}
+	}
+	for (i = 0; i < count; i++) {
+		const char *name = src->manifest.modules[i].name;
+		const mm_registered *r = registered_named(st, name), *there;
+		int pos = (int)i + 1;
+
 		there = r ? NULL : registered_at(st, pos);
 		if (there) {
 			mm_fail(err, MODMIG_E_REGISTRY, origin, 0, 0,

@@ -5,12 +5,11 @@
  */
 #include "online.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* SQLSTATE lock_not_available: lock_timeout expired. */
-#define LOCK_NOT_AVAILABLE "55P03"
+#include <time.h>
 
 typedef struct holder {
 	char pid[16];
@@ -48,6 +47,14 @@ static void find_holder(modmig_db *db, int64_t key, holder *h)
 	PQclear(res);
 }
 
+static void nap(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
 static void format_wait(int ms, char *out, size_t size)
 {
 	if (ms % 1000 == 0)
@@ -71,59 +78,52 @@ static modmig_status lock_timed_out(modmig_db *db, const mm_names *n, modmig_err
 	return MODMIG_E_LOCK_TIMEOUT;
 }
 
-/*
- * Try first, so that a wait can be reported with its holder; then wait in
- * the server, bounded by lock_timeout, which also governs advisory locks.
- * The server wakes us the moment the lock is free, with no polling.
- */
-modmig_status mm_lock_acquire(modmig_db *db, const mm_names *n, modmig_error **err)
+/* One pg_try_advisory_lock: *got tells whether it was granted. */
+static modmig_status try_lock(modmig_db *db, const mm_names *n, bool *got, modmig_error **err)
 {
 	modmig_status rc = MODMIG_OK;
-	char key[32], set[64];
+	char key[32];
 	const char *params[1] = {key};
-	PGresult *res = NULL;
-	holder h;
-	const char *state;
+	PGresult *res;
 
 	snprintf(key, sizeof(key), "%lld", (long long)n->lock_key);
 	res = PQexecParams(db->conn, "select pg_try_advisory_lock($1::bigint)", 1, NULL, params,
 	                   NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		rc = mm_db_fail(db, res, MODMIG_E_SQL, err, "cannot take the migration lock");
-		goto cleanup;
-	}
-	if (PQgetvalue(res, 0, 0)[0] == 't')
-		goto cleanup;
+	else
+		*got = PQgetvalue(res, 0, 0)[0] == 't';
 	PQclear(res);
-	res = NULL;
-	find_holder(db, n->lock_key, &h);
-	if (db->lock_timeout_ms == 0) {
-		rc = lock_timed_out(db, n, err);
-		goto cleanup;
+	return rc;
+}
+
+/*
+ * Poll rather than block in pg_advisory_lock: a backend blocked in a
+ * statement holds a snapshot, and the holder's CREATE INDEX CONCURRENTLY
+ * waits for every such snapshot to go away, which would deadlock. Each try
+ * is a short transaction of its own. The delay backs off from 10ms to 200ms.
+ */
+modmig_status mm_lock_acquire(modmig_db *db, const mm_names *n, modmig_error **err)
+{
+	modmig_status rc;
+	bool got = false, reported = false;
+	double start = mm_now_ms();
+	long delay_ms = 10;
+	holder h;
+
+	while ((rc = try_lock(db, n, &got, err)) == MODMIG_OK && !got) {
+		if (db->lock_timeout_ms >= 0 && mm_now_ms() - start >= db->lock_timeout_ms)
+			return lock_timed_out(db, n, err);
+		if (!reported) {
+			find_holder(db, n->lock_key, &h);
+			mm_emit(db, MODMIG_EVENT_LOCK_WAIT, MODMIG_LOG_INFO, NULL, MODMIG_UP, 0,
+			        NULL, "waiting for the migration lock held by pid %s (%s)", h.pid,
+			        h.app);
+			reported = true;
+		}
+		nap(delay_ms);
+		delay_ms = delay_ms * 2 > 200 ? 200 : delay_ms * 2;
 	}
-	mm_emit(db, MODMIG_EVENT_LOCK_WAIT, MODMIG_LOG_INFO, NULL, MODMIG_UP, 0, NULL,
-	        "waiting for the migration lock held by pid %s (%s)", h.pid, h.app);
-	if (db->lock_timeout_ms > 0) {
-		snprintf(set, sizeof(set), "SET lock_timeout = %d", db->lock_timeout_ms);
-		rc = mm_db_exec(db, set, MODMIG_E_SQL, "cannot set lock_timeout", err);
-		if (rc != MODMIG_OK)
-			goto cleanup;
-	}
-	res = PQexecParams(db->conn, "select pg_advisory_lock($1::bigint)", 1, NULL, params, NULL,
-	                   NULL, 0);
-	if (db->lock_timeout_ms > 0)
-		mm_db_exec(db, "RESET lock_timeout", MODMIG_E_SQL, "cannot reset lock_timeout",
-		           NULL);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-		if (state && strcmp(state, LOCK_NOT_AVAILABLE) == 0)
-			rc = lock_timed_out(db, n, err);
-		else
-			rc = mm_db_fail(db, res, MODMIG_E_SQL, err,
-			                "cannot take the migration lock");
-	}
-cleanup:
-	PQclear(res);
 	return rc;
 }
 

@@ -145,8 +145,8 @@ static modmig_status read_bytes(int dir_fd, const char *name, const char *path, 
 
 	fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) != 0) {
-		rc = mm_fail(err, MODMIG_E_IO, path, 0, 0, "cannot read %s: %s", path,
-		             strerror(errno));
+		rc = mm_fail(err, errno == ENOENT ? MODMIG_E_NOT_FOUND : MODMIG_E_IO, path, 0, 0,
+		             "cannot read %s: %s", path, strerror(errno));
 		goto cleanup;
 	}
 	cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;

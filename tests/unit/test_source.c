@@ -553,7 +553,8 @@ static void test_parse_file(void **state)
 	modmig_migration_free(m);
 
 	snprintf(path, sizeof(path), "%s/missing.sql", t->root);
-	assert_int_equal(modmig_migration_parse_file(path, &m, &err), MODMIG_E_IO);
+	assert_int_equal(modmig_migration_parse_file(path, &m, &err), MODMIG_E_NOT_FOUND);
+	assert_string_equal(modmig_error_file(err), path);
 	assert_null(m);
 	modmig_error_free(err);
 	modmig_migration_free(NULL);

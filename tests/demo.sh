@@ -26,12 +26,23 @@ if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then B=$'\e[1m' D=$'\e[2m' R=$'\e[0m'; el
 step=0
 heading() { step=$((step + 1)); printf '\n%s== %d. %s%s\n' "$B" "$step" "$*" "$R"; }
 say() { printf '%s%s%s\n' "$D" "$*" "$R"; }
+# print a command as one would type it, with $DATABASE_URL and $TMP abbreviated
+show() {
+  local line="" a
+  for a in "$@"; do
+    a=${a//"$DATABASE_URL"/\$DATABASE_URL}
+    a=${a//"$tmp"/\$TMP}
+    case $a in *[\ \'\(\)\;\*\&\<\>\$]*) a="\"$a\"" ;; esac
+    line+="${line:+ }$a"
+  done
+  printf '%s$ %s%s\n' "$B" "$line" "$R"
+}
 # show and run a command; it must succeed
-run() { printf '%s$ %s%s\n' "$B" "$*" "$R"; "$@"; }
+run() { show "$@"; "$@"; }
 # show and run a command that is expected to fail; show its exit code
 run_failing() {
   local rc=0
-  printf '%s$ %s%s\n' "$B" "$*" "$R"
+  show "$@"
   "$@" || rc=$?
   if [ "$rc" = 0 ]; then echo "demo: this command was expected to fail but succeeded" >&2; exit 1; fi
   say "(exit code $rc, as expected)"
@@ -64,7 +75,7 @@ run modmig up
 heading "Status: every migration and its state"
 run modmig status
 say "goose's table is there too, so goose and sqlc keep working:"
-run psql -X -d "$DATABASE_URL" -c "SELECT version_id, is_applied FROM goose_db_version ORDER BY id DESC LIMIT 3"
+run psql -X "$DATABASE_URL" -c "SELECT version_id, is_applied FROM goose_db_version ORDER BY id DESC LIMIT 3"
 
 heading "A new migration arrives in an early module (allow-missing)"
 cp -r modules "$tmp/modules"
@@ -81,7 +92,8 @@ CREATE TABLE identity.display_names (
 -- +goose Down
 DROP TABLE identity.display_names;
 EOF
-say "A teammate adds $(basename "$new_file") to identity, a copy of modules in $tmp."
+say "We work on a copy of modules/ in \$TMP ($tmp)."
+say "A teammate adds $(basename "$new_file") to identity."
 say "Its version $v is lower than versions of later modules that are already applied:"
 run cat "$new_file"
 run modmig -m "$tmp/modules/modules.yaml" status --module identity
@@ -115,13 +127,13 @@ run cat -n "$bad_file"
 before=$(modmig -m "$tmp/modules/modules.yaml" status)
 run_failing modmig -m "$tmp/modules/modules.yaml" up
 say "The table created on line 2 is gone too: the migration ran in one transaction."
-run psql -X -d "$DATABASE_URL" -c "SELECT to_regclass('billing.credit_notes') AS credit_notes"
+run psql -X "$DATABASE_URL" -c "SELECT to_regclass('billing.credit_notes') AS credit_notes"
 after=$(modmig -m "$tmp/modules/modules.yaml" status)
 run modmig -m "$tmp/modules/modules.yaml" status --module billing
 if [ "$(grep -v credit_notes <<<"$before")" != "$(grep -v credit_notes <<<"$after")" ]; then
   echo "demo: status changed after the failed migration" >&2; exit 1
 fi
-say "Status is unchanged: the broken migration is still pending, nothing of it applied."
+say "Status is unchanged: the broken migration is still not applied, and nothing of it is left."
 rm "$bad_file"
 run modmig -m "$tmp/modules/modules.yaml" up
 

@@ -97,8 +97,8 @@ expect_sql "SELECT count(*) FROM users WHERE email = 'ann@example.org'" "1"
 
 mm -d "$URL" --dir "$G" status
 expect_rc 0 "status on goose_app"
-expect_eq "$(printf '%s\n' "$OUT" | grep -E '^[[:space:]]*[0-9]' | grep -c applied)" "$N" "status lists all $N applied"
-expect_eq "$(printf '%s\n' "$OUT" | grep -E '^[[:space:]]*[0-9]' | grep -vc applied)" "0" "status: no other state"
+expect_eq "$(printf '%s\n' "$OUT" | grep -E '^[0-9]{14} ' | grep -c applied)" "$N" "status lists all $N applied"
+expect_eq "$(printf '%s\n' "$OUT" | grep -E '^[0-9]{14} ' | grep -vc applied)" "0" "status: no other state"
 
 mm -d "$URL" --dir "$G" redo
 expect_rc 0 "redo on goose_app"

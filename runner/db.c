@@ -294,6 +294,33 @@ void mm_emit(modmig_db *db, modmig_event_kind kind, modmig_log_level level,
 	db->log(db->log_userdata, &ev);
 }
 
+/*
+ * Server notices (RAISE NOTICE, "already exists, skipping") go through the
+ * log callback: libpq's default would print them to stderr.
+ */
+static void on_notice(void *arg, const PGresult *res)
+{
+	modmig_db *db = arg;
+	const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	modmig_log_level level = MODMIG_LOG_INFO;
+	char *line;
+	char word[16];
+	size_t i;
+
+	if (severity && strcmp(severity, "WARNING") == 0)
+		level = MODMIG_LOG_WARN;
+	else if (severity && (strcmp(severity, "DEBUG") == 0 || strcmp(severity, "LOG") == 0))
+		level = MODMIG_LOG_DEBUG;
+	for (i = 0; severity && severity[i] && i + 1 < sizeof(word); i++)
+		word[i] = (char)tolower((unsigned char)severity[i]);
+	word[i] = '\0';
+	line = first_line(db, msg ? msg : PQresultErrorMessage(res));
+	mm_emit(db, MODMIG_EVENT_MESSAGE, level, NULL, MODMIG_UP, 0, NULL, "server %s: %s",
+	        i ? word : "notice", line ? line : "");
+	free(line);
+}
+
 /* ---- connecting --------------------------------------------------------- */
 
 /* postgresql://user[:xxxxx]@host:port/db, with ?host= for a socket directory. */
@@ -384,7 +411,7 @@ modmig_status modmig_db_connect(const char *conninfo, modmig_db **out, modmig_er
 		add_secret(db, getenv("PGPASSWORD"), strlen(getenv("PGPASSWORD")));
 	if (!opts) {
 		line = first_line(db, parse_error ? parse_error : "out of memory");
-		rc = mm_fail(err, MODMIG_E_CONNECT, NULL, 0, 0, "invalid connection string: %s",
+		rc = mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0, "invalid connection string: %s",
 		             line ? line : "out of memory");
 		mm_hint(err, "pass a URL like postgresql://user@host:5432/dbname or "
 		             "key=value pairs with -d or DATABASE_URL");
@@ -420,6 +447,7 @@ modmig_status modmig_db_connect(const char *conninfo, modmig_db **out, modmig_er
 		/* One line, as the operator reads it: libpq's own words say what failed. */
 		goto cleanup;
 	}
+	PQsetNoticeReceiver(db->conn, on_notice, db);
 	db->server_version = PQserverVersion(db->conn);
 	db->display = describe(db);
 	if (gethostname(db->hostname, sizeof(db->hostname)) != 0)

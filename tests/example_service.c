@@ -39,12 +39,8 @@ static void log_event(void *userdata, const modmig_event *event)
 {
 	const char *tag = userdata;
 
-	if (event->kind == MODMIG_EVENT_APPLIED || event->kind == MODMIG_EVENT_ROLLED_BACK ||
-	    event->kind == MODMIG_EVENT_FAILED)
-		fprintf(stderr, "%s: %s: %s (%.1f ms)\n", tag, level_name(event->level),
-		        event->message, event->duration_ms);
-	else
-		fprintf(stderr, "%s: %s: %s\n", tag, level_name(event->level), event->message);
+	/* the message of an applied or rolled-back migration carries its duration */
+	fprintf(stderr, "%s: %s: %s\n", tag, level_name(event->level), event->message);
 }
 
 static int parse_policy(const char *text, modmig_policy *policy)

@@ -358,6 +358,114 @@ modmig_status modmig_redo(modmig_db *db, const modmig_source *src, modmig_result
 			  modmig_error **err);
 
 /* ------------------------------------------------------------------------ */
+/* Integrity and operations                                                 */
+/* ------------------------------------------------------------------------ */
+
+typedef enum modmig_finding_kind {
+	MODMIG_FINDING_CHANGED = 0,  /* an applied file's SHA-256 differs from the history */
+	MODMIG_FINDING_NO_FILE,      /* an applied version has no file */
+	MODMIG_FINDING_PENDING,      /* not applied, above the highest applied version */
+	MODMIG_FINDING_MISSING,      /* not applied, below the highest applied version */
+	MODMIG_FINDING_OUT_OF_ORDER, /* applied out of order within its module */
+	MODMIG_FINDING_FAILED,       /* a NO TRANSACTION migration failed part-way */
+	MODMIG_FINDING_REGISTRY,     /* the module registry disagrees with the manifest */
+	MODMIG_FINDING_TAMPERED,     /* the history's append-only trigger is missing */
+	MODMIG_FINDING_STATE         /* modmig's tables are missing */
+} modmig_finding_kind;
+
+/* "changed", "no_file", "pending", ... */
+const char *modmig_finding_kind_name(modmig_finding_kind kind);
+
+/* Everything borrowed from the findings handle. */
+typedef struct modmig_finding {
+	modmig_finding_kind kind;
+	int64_t version;    /* 0 when the finding is not about one migration */
+	const char *module; /* or NULL */
+	const char *file;   /* or NULL */
+	const char *message; /* one line, never NULL */
+} modmig_finding;
+
+typedef struct modmig_findings modmig_findings;
+
+/*
+ * Check the database against the files without changing anything. Returns
+ * MODMIG_OK when clean, MODMIG_E_CHECK when *out holds findings (it is set in
+ * both cases), another status on failure.
+ */
+modmig_status modmig_verify(modmig_db *db, const modmig_source *src, modmig_findings **out,
+			    modmig_error **err);
+size_t modmig_findings_count(const modmig_findings *findings);
+const modmig_finding *modmig_findings_at(const modmig_findings *findings, size_t index);
+void modmig_findings_free(modmig_findings *findings);
+
+/* One doctor item; everything borrowed from the checkup handle. */
+typedef struct modmig_check {
+	const char *name;   /* e.g. "connection", "server version", "lock" */
+	bool ok;
+	const char *detail; /* what was found, one line, password redacted */
+	const char *fix;    /* one-line fix when !ok, else NULL */
+} modmig_check;
+
+typedef struct modmig_checkup modmig_checkup;
+
+/*
+ * Diagnose configuration, connection, server, state tables, lock, pending
+ * migrations, verify findings and privileges. conninfo as for
+ * modmig_db_connect(); a failed connection is an item, not an error. Returns
+ * MODMIG_OK when healthy, MODMIG_E_CHECK when an item failed (*out is set in
+ * both cases).
+ */
+modmig_status modmig_doctor(const char *conninfo, const modmig_source *src,
+			    modmig_checkup **out, modmig_error **err);
+size_t modmig_checkup_count(const modmig_checkup *checkup);
+const modmig_check *modmig_checkup_at(const modmig_checkup *checkup, size_t index);
+void modmig_checkup_free(modmig_checkup *checkup);
+
+/* One history event; everything borrowed from the history handle. */
+typedef struct modmig_history_row {
+	int64_t id;
+	const char *event;   /* applied, rolled_back, failed, stamped, resumed, restarted */
+	int64_t version;
+	const char *module;  /* or NULL */
+	const char *file;    /* or NULL */
+	const char *sha256;  /* or NULL */
+	double duration_ms;
+	const char *db_user;
+	const char *client_host;
+	const char *at;      /* "YYYY-MM-DD HH:MM:SS+TZ" */
+	int failed_unit;     /* 1-based, 0 when none */
+	const char *error;   /* or NULL */
+} modmig_history_row;
+
+typedef struct modmig_history modmig_history;
+
+/* The append-only history, oldest first; module may be NULL for all. */
+modmig_status modmig_db_history(modmig_db *db, const modmig_source *src, const char *module,
+				modmig_history **out, modmig_error **err);
+size_t modmig_history_count(const modmig_history *history);
+const modmig_history_row *modmig_history_at(const modmig_history *history, size_t index);
+void modmig_history_free(modmig_history *history);
+
+/*
+ * Mark every unapplied migration with version <= version (of module only,
+ * when module is not NULL) as applied without running it; each is recorded
+ * in the history as "stamped". For adopting a database whose schema exists.
+ */
+modmig_status modmig_stamp(modmig_db *db, const modmig_source *src, int64_t version,
+			   const char *module, modmig_result **out, modmig_error **err);
+
+/*
+ * Write a reviewed plan to path: the exact list of migrations `up` with opts
+ * would apply, with their SHA-256, and the database's state fingerprint.
+ * `modmig_up` with opts->plan_file applies exactly that list, or refuses with
+ * MODMIG_E_PLAN_MISMATCH and changes nothing. *out (may be NULL) receives
+ * the planned migrations (duration 0).
+ */
+modmig_status modmig_plan_write(modmig_db *db, const modmig_source *src,
+				const modmig_up_options *opts, const char *path, modmig_result **out,
+				modmig_error **err);
+
+/* ------------------------------------------------------------------------ */
 /* Startup API: a service migrates itself                                   */
 /* ------------------------------------------------------------------------ */
 
@@ -377,6 +485,7 @@ typedef struct modmig_startup_options {
 	int lock_timeout_ms;                 /* < 0 waits forever */
 	const char *plan_file;               /* reviewed plan, or NULL */
 	bool allow_unreviewed;               /* production: apply without a plan */
+	bool production;                     /* also set by MODMIG_ENV=production */
 } modmig_startup_options;
 
 void modmig_startup_options_init(modmig_startup_options *opts);

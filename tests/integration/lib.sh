@@ -93,7 +93,7 @@ expect_sql() {
 # Schema (pg_dump --schema-only) plus the version table rows, as one digest.
 db_fingerprint() {
   local vt=${1:-goose_db_version}
-  { pg_dump --schema-only --no-owner -d "$DB" 2>/dev/null | grep -v '^--' ;
+  { pg_dump --schema-only --no-owner -d "$DB" 2>/dev/null | grep -v -e '^--' -e '^\\restrict' -e '^\\unrestrict' ;
     psql -qAtX -d "$DB" -c "SELECT version_id, is_applied FROM $vt ORDER BY id" 2>/dev/null; } | md5sum | cut -d' ' -f1
 }
 

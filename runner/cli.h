@@ -40,6 +40,9 @@ typedef struct cli_context {
 	bool color_out;      /* decided once options are known */
 	bool color_err;
 	const char *command; /* for hints, e.g. "up" */
+	/* column widths for per-migration lines, from the source's longest names */
+	int module_width;
+	int name_width;
 	/* counted by cli_log_event for the closing summary */
 	size_t dry_run_migrations;
 	const modmig_migration *last_dry_run;

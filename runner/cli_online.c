@@ -37,8 +37,9 @@ static void print_migration_line(const cli_context *ctx, FILE *out, const char *
 		return;
 	}
 	cli_format_version(version, modmig_migration_version(event->migration));
-	fprintf(out, "%s%-11s%s %s %s  %s  (%.1f ms)\n", cli_color_on(ctx, to_err, color), action,
-	        cli_color_off(ctx, to_err), version, cli_module_name(event->migration),
+	fprintf(out, "%s%-11s%s %s  %-*s  %-*s  (%.1f ms)\n", cli_color_on(ctx, to_err, color),
+	        action, cli_color_off(ctx, to_err), version, ctx->module_width,
+	        cli_module_name(event->migration), ctx->name_width,
 	        modmig_migration_name(event->migration), event->duration_ms);
 }
 
@@ -109,13 +110,28 @@ void cli_log_event(void *userdata, const modmig_event *event)
 	}
 }
 
+/* Progress lines line up when every column is as wide as its longest entry. */
+static void measure_columns(cli_context *ctx, const modmig_source *src)
+{
+	for (size_t i = 0; i < modmig_source_migration_count(src); i++) {
+		const modmig_migration *m = modmig_source_migration(src, i);
+		int module = (int)strlen(cli_module_name(m));
+		int name = (int)strlen(modmig_migration_name(m));
+
+		ctx->module_width = module > ctx->module_width ? module : ctx->module_width;
+		ctx->name_width = name > ctx->name_width ? name : ctx->name_width;
+	}
+}
+
 /* Source first: a bad manifest or --module must fail before any connection. */
 static int open_online(cli_context *ctx, const char *module, modmig_source **src, modmig_db **db)
 {
 	int rc = cli_open_source(ctx, src);
 
-	if (rc == CLI_EXIT_OK)
+	if (rc == CLI_EXIT_OK) {
+		measure_columns(ctx, *src);
 		rc = cli_check_module(ctx, *src, module);
+	}
 	if (rc == CLI_EXIT_OK)
 		rc = cli_connect(ctx, db);
 	return rc;
@@ -152,15 +168,25 @@ static void print_result_json(const modmig_result *result, int64_t version)
 	printf("],\"version\":%" PRId64 "}\n", version);
 }
 
+/* redo's result holds a rollback and an apply; people count that as one migration */
+static size_t count_rows(const modmig_result *result, modmig_direction direction)
+{
+	size_t count = 0;
+
+	for (size_t i = 0; result && i < modmig_result_count(result); i++)
+		count += modmig_result_row_at(result, i)->direction == direction;
+	return count;
+}
+
 /*
- * The closing line of up, down, redo and reset. `done` names what happened
- * to the migrations ("applied"); `idle` is printed when nothing did.
+ * The closing line of up, down, redo and reset: the migrations that went in
+ * the `counted` direction and what happened to them (`done`), or `idle`.
  */
 static int print_summary(cli_context *ctx, modmig_db *db, const modmig_source *src,
-                         const modmig_result *result, const char *done, const char *idle,
-                         double started)
+                         const modmig_result *result, modmig_direction counted, const char *done,
+                         const char *idle, double started)
 {
-	size_t count = result ? modmig_result_count(result) : 0;
+	size_t count = count_rows(result, counted);
 	int64_t version = 0;
 	char text[32];
 	int rc = CLI_EXIT_OK;
@@ -269,7 +295,7 @@ int cli_cmd_up(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 		rc = cli_report_failure(ctx, st, err);
 		goto cleanup;
 	}
-	rc = print_summary(ctx, db, src, result, "applied", "nothing to do", started);
+	rc = print_summary(ctx, db, src, result, MODMIG_UP, "applied", "nothing to do", started);
 cleanup:
 	modmig_result_free(result);
 	modmig_error_free(err);
@@ -335,11 +361,11 @@ static int run_rollback(cli_context *ctx, const cli_command *cmd, int argc, char
 		goto cleanup;
 	}
 	if (kind == ROLLBACK_REDO)
-		rc = print_summary(ctx, db, src, result, "rolled back and applied again",
+		rc = print_summary(ctx, db, src, result, MODMIG_UP, "rolled back and applied again",
 		                   "nothing to redo", started);
 	else
-		rc = print_summary(ctx, db, src, result, "rolled back", "nothing to roll back",
-		                   started);
+		rc = print_summary(ctx, db, src, result, MODMIG_DOWN, "rolled back",
+		                   "nothing to roll back", started);
 cleanup:
 	cli_parser_free(&p);
 	modmig_result_free(result);

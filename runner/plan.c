@@ -8,9 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * Not applied, and the last word was a NO TRANSACTION failure, or a resume
+ * or restart that never finished (the process died): some units may have
+ * taken effect, so a plain up must not run it from the top unasked.
+ */
 static bool is_failed(const mm_event_row *e)
 {
-	return e && e->event && strcmp(e->event, "failed") == 0;
+	return e && e->event &&
+	       (strcmp(e->event, "failed") == 0 || strcmp(e->event, "resumed") == 0 ||
+	        strcmp(e->event, "restarted") == 0);
 }
 
 static const modmig_migration *find_migration(const modmig_migration *migs, size_t count,

@@ -58,7 +58,10 @@ static void print_dry_run(cli_context *ctx, const modmig_event *event)
 		ctx->last_dry_run = m;
 		ctx->dry_run_migrations++;
 	}
-	if (event->sql) {
+	if (event->sql && !event->sql[0]) {
+		printf("%s-- (no statements)%s\n", cli_color_on(ctx, false, CLI_DIM),
+		       cli_color_off(ctx, false));
+	} else if (event->sql) {
 		fputs(event->sql, stdout);
 		if (len == 0 || event->sql[len - 1] != '\n')
 			fputc('\n', stdout);

@@ -23,6 +23,16 @@ expect_rc 0
 got=$(printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["ok"], d["migrations"], d["modules"])' 2>&1)
 expect_eq "$got" "True $bundled_count 10" "validate --json"
 
+# A plain goose directory: no modules, goose's versions.
+goose_files=$(ls tests/fixtures/goose_app/*.sql | wc -l)
+mm --dir tests/fixtures/goose_app validate
+expect_rc 0 "validate --dir"
+expect_out "ok: $goose_files migrations in tests/fixtures/goose_app"
+mm --dir tests/fixtures/goose_app --table app_versions list --json
+expect_rc 0 "list --dir --table"
+got=$(printf '%s' "$OUT" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(len(r), all(x["module"] is None for x in r), len(str(r[0]["version"])))' 2>&1)
+expect_eq "$got" "$goose_files True 14" "list --json on a goose directory"
+
 # ---- list -----------------------------------------------------------------
 mm list
 expect_rc 0
@@ -140,6 +150,9 @@ for c in $COMMANDS; do
 	mm "$c" -h
 	expect_rc 0 "modmig $c -h"
 done
+mm help frobnicate
+expect_rc 2 "help for an unknown command"
+expect_err "unknown command 'frobnicate'"
 mm --version
 expect_rc 0
 expect_out "modmig "

@@ -202,4 +202,9 @@ int cli_cmd_reset(cli_context *ctx, const cli_command *cmd, int argc, char **arg
 int cli_cmd_status(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 int cli_cmd_version(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 
+int cli_cmd_verify(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+int cli_cmd_doctor(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+int cli_cmd_history(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+int cli_cmd_stamp(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+
 #endif /* MODMIG_CLI_H */

@@ -84,6 +84,40 @@ static const cli_command commands[] = {
         {"version", cli_cmd_version, "print the highest applied version",
          "usage: modmig [GLOBAL OPTIONS] version [--json]\n\n"
          "Print the highest applied version (0 when none).\n"},
+        {"verify", cli_cmd_verify, "check the database against the migration files",
+         "usage: modmig [GLOBAL OPTIONS] verify [--json]\n\n"
+         "Check, without changing anything, that every applied migration's file is\n"
+         "unchanged (SHA-256 recorded in the history), that no applied version lacks a\n"
+         "file, that nothing is pending, missing, out of order within its module or\n"
+         "failed part-way (NO TRANSACTION), that the module registry matches the\n"
+         "manifest and that the history's append-only trigger is in place.\n"
+         "Prints one line per finding: KIND  VERSION MODULE FILE: MESSAGE.\n"
+         "With --json: [{\"kind\":...,\"version\":N,\"module\":...,\"file\":...,"
+         "\"message\":...}]\n\n"
+         "Exit status: 0 when clean, 3 when something was found.\n"},
+        {"doctor", cli_cmd_doctor, "diagnose configuration, connection, state and privileges",
+         "usage: modmig [GLOBAL OPTIONS] doctor [--json]\n\n"
+         "Check the configuration, the connection (password redacted), the server\n"
+         "version, a stripped search_path, modmig's tables and the history's trigger,\n"
+         "the migration lock and who holds it, pending migrations, verify's findings\n"
+         "and whether the role can create in each module's schema. Each failed item\n"
+         "comes with a one-line fix. Changes nothing.\n\n"
+         "Exit status: 0 when healthy, 3 otherwise.\n"},
+        {"history", cli_cmd_history, "show the append-only history of migration events",
+         "usage: modmig [GLOBAL OPTIONS] history [--module M] [--json]\n\n"
+         "Show every recorded event, oldest first: applied, rolled_back, failed,\n"
+         "stamped, resumed, restarted, with version, module, file, duration, database\n"
+         "user, client host and, for failures, the failed unit and error.\n\n"
+         "Options:\n"
+         "      --module M    only module M's events\n"},
+        {"stamp", cli_cmd_stamp, "mark migrations as applied without running them",
+         "usage: modmig [GLOBAL OPTIONS] stamp VERSION [--module M]\n\n"
+         "Mark every unapplied migration up to and including VERSION as applied\n"
+         "without running it, in one transaction under the migration lock, and record\n"
+         "each in the history as \"stamped\". For adopting a database whose schema\n"
+         "already exists. VERSION must be the version of a migration file.\n\n"
+         "Options:\n"
+         "      --module M    only module M's migrations (VERSION must be in its range)\n"},
 };
 
 static const size_t command_count = sizeof(commands) / sizeof(commands[0]);

@@ -1,0 +1,483 @@
+/*
+ * cli_ops.c - the operator's commands: verify, doctor, history and stamp.
+ */
+#include "cli.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { OPT_MODULE = CLI_OPT_COMMAND_BASE };
+
+static const struct option module_options[] = {
+        {"module", required_argument, NULL, OPT_MODULE},
+        {NULL, 0, NULL, 0},
+};
+
+/*
+ * Parse the command's options (--module at most) and min..max positional
+ * arguments. Returns false when the command must end with *exit_code.
+ */
+static bool parse_options(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
+                          bool with_module, int min, int max, const char *what, const char **module,
+                          char ***args, int *exit_code)
+{
+	cli_parser p;
+	bool ok = false;
+	int c;
+
+	*exit_code = CLI_EXIT_USAGE;
+	if (!cli_parser_init(&p, ctx, cmd, argc, argv, with_module ? module_options : NULL, NULL)) {
+		*exit_code = cli_out_of_memory(ctx);
+		goto cleanup;
+	}
+	while ((c = cli_getopt(&p)) != -1) {
+		if (c != OPT_MODULE) {
+			*exit_code = p.exit_code;
+			goto cleanup;
+		}
+		*module = optarg;
+	}
+	if (!cli_expect_args(&p, min, max, what))
+		goto cleanup;
+	*args = cli_rest(&p);
+	*exit_code = CLI_EXIT_OK;
+	ok = true;
+cleanup:
+	cli_parser_free(&p);
+	return ok;
+}
+
+/* Source first: a bad manifest or --module fails before any connection. */
+static int open_both(cli_context *ctx, const char *module, modmig_source **src, modmig_db **db)
+{
+	int rc = cli_open_source(ctx, src);
+
+	if (rc == CLI_EXIT_OK)
+		rc = cli_check_module(ctx, *src, module);
+	if (rc == CLI_EXIT_OK)
+		rc = cli_connect(ctx, db);
+	return rc;
+}
+
+static void version_text(char buf[32], int64_t version)
+{
+	if (version > 0)
+		cli_format_version(buf, version);
+	else
+		snprintf(buf, 32, "-");
+}
+
+/* ---- verify ---------------------------------------------------------------- */
+
+static cli_color finding_color(modmig_finding_kind kind)
+{
+	return kind == MODMIG_FINDING_PENDING || kind == MODMIG_FINDING_MISSING ? CLI_YELLOW
+	                                                                        : CLI_RED;
+}
+
+static void print_findings_json(const modmig_findings *f)
+{
+	fputc('[', stdout);
+	for (size_t i = 0; i < modmig_findings_count(f); i++) {
+		const modmig_finding *x = modmig_findings_at(f, i);
+
+		fputs(i ? ",{\"kind\":" : "{\"kind\":", stdout);
+		cli_json_string(stdout, modmig_finding_kind_name(x->kind));
+		printf(",\"version\":%" PRId64 ",\"module\":", x->version);
+		cli_json_string(stdout, x->module);
+		fputs(",\"file\":", stdout);
+		cli_json_string(stdout, x->file);
+		fputs(",\"message\":", stdout);
+		cli_json_string(stdout, x->message);
+		fputc('}', stdout);
+	}
+	fputs("]\n", stdout);
+}
+
+static void print_findings(const cli_context *ctx, const modmig_findings *f)
+{
+	size_t counts[MODMIG_FINDING_STATE + 1] = {0}, n = modmig_findings_count(f);
+	char version[32];
+
+	for (size_t i = 0; i < n; i++) {
+		const modmig_finding *x = modmig_findings_at(f, i);
+
+		if ((size_t)x->kind <= MODMIG_FINDING_STATE)
+			counts[x->kind]++;
+		version_text(version, x->version);
+		printf("%s%-12s%s  %s %s %s: %s\n",
+		       cli_color_on(ctx, false, finding_color(x->kind)),
+		       modmig_finding_kind_name(x->kind), cli_color_off(ctx, false), version,
+		       x->module ? x->module : "-", x->file ? x->file : "-", x->message);
+	}
+	printf("%zu problem%s found:", n, n == 1 ? "" : "s");
+	for (size_t k = 0, first = 1; k <= MODMIG_FINDING_STATE; k++) {
+		if (!counts[k])
+			continue;
+		printf("%s %zu %s", first ? "" : ",", counts[k],
+		       modmig_finding_kind_name((modmig_finding_kind)k));
+		first = 0;
+	}
+	fputc('\n', stdout);
+}
+
+int cli_cmd_verify(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+{
+	modmig_source *src = NULL;
+	modmig_db *db = NULL;
+	modmig_findings *findings = NULL;
+	modmig_error *err = NULL;
+	modmig_status st;
+	char **args = NULL;
+	int rc;
+
+	if (!cli_parse_plain(ctx, cmd, argc, argv, 0, 0, NULL, &args, &rc))
+		goto cleanup;
+	rc = open_both(ctx, NULL, &src, &db);
+	if (rc != CLI_EXIT_OK)
+		goto cleanup;
+	st = modmig_verify(db, src, &findings, &err);
+	if (st != MODMIG_OK && st != MODMIG_E_CHECK) {
+		rc = cli_report_failure(ctx, st, err);
+		goto cleanup;
+	}
+	rc = modmig_exit_code(st);
+	if (ctx->json)
+		print_findings_json(findings);
+	else if (st == MODMIG_OK)
+		printf("%sok%s: %zu applied migration%s verified\n",
+		       cli_color_on(ctx, false, CLI_GREEN), cli_color_off(ctx, false),
+		       modmig_source_migration_count(src),
+		       modmig_source_migration_count(src) == 1 ? "" : "s");
+	else
+		print_findings(ctx, findings);
+cleanup:
+	modmig_findings_free(findings);
+	modmig_error_free(err);
+	modmig_db_free(db);
+	modmig_source_free(src);
+	return rc;
+}
+
+/* ---- doctor ---------------------------------------------------------------- */
+
+static void print_checkup_json(const modmig_checkup *c, bool healthy)
+{
+	printf("{\"healthy\":%s,\"checks\":[", healthy ? "true" : "false");
+	for (size_t i = 0; i < modmig_checkup_count(c); i++) {
+		const modmig_check *x = modmig_checkup_at(c, i);
+
+		fputs(i ? ",{\"name\":" : "{\"name\":", stdout);
+		cli_json_string(stdout, x->name);
+		printf(",\"ok\":%s,\"detail\":", x->ok ? "true" : "false");
+		cli_json_string(stdout, x->detail);
+		fputs(",\"fix\":", stdout);
+		cli_json_string(stdout, x->fix);
+		fputc('}', stdout);
+	}
+	fputs("]}\n", stdout);
+}
+
+static void print_checkup(const cli_context *ctx, const modmig_checkup *c)
+{
+	int width = 0;
+	size_t failed = 0;
+
+	for (size_t i = 0; i < modmig_checkup_count(c); i++) {
+		int len = (int)strlen(modmig_checkup_at(c, i)->name);
+		width = len > width ? len : width;
+	}
+	for (size_t i = 0; i < modmig_checkup_count(c); i++) {
+		const modmig_check *x = modmig_checkup_at(c, i);
+
+		printf("%s%-4s%s  %-*s  %s\n",
+		       cli_color_on(ctx, false, x->ok ? CLI_GREEN : CLI_RED), x->ok ? "ok" : "FAIL",
+		       cli_color_off(ctx, false), width, x->name, x->detail);
+		if (!x->ok) {
+			printf("      %-*s  %sfix: %s%s\n", width, "",
+			       cli_color_on(ctx, false, CLI_BOLD), x->fix ? x->fix : "-",
+			       cli_color_off(ctx, false));
+			failed++;
+		}
+	}
+	if (failed)
+		printf("%zu of %zu checks failed\n", failed, modmig_checkup_count(c));
+	else
+		printf("healthy: all %zu checks passed\n", modmig_checkup_count(c));
+}
+
+int cli_cmd_doctor(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+{
+	modmig_source *src = NULL;
+	modmig_checkup *checkup = NULL;
+	modmig_error *err = NULL;
+	modmig_status st;
+	char **args = NULL;
+	int rc;
+
+	if (!cli_parse_plain(ctx, cmd, argc, argv, 0, 0, NULL, &args, &rc))
+		goto cleanup;
+	rc = cli_open_source(ctx, &src);
+	if (rc != CLI_EXIT_OK)
+		goto cleanup;
+	st = modmig_doctor(ctx->database, src, &checkup, &err);
+	if (st != MODMIG_OK && st != MODMIG_E_CHECK) {
+		rc = cli_report_failure(ctx, st, err);
+		goto cleanup;
+	}
+	rc = modmig_exit_code(st);
+	if (ctx->json)
+		print_checkup_json(checkup, st == MODMIG_OK);
+	else
+		print_checkup(ctx, checkup);
+cleanup:
+	modmig_checkup_free(checkup);
+	modmig_error_free(err);
+	modmig_source_free(src);
+	return rc;
+}
+
+/* ---- history --------------------------------------------------------------- */
+
+static void print_history_json(const modmig_history *h)
+{
+	fputc('[', stdout);
+	for (size_t i = 0; i < modmig_history_count(h); i++) {
+		const modmig_history_row *r = modmig_history_at(h, i);
+
+		printf("%s{\"id\":%" PRId64 ",\"at\":", i ? "," : "", r->id);
+		cli_json_string(stdout, r->at);
+		fputs(",\"event\":", stdout);
+		cli_json_string(stdout, r->event);
+		printf(",\"version\":%" PRId64 ",\"module\":", r->version);
+		cli_json_string(stdout, r->module);
+		fputs(",\"file\":", stdout);
+		cli_json_string(stdout, r->file);
+		fputs(",\"sha256\":", stdout);
+		cli_json_string(stdout, r->sha256);
+		printf(",\"duration_ms\":%.3f,\"user\":", r->duration_ms);
+		cli_json_string(stdout, r->db_user);
+		fputs(",\"host\":", stdout);
+		cli_json_string(stdout, r->client_host);
+		fputs(",\"failed_unit\":", stdout);
+		if (r->failed_unit > 0)
+			printf("%d", r->failed_unit);
+		else
+			fputs("null", stdout);
+		fputs(",\"error\":", stdout);
+		cli_json_string(stdout, r->error);
+		fputc('}', stdout);
+	}
+	fputs("]\n", stdout);
+}
+
+static cli_color event_color(const char *event)
+{
+	if (strcmp(event, "applied") == 0)
+		return CLI_GREEN;
+	if (strcmp(event, "rolled_back") == 0 || strcmp(event, "stamped") == 0)
+		return CLI_YELLOW;
+	if (strstr(event, "failed"))
+		return CLI_RED;
+	return CLI_CYAN;
+}
+
+static int print_history_table(const cli_context *ctx, const modmig_history *h)
+{
+	static const char *const header[] = {
+	        "ID",   "AT", "EVENT", "VERSION", "MODULE",
+	        "FILE", "MS", "USER",  "HOST",    "FAILED UNIT / ERROR"};
+	char text[64], note[160];
+	cli_table t;
+	bool ok = cli_table_init(&t, 10);
+	int rc = CLI_EXIT_OK, len;
+
+	for (size_t i = 0; ok && i < 10; i++)
+		ok = cli_table_add(&t, header[i], CLI_PLAIN);
+	for (size_t i = 0; ok && i < modmig_history_count(h); i++) {
+		const modmig_history_row *r = modmig_history_at(h, i);
+
+		snprintf(text, sizeof(text), "%" PRId64, r->id);
+		ok = cli_table_add(&t, text, CLI_DIM) && cli_table_add(&t, r->at, CLI_PLAIN) &&
+		     cli_table_add(&t, r->event, event_color(r->event));
+		version_text(text, r->version);
+		ok = ok && cli_table_add(&t, text, CLI_PLAIN) &&
+		     cli_table_add(&t, r->module ? r->module : "-", CLI_CYAN) &&
+		     cli_table_add(&t, r->file ? r->file : "-", CLI_PLAIN);
+		snprintf(text, sizeof(text), "%.1f", r->duration_ms);
+		/* the error's first line: the table stays one line per event */
+		len = r->error ? (int)strcspn(r->error, "\n") : 1;
+		if (r->failed_unit > 0)
+			snprintf(note, sizeof(note), "unit %d: %.*s", r->failed_unit, len,
+			         r->error ? r->error : "-");
+		else
+			snprintf(note, sizeof(note), "%.*s", len, r->error ? r->error : "-");
+		ok = ok && cli_table_add(&t, text, CLI_PLAIN) &&
+		     cli_table_add(&t, r->db_user, CLI_PLAIN) &&
+		     cli_table_add(&t, r->client_host ? r->client_host : "-", CLI_PLAIN) &&
+		     cli_table_add(&t, note, r->error ? CLI_RED : CLI_PLAIN);
+	}
+	if (!ok) {
+		rc = cli_out_of_memory(ctx);
+		goto cleanup;
+	}
+	cli_table_print(ctx, &t, stdout);
+cleanup:
+	cli_table_free(&t);
+	return rc;
+}
+
+int cli_cmd_history(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+{
+	modmig_source *src = NULL;
+	modmig_db *db = NULL;
+	modmig_history *history = NULL;
+	modmig_error *err = NULL;
+	modmig_status st;
+	const char *module = NULL;
+	char **args = NULL;
+	int rc;
+
+	if (!parse_options(ctx, cmd, argc, argv, true, 0, 0, NULL, &module, &args, &rc))
+		goto cleanup;
+	rc = open_both(ctx, module, &src, &db);
+	if (rc != CLI_EXIT_OK)
+		goto cleanup;
+	st = modmig_db_history(db, src, module, &history, &err);
+	if (st != MODMIG_OK) {
+		rc = cli_report_failure(ctx, st, err);
+		goto cleanup;
+	}
+	if (ctx->json)
+		print_history_json(history);
+	else if (modmig_history_count(history) == 0)
+		printf("no history: modmig has recorded no events%s%s in this database\n",
+		       module ? " for module " : "", module ? module : "");
+	else
+		rc = print_history_table(ctx, history);
+cleanup:
+	modmig_history_free(history);
+	modmig_error_free(err);
+	modmig_db_free(db);
+	modmig_source_free(src);
+	return rc;
+}
+
+/* ---- stamp ----------------------------------------------------------------- */
+
+/* What stamp's events told, passed on to the CLI's usual log callback. */
+typedef struct stamp_log {
+	cli_context *ctx;
+	const modmig_migration **stamped; /* borrowed from the source */
+	size_t count;
+	size_t cap;
+	bool oom;
+} stamp_log;
+
+static void on_stamp_event(void *userdata, const modmig_event *event)
+{
+	stamp_log *log = userdata;
+
+	if (event->kind == MODMIG_EVENT_STAMPED && event->migration) {
+		if (log->count == log->cap) {
+			size_t cap = log->cap ? log->cap * 2 : 16;
+			const modmig_migration **grown =
+			        realloc(log->stamped, cap * sizeof(*log->stamped));
+
+			if (!grown) {
+				log->oom = true;
+				return;
+			}
+			log->stamped = grown;
+			log->cap = cap;
+		}
+		log->stamped[log->count++] = event->migration;
+	}
+	if (event->kind == MODMIG_EVENT_MESSAGE && event->level == MODMIG_LOG_INFO &&
+	    strncmp(event->message, "nothing to stamp", 16) == 0) {
+		if (!log->ctx->json)
+			printf("%s\n", event->message);
+		return;
+	}
+	cli_log_event(log->ctx, event);
+}
+
+static void measure(cli_context *ctx, const modmig_source *src)
+{
+	for (size_t i = 0; i < modmig_source_migration_count(src); i++) {
+		const modmig_migration *m = modmig_source_migration(src, i);
+		int module = (int)strlen(cli_module_name(m)),
+		    name = (int)strlen(modmig_migration_name(m));
+
+		ctx->module_width = module > ctx->module_width ? module : ctx->module_width;
+		ctx->name_width = name > ctx->name_width ? name : ctx->name_width;
+	}
+}
+
+static void print_stamp_json(const stamp_log *log)
+{
+	fputs("{\"stamped\":[", stdout);
+	for (size_t i = 0; i < log->count; i++) {
+		const modmig_migration *m = log->stamped[i];
+		const modmig_module *module = modmig_migration_module(m);
+
+		printf("%s{\"version\":%" PRId64 ",\"module\":", i ? "," : "",
+		       modmig_migration_version(m));
+		cli_json_string(stdout, module ? modmig_module_name(module) : NULL);
+		fputs(",\"file\":", stdout);
+		cli_json_string(stdout, modmig_migration_file(m));
+		fputs(",\"sha256\":", stdout);
+		cli_json_string(stdout, modmig_migration_sha256(m));
+		fputc('}', stdout);
+	}
+	fputs("]}\n", stdout);
+}
+
+int cli_cmd_stamp(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+{
+	modmig_source *src = NULL;
+	modmig_db *db = NULL;
+	modmig_result *result = NULL;
+	modmig_error *err = NULL;
+	modmig_status st;
+	stamp_log log = {.ctx = ctx};
+	const char *module = NULL;
+	char **args = NULL;
+	int64_t version = 0;
+	int rc;
+
+	if (!parse_options(ctx, cmd, argc, argv, true, 1, 1, "version to stamp up to", &module,
+	                   &args, &rc))
+		goto cleanup;
+	if (!cli_parse_version(ctx, "VERSION", args[0], &version)) {
+		rc = CLI_EXIT_USAGE;
+		goto cleanup;
+	}
+	rc = open_both(ctx, module, &src, &db);
+	if (rc != CLI_EXIT_OK)
+		goto cleanup;
+	measure(ctx, src);
+	modmig_db_set_log(db, on_stamp_event, &log);
+	st = modmig_stamp(db, src, version, module, &result, &err);
+	if (st != MODMIG_OK) {
+		rc = cli_report_failure(ctx, st, err);
+		goto cleanup;
+	}
+	if (log.oom) {
+		rc = cli_out_of_memory(ctx);
+		goto cleanup;
+	}
+	if (ctx->json)
+		print_stamp_json(&log);
+	else if (log.count)
+		printf("%zu migration%s stamped as applied without running\n", log.count,
+		       log.count == 1 ? "" : "s");
+cleanup:
+	free(log.stamped);
+	modmig_result_free(result);
+	modmig_error_free(err);
+	modmig_db_free(db);
+	modmig_source_free(src);
+	return rc;
+}

@@ -4,7 +4,12 @@
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-COMMANDS="validate list inspect create sqlc-schemas up down redo reset status version"
+CORE_COMMANDS="validate list inspect create sqlc-schemas up down redo reset status version"
+# Every command in the table gets the help checks, including ones added later.
+COMMANDS=$("$MODMIG" --help | sed -n '/^Commands:/,/^$/p' | awk 'NR > 1 && NF && $1 != "help" {print $1}')
+for c in $CORE_COMMANDS; do
+	[[ " $(echo $COMMANDS) " == *" $c "* ]] && pass || fail "modmig --help does not list $c"
+done
 FIX=$ROOT/tests/fixtures/inspect
 
 # ---- validate -------------------------------------------------------------

@@ -348,7 +348,18 @@ static void run_online(modmig_checkup *c, modmig_db *db, const modmig_source *sr
 	st = mm_session_open(&s, db, src, &e);
 	if (st != MODMIG_OK) {
 		item(c, "state", false, mm_strdup(e ? e->message : "cannot read modmig's state"),
-		     mm_strdup(e && e->hint ? e->hint : "run 'modmig status -v' for details"));
+		     e && e->hint
+		             ? mm_strdup(e->hint)
+		             : mm_printf("let the role read modmig's tables, e.g. GRANT "
+		                         "SELECT, INSERT ON %s, %s, %s TO the role, or "
+		                         "connect as their owner",
+		                         s.names.version ? s.names.version : "the version table",
+		                         s.names.history ? s.names.history : "its history",
+		                         s.names.modules ? s.names.modules : "its registry"));
+		/* The lock and the privileges do not need the state. */
+		if (s.names.written)
+			check_lock(c, db, &s.names);
+		check_privileges(c, db, src);
 		goto cleanup;
 	}
 	st = modmig_verify(db, src, &f, &e);

@@ -96,7 +96,7 @@ restart_server() {
   # shellcheck disable=SC2086
   $MODMIG_TEST_PGRUNAS "$MODMIG_TEST_PGBIN/pg_ctl" -D "$MODMIG_TEST_PGDATA" -w -t 60 \
     -l "$PGHOST/restart.log" \
-    -o "-p $PGPORT -k $PGHOST -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+    -o "-p $PGPORT -k $PGHOST -c listen_addresses='' -c fsync=off -c full_page_writes=off -c max_connections=300" \
     start >/dev/null
 }
 stop_server() {

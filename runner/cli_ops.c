@@ -393,6 +393,17 @@ static void on_stamp_event(void *userdata, const modmig_event *event)
 			log->cap = cap;
 		}
 		log->stamped[log->count++] = event->migration;
+		if (log->ctx->verbosity >= 0 && !log->ctx->json) {
+			char version[32];
+
+			/* like cli_log_event's lines, without a duration: nothing ran */
+			cli_format_version(version, modmig_migration_version(event->migration));
+			printf("%s%-11s%s %s  %-*s  %s\n", cli_color_on(log->ctx, false, CLI_CYAN),
+			       "stamped", cli_color_off(log->ctx, false), version,
+			       log->ctx->module_width, cli_module_name(event->migration),
+			       modmig_migration_name(event->migration));
+		}
+		return;
 	}
 	if (event->kind == MODMIG_EVENT_MESSAGE && event->level == MODMIG_LOG_INFO &&
 	    strncmp(event->message, "nothing to stamp", 16) == 0) {

@@ -222,6 +222,7 @@ typedef struct run_args {
 	const char *statement_timeout;
 	size_t first_unit;  /* > 0 when resuming a failed NO TRANSACTION migration */
 	const char *prefix; /* history event recorded first (resumed/restarted), or NULL */
+	size_t failed_unit; /* out: 1-based unit that failed, 0 when unknown */
 } run_args;
 
 static const char *done_event(modmig_direction dir)
@@ -229,7 +230,7 @@ static const char *done_event(modmig_direction dir)
 	return dir == MODMIG_UP ? "applied" : "rolled_back";
 }
 
-static modmig_status run_in_transaction(const run_args *a, modmig_error **err)
+static modmig_status run_in_transaction(run_args *a, modmig_error **err)
 {
 	modmig_status rc = MODMIG_OK;
 	const mm_section *sec = section_of(a->m, a->dir);
@@ -258,6 +259,7 @@ static modmig_status run_in_transaction(const run_args *a, modmig_error **err)
 			mm_db_exec(a->s->db, "ROLLBACK", MODMIG_E_SQL, "rollback", NULL);
 		rc = migration_failed(a->s->db, a->m, a->dir, &c, error, ok_results, &failed_unit,
 		                      err);
+		a->failed_unit = failed_unit;
 	}
 cleanup:
 	PQclear(error);
@@ -290,7 +292,19 @@ static modmig_status record(const run_args *a, const char *event, double duratio
 	return rc;
 }
 
-static modmig_status run_autocommit(const run_args *a, modmig_error **err)
+/* "units 1-2 of 3 took effect; unit 3 failed" for a NO TRANSACTION failure at unit i (0-based). */
+static void units_taken(char *buf, size_t size, size_t i, size_t count)
+{
+	if (i == 0)
+		snprintf(buf, size, "no unit of %zu took effect; unit 1 failed", count);
+	else if (i == 1)
+		snprintf(buf, size, "unit 1 of %zu took effect; unit 2 failed", count);
+	else
+		snprintf(buf, size, "units 1-%zu of %zu took effect; unit %zu failed", i, count,
+		         i + 1);
+}
+
+static modmig_status run_autocommit(run_args *a, modmig_error **err)
 {
 	modmig_status rc = MODMIG_OK;
 	const mm_section *sec = section_of(a->m, a->dir);
@@ -324,13 +338,21 @@ static modmig_status run_autocommit(const run_args *a, modmig_error **err)
 			continue;
 		rc = migration_failed(a->s->db, a->m, a->dir, &c, error, ok_results, &failed_unit,
 		                      err);
+		a->failed_unit = i + 1;
 		if (err && *err) {
-			mm_hint(err,
-			        "this is a NO TRANSACTION migration: units 1 to %zu of %zu already "
-			        "took effect; fix the cause, then run up --resume to continue at "
-			        "unit "
-			        "%zu, or up --restart to run it again from unit 1",
-			        i, sec->count, i + 1);
+			char taken[128];
+
+			units_taken(taken, sizeof(taken), i, sec->count);
+			if (a->dir == MODMIG_UP)
+				mm_hint(err,
+				        "NO TRANSACTION migration: %s; fix the cause, then run "
+				        "'modmig up --resume' to continue at unit %zu, or 'modmig up "
+				        "--restart' to run it again from unit 1",
+				        taken, i + 1);
+			else
+				mm_hint(err, "NO TRANSACTION migration: %s while rolling back; fix "
+				             "the cause and finish the rollback by hand",
+				        taken);
 		}
 		record(a, a->dir == MODMIG_UP ? "failed" : "rollback_failed", mm_now_ms() - start,
 		       (int)i + 1, err && *err ? (*err)->message : NULL, NULL);
@@ -345,6 +367,147 @@ cleanup:
 	PQclear(error);
 	composed_free(&c);
 	return rc;
+}
+
+/* ---- timeouts explained ------------------------------------------------- */
+
+/* Append a JSON string's text (from libpg_query's output) as an array element. */
+static void add_element(mm_buf *arr, const char *start, const char *end)
+{
+	mm_buf_puts(arr, arr->len > 1 ? ",\"" : "\"");
+	mm_buf_append(arr, start, (size_t)(end - start));
+	mm_buf_puts(arr, "\"");
+}
+
+/* The value of "key":"..." inside [p, limit), or NULL; names with escapes are skipped. */
+static const char *json_field(const char *p, const char *limit, const char *key, const char **end)
+{
+	const char *at = strstr(p, key);
+
+	if (!at || at >= limit)
+		return NULL;
+	at += strlen(key);
+	*end = strchr(at, '"');
+	if (!*end || *end > limit || memchr(at, '\\', (size_t)(*end - at)))
+		return NULL;
+	return at;
+}
+
+/*
+ * The tables a unit names, as two text[] literals (schemas with NULL for
+ * none, and names), from the RangeVar nodes of libpg_query's parse tree.
+ */
+static void relations_of(const char *sql, mm_buf *schemas, mm_buf *names)
+{
+	PgQueryParseResult parsed = pg_query_parse(sql);
+	const char *p = parsed.error ? NULL : parsed.parse_tree;
+
+	mm_buf_puts(schemas, "{");
+	mm_buf_puts(names, "{");
+	while (p && (p = strstr(p, "\"RangeVar\":{")) != NULL) {
+		const char *limit = strpbrk(p + 12, "{}"), *schema, *schema_end, *rel, *rel_end;
+
+		p += 12;
+		if (!limit)
+			break;
+		rel = json_field(p, limit, "\"relname\":\"", &rel_end);
+		if (!rel)
+			continue;
+		schema = json_field(p, limit, "\"schemaname\":\"", &schema_end);
+		if (schema)
+			add_element(schemas, schema, schema_end);
+		else
+			mm_buf_puts(schemas, schemas->len > 1 ? ",NULL" : "NULL");
+		add_element(names, rel, rel_end);
+	}
+	mm_buf_puts(schemas, "}");
+	mm_buf_puts(names, "}");
+	pg_query_free_parse_result(parsed);
+}
+
+/* The strongest lock another session holds on a table of the unit: "pid 12 (psql, ...) holds". */
+static char *lock_holder(modmig_db *db, const char *sql)
+{
+	static const char query[] =
+	        "select l.pid, l.mode, format('%I.%I', n.nspname, c.relname), "
+	        "coalesce(nullif(a.application_name, ''), 'no application_name'), "
+	        "coalesce(a.state, 'unknown state'), "
+	        "coalesce(extract(epoch from now() - a.xact_start)::bigint, 0) "
+	        "from pg_locks l join pg_class c on c.oid = l.relation "
+	        "join pg_namespace n on n.oid = c.relnamespace "
+	        "left join pg_stat_activity a on a.pid = l.pid "
+	        "where l.granted and l.locktype = 'relation' and l.pid <> pg_backend_pid() "
+	        "and l.relation in (select to_regclass(coalesce(quote_ident(t.s) || '.', '') || "
+	        "quote_ident(t.r))::oid from unnest($1::text[], $2::text[]) as t(s, r)) "
+	        "order by array_position(array['AccessExclusiveLock', 'ExclusiveLock', "
+	        "'ShareRowExclusiveLock', 'ShareLock', 'ShareUpdateExclusiveLock', "
+	        "'RowExclusiveLock', 'RowShareLock', 'AccessShareLock'], l.mode::text) limit 1";
+	mm_buf schemas, names;
+	const char *params[2];
+	PGresult *res = NULL;
+	char *out = NULL;
+
+	mm_buf_init(&schemas);
+	mm_buf_init(&names);
+	relations_of(sql, &schemas, &names);
+	if (schemas.oom || names.oom || names.len <= 2)
+		goto cleanup;
+	params[0] = schemas.data;
+	params[1] = names.data;
+	res = PQexecParams(db->conn, query, 2, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		goto cleanup;
+	out = mm_printf("waiting for a lock on %s: pid %s (%s, %s for %ss) holds %s on it",
+	                PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 3),
+	                PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 1));
+cleanup:
+	PQclear(res);
+	mm_buf_free(&schemas);
+	mm_buf_free(&names);
+	return out;
+}
+
+/*
+ * A lock or statement timeout gets a message that says so, with the lock and
+ * the session holding it, looked up now: the holder still has it.
+ */
+static void explain_timeout(const run_args *a, modmig_error **err)
+{
+	const mm_section *sec = section_of(a->m, a->dir);
+	const char *state = err && *err ? (*err)->sqlstate : NULL;
+	const char *msg = state ? (*err)->message : NULL;
+	bool lock = state && strcmp(state, "55P03") == 0 && strstr(msg, "lock timeout");
+	bool statement = state && strcmp(state, "57014") == 0 && strstr(msg, "statement timeout");
+	const char *value = lock ? a->lock_timeout : a->statement_timeout;
+	char *holder = NULL, *text = NULL, setting[80] = "";
+
+	if (!lock && !statement)
+		return;
+	if (value)
+		snprintf(setting, sizeof(setting), " (%s)", value);
+	if (lock && a->failed_unit > 0 && a->failed_unit <= sec->count)
+		holder = lock_holder(a->s->db, sec->units[a->failed_unit - 1].sql);
+	if (lock)
+		text = mm_printf("migration %lld failed: lock timeout%s exceeded %s",
+		                 (long long)a->m->version, setting,
+		                 holder ? holder
+		                        : "waiting for a lock that another session held; it is "
+		                          "released now");
+	else
+		text = mm_printf("migration %lld failed: statement timeout%s exceeded in unit %zu",
+		                 (long long)a->m->version, setting, a->failed_unit);
+	if (text)
+		mm_error_set_field(&(*err)->message, text);
+	/* a NO TRANSACTION migration's hint already says which units took effect */
+	if (!a->m->parsed.no_transaction && lock)
+		mm_hint(err, "nothing of this migration was kept; let that session finish (or end "
+		             "it), then run up again, or raise --lock-timeout or the file's '-- "
+		             "modmig lock_timeout=' header");
+	else if (!a->m->parsed.no_transaction)
+		mm_hint(err, "make the statement faster, or raise --statement-timeout or the file's "
+		             "'-- modmig statement_timeout=' header");
+	free(holder);
+	free(text);
 }
 
 /*
@@ -376,6 +539,7 @@ modmig_status mm_apply_one(mm_session *s, const mm_step *step, modmig_direction 
 	rc = m->parsed.no_transaction ? run_autocommit(&a, err) : run_in_transaction(&a, err);
 	took = mm_now_ms() - start;
 	if (rc != MODMIG_OK) {
+		explain_timeout(&a, err);
 		mm_emit(s->db, MODMIG_EVENT_FAILED, MODMIG_LOG_ERROR, m, dir, took, NULL,
 		        "%s %lld failed: %s", dir == MODMIG_UP ? "applying" : "rolling back",
 		        (long long)m->version, err && *err ? (*err)->message : "error");

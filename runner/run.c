@@ -2,7 +2,7 @@
  * run.c - the online commands up, down and redo: read state, take the lock,
  * plan, parse what will run, then run it one migration at a time.
  */
-#include "online.h"
+#include "planfile.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +29,7 @@ void modmig_down_options_init(modmig_down_options *opts)
 
 /* ---- results ------------------------------------------------------------ */
 
-static modmig_status result_new(modmig_result **out, modmig_error **err)
+modmig_status mm_run_result_new(modmig_result **out, modmig_error **err)
 {
 	if (!out || *out)
 		return MODMIG_OK;
@@ -91,7 +91,7 @@ void modmig_result_free(modmig_result *result)
 
 /* ---- shared steps ------------------------------------------------------- */
 
-static modmig_status find_module(const modmig_source *src, const char *name,
+modmig_status mm_run_find_module(const modmig_source *src, const char *name,
                                  const modmig_module **out, modmig_error **err)
 {
 	*out = NULL;
@@ -114,7 +114,7 @@ static modmig_status find_module(const modmig_source *src, const char *name,
 }
 
 /* Parse everything that will run before anything runs: a bad file changes nothing. */
-static modmig_status parse_plan(const mm_plan *plan, modmig_error **err)
+modmig_status mm_run_parse_plan(const mm_plan *plan, modmig_error **err)
 {
 	modmig_status rc = MODMIG_OK;
 	size_t i;
@@ -148,10 +148,13 @@ static void dry_run(mm_session *s, const mm_plan *plan, modmig_direction dir)
 
 static modmig_status check_up_options(const modmig_up_options *opts, modmig_error **err)
 {
-	if (opts->plan_file) {
-		mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0,
-		        "applying a reviewed plan is not supported yet");
-		mm_hint(err, "run up without a plan");
+	if (opts->plan_file && (opts->to || opts->by_one || opts->module || opts->strict ||
+	                        opts->resume || opts->restart)) {
+		mm_fail(err, MODMIG_E_USAGE, opts->plan_file, 0, 0,
+		        "--plan cannot be combined with --to, --by-one, --module, --strict, "
+		        "--resume or --restart: the plan file fixes what runs");
+		mm_hint(err, "drop those options, or write a new plan with them: modmig plan -o "
+		             "FILE [options]");
 		return MODMIG_E_USAGE;
 	}
 	if (opts->resume && opts->restart) {
@@ -165,7 +168,7 @@ static modmig_status check_up_options(const modmig_up_options *opts, modmig_erro
 }
 
 /* A failed NO TRANSACTION migration blocks up until told how to go on. */
-static modmig_status check_failed(const mm_plan *plan, const modmig_up_options *opts,
+modmig_status mm_run_check_failed(const mm_plan *plan, const modmig_up_options *opts,
                                   modmig_error **err)
 {
 	size_t i;
@@ -173,20 +176,31 @@ static modmig_status check_failed(const mm_plan *plan, const modmig_up_options *
 
 	for (i = 0; i < plan->count; i++) {
 		const mm_step *st = &plan->steps[i];
+		int done = st->failed_unit > 0 ? st->failed_unit - 1 : 0;
+		size_t units = st->migration->parsed_ok ? st->migration->parsed.up.count : 0;
+		char took[64], of[32] = "";
 
 		if (!st->failed)
 			continue;
 		any = true;
 		if (opts->resume || opts->restart)
 			continue;
+		if (units)
+			snprintf(of, sizeof(of), " of %zu", units);
+		if (done == 0)
+			snprintf(took, sizeof(took), "no unit took effect");
+		else if (done == 1)
+			snprintf(took, sizeof(took), "unit 1 took effect");
+		else
+			snprintf(took, sizeof(took), "units 1-%d took effect", done);
 		mm_fail(err, MODMIG_E_INCOMPLETE, st->migration->file, 0, 0,
-		        "migration %lld failed at unit %d and is not applied; units before it "
-		        "took effect",
-		        (long long)st->version, st->failed_unit);
+		        "NO TRANSACTION migration %lld failed part-way and is not applied: %s, "
+		        "unit %d%s failed",
+		        (long long)st->version, took, st->failed_unit, of);
 		mm_hint(err,
-		        "fix the cause, then run up --resume to continue at unit %d, or up "
-		        "--restart to run it again from unit 1",
-		        st->failed_unit);
+		        "fix the cause, then run 'modmig up --resume' to continue at unit %d, or "
+		        "'modmig up --restart' to run it again from unit 1",
+		        st->failed_unit > 0 ? st->failed_unit : 1);
 		mm_error_set_migration(err, st->version,
 		                       st->migration->module ? st->migration->module->name : NULL);
 		return MODMIG_E_INCOMPLETE;
@@ -213,7 +227,8 @@ static bool nothing_to_do(mm_session *s, const modmig_up_options *opts, const mo
 	size_t first_new = 0;
 	bool none;
 
-	if (!s->state.has_version_table || !s->state.has_history || !s->state.has_registry)
+	if (opts->plan_file || !s->state.has_version_table || !s->state.has_history ||
+	    !s->state.has_registry)
 		return false;
 	if (!modmig_source_is_dir(src) &&
 	    (mm_registry_check(src, &s->state, &first_new, NULL) != MODMIG_OK ||
@@ -227,39 +242,84 @@ static bool nothing_to_do(mm_session *s, const modmig_up_options *opts, const mo
 	return none;
 }
 
+/*
+ * The state tables, created after the plan was checked: a plan that does not
+ * match must leave even a fresh database untouched.
+ */
+static modmig_status create_state(mm_session *s, modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	size_t first_new = modmig_source_module_count(s->src);
+
+	if (!modmig_source_is_dir(s->src))
+		rc = mm_registry_check(s->src, &s->state, &first_new, err);
+	if (rc == MODMIG_OK)
+		rc = mm_store_create(s->db, &s->names, &s->state, err);
+	if (rc != MODMIG_OK)
+		return rc;
+	s->state.has_version_table = s->state.has_history = s->state.has_registry = true;
+	if (!modmig_source_is_dir(s->src))
+		rc = mm_store_register(s->db, &s->names, s->src, first_new, err);
+	return rc;
+}
+
+/* With a plan file, the options it was written with replace the caller's. */
+static modmig_status plan_options(const modmig_up_options *opts, mm_planfile *pf,
+                                  modmig_up_options *use, modmig_error **err)
+{
+	modmig_status rc;
+
+	*use = *opts;
+	if (!opts->plan_file)
+		return MODMIG_OK;
+	rc = mm_planfile_read(opts->plan_file, pf, err);
+	if (rc == MODMIG_OK)
+		mm_planfile_up_options(pf, use);
+	return rc;
+}
+
 modmig_status modmig_up(modmig_db *db, const modmig_source *src, const modmig_up_options *opts,
                         modmig_result **out, modmig_error **err)
 {
 	modmig_status rc;
-	modmig_up_options defaults;
+	modmig_up_options defaults, use;
 	const modmig_module *module = NULL;
+	mm_planfile pf;
 	mm_session s;
 	mm_plan plan;
+	bool planned = false, done = false;
 	size_t i;
 	int mode;
 
 	memset(&s, 0, sizeof(s));
 	memset(&plan, 0, sizeof(plan));
+	memset(&pf, 0, sizeof(pf));
 	if (out)
 		*out = NULL;
 	if (!opts) {
 		modmig_up_options_init(&defaults);
 		opts = &defaults;
 	}
-	mode = opts->resume ? MM_RESUME : opts->restart ? MM_RESTART : MM_FRESH;
-	if ((rc = result_new(out, err)) != MODMIG_OK ||
+	planned = opts->plan_file != NULL;
+	if ((rc = mm_run_result_new(out, err)) != MODMIG_OK ||
 	    (rc = check_up_options(opts, err)) != MODMIG_OK ||
-	    (rc = find_module(src, opts->module, &module, err)) != MODMIG_OK)
+	    (rc = plan_options(opts, &pf, &use, err)) != MODMIG_OK ||
+	    (rc = mm_run_find_module(src, use.module, &module, err)) != MODMIG_OK)
 		goto cleanup;
+	mode = use.resume ? MM_RESUME : use.restart ? MM_RESTART : MM_FRESH;
 	rc = mm_session_open(&s, db, src, err);
-	if (rc != MODMIG_OK || nothing_to_do(&s, opts, module))
+	if (rc != MODMIG_OK || nothing_to_do(&s, &use, module))
 		goto cleanup;
-	rc = mm_session_lock(&s, opts->dry_run, err);
+	rc = mm_session_lock(&s, use.dry_run || planned, err);
 	if (rc != MODMIG_OK)
 		goto cleanup;
-	rc = mm_plan_up(src->migrations, src->migration_count, &s.state, opts, module, &plan, err);
-	if (rc != MODMIG_OK || (rc = check_failed(&plan, opts, err)) != MODMIG_OK ||
-	    (rc = parse_plan(&plan, err)) != MODMIG_OK)
+	rc = mm_plan_up(src->migrations, src->migration_count, &s.state, &use, module, &plan, err);
+	if (rc == MODMIG_OK && planned)
+		rc = mm_planfile_check(&pf, &s, &plan, &done, err);
+	if (rc != MODMIG_OK || done)
+		goto cleanup;
+	if ((rc = mm_run_parse_plan(&plan, err)) != MODMIG_OK ||
+	    (rc = mm_run_check_failed(&plan, &use, err)) != MODMIG_OK)
 		goto cleanup;
 	for (i = 0; i < plan.count; i++)
 		if (plan.steps[i].out_of_order)
@@ -268,14 +328,20 @@ modmig_status modmig_up(modmig_db *db, const modmig_source *src, const modmig_up
 			        "%s is out of order: a higher version of its module is already "
 			        "applied",
 			        plan.steps[i].migration->file);
-	if (opts->dry_run) {
+	if (use.dry_run) {
 		dry_run(&s, &plan, MODMIG_UP);
 		goto cleanup;
 	}
+	if (planned && (rc = create_state(&s, err)) != MODMIG_OK)
+		goto cleanup;
 	for (i = 0; i < plan.count && rc == MODMIG_OK; i++)
-		rc = mm_apply_one(&s, &plan.steps[i], MODMIG_UP, opts->lock_timeout,
-		                  opts->statement_timeout, mode, out, err);
+		rc = mm_apply_one(&s, &plan.steps[i], MODMIG_UP, use.lock_timeout,
+		                  use.statement_timeout, mode, out, err);
 cleanup:
+	if (done)
+		mm_emit(db, MODMIG_EVENT_MESSAGE, MODMIG_LOG_INFO, NULL, MODMIG_UP, 0, NULL,
+		        "the plan %s was applied already; nothing to do", pf.path);
+	mm_planfile_clear(&pf);
 	mm_plan_clear(&plan);
 	mm_session_close(&s);
 	return rc;
@@ -301,14 +367,14 @@ modmig_status modmig_down(modmig_db *db, const modmig_source *src, const modmig_
 		modmig_down_options_init(&defaults);
 		opts = &defaults;
 	}
-	if ((rc = result_new(out, err)) != MODMIG_OK ||
-	    (rc = find_module(src, opts->module, &module, err)) != MODMIG_OK ||
+	if ((rc = mm_run_result_new(out, err)) != MODMIG_OK ||
+	    (rc = mm_run_find_module(src, opts->module, &module, err)) != MODMIG_OK ||
 	    (rc = mm_session_open(&s, db, src, err)) != MODMIG_OK ||
 	    (rc = mm_session_lock(&s, opts->dry_run, err)) != MODMIG_OK)
 		goto cleanup;
 	rc = mm_plan_down(src->migrations, src->migration_count, &s.state, opts, module, &plan,
 	                  err);
-	if (rc != MODMIG_OK || (rc = parse_plan(&plan, err)) != MODMIG_OK)
+	if (rc != MODMIG_OK || (rc = mm_run_parse_plan(&plan, err)) != MODMIG_OK)
 		goto cleanup;
 	if (opts->dry_run) {
 		dry_run(&s, &plan, MODMIG_DOWN);
@@ -337,12 +403,12 @@ modmig_status modmig_redo(modmig_db *db, const modmig_source *src, modmig_result
 	modmig_down_options_init(&opts);
 	if (out)
 		*out = NULL;
-	if ((rc = result_new(out, err)) != MODMIG_OK ||
+	if ((rc = mm_run_result_new(out, err)) != MODMIG_OK ||
 	    (rc = mm_session_open(&s, db, src, err)) != MODMIG_OK ||
 	    (rc = mm_session_lock(&s, false, err)) != MODMIG_OK)
 		goto cleanup;
 	rc = mm_plan_down(src->migrations, src->migration_count, &s.state, &opts, NULL, &plan, err);
-	if (rc != MODMIG_OK || (rc = parse_plan(&plan, err)) != MODMIG_OK)
+	if (rc != MODMIG_OK || (rc = mm_run_parse_plan(&plan, err)) != MODMIG_OK)
 		goto cleanup;
 	if (plan.count == 0) {
 		mm_emit(db, MODMIG_EVENT_MESSAGE, MODMIG_LOG_INFO, NULL, MODMIG_UP, 0, NULL,

@@ -84,6 +84,50 @@ cleanup:
 	return rc;
 }
 
+static bool in_production(const modmig_startup_options *opts)
+{
+	const char *env = getenv("MODMIG_ENV");
+
+	return opts->production || (env && strcmp(env, "production") == 0);
+}
+
+/*
+ * The production guard of the apply policy without a reviewed plan: nothing
+ * pending is fine, anything pending is refused before the lock is taken.
+ */
+static modmig_status refuse_unreviewed(modmig_db *db, const modmig_source *src, modmig_error **err)
+{
+	modmig_status rc;
+	mm_session s;
+	mm_plan plan;
+	size_t first_new = 0;
+
+	memset(&plan, 0, sizeof(plan));
+	rc = mm_session_open(&s, db, src, err);
+	if (rc == MODMIG_OK && !modmig_source_is_dir(src))
+		rc = mm_registry_check(src, &s.state, &first_new, err);
+	if (rc == MODMIG_OK)
+		rc = mm_plan_up(src->migrations, src->migration_count, &s.state, NULL, NULL, &plan,
+		                err);
+	if (rc != MODMIG_OK)
+		goto cleanup;
+	if (plan.count == 0) {
+		mm_emit(db, MODMIG_EVENT_MESSAGE, MODMIG_LOG_INFO, NULL, MODMIG_UP, 0, NULL,
+		        "production: all migrations are applied, nothing to review");
+		goto cleanup;
+	}
+	rc = mm_fail(err, MODMIG_E_REFUSED, plan.steps[0].migration->file, 0, 0,
+	             "refusing to apply %zu unreviewed migration%s in production, the first is "
+	             "%lld; nothing was changed",
+	             plan.count, plan.count == 1 ? "" : "s", (long long)plan.steps[0].version);
+	mm_hint(err, "write a plan with 'modmig plan -o FILE', review it, and start with "
+	             "plan_file set to it (or set allow_unreviewed to apply without review)");
+cleanup:
+	mm_plan_clear(&plan);
+	mm_session_close(&s);
+	return rc;
+}
+
 modmig_status modmig_startup(const modmig_startup_options *opts, modmig_result **out,
                              modmig_error **err)
 {
@@ -117,6 +161,10 @@ modmig_status modmig_startup(const modmig_startup_options *opts, modmig_result *
 	modmig_db_set_lock_timeout(db, opts->lock_timeout_ms);
 	if (opts->policy == MODMIG_POLICY_VERIFY) {
 		rc = verify(db, src, err);
+		goto cleanup;
+	}
+	if (in_production(opts) && !opts->plan_file && !opts->allow_unreviewed) {
+		rc = refuse_unreviewed(db, src, err);
 		goto cleanup;
 	}
 	modmig_up_options_init(&up);

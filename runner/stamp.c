@@ -5,32 +5,10 @@
  * row, all in one transaction.
  */
 #include "online.h"
+#include "planfile.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-/* The module named, checked against the source; NULL when none is named. */
-static modmig_status find_module(const modmig_source *src, const char *name,
-                                 const modmig_module **out, modmig_error **err)
-{
-	*out = NULL;
-	if (!name)
-		return MODMIG_OK;
-	if (modmig_source_is_dir(src)) {
-		mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0,
-		        "--module needs a manifest; a --dir source has no modules");
-		mm_hint(err, "drop --module, or use -m with a manifest");
-		return MODMIG_E_USAGE;
-	}
-	*out = modmig_source_find_module(src, name);
-	if (!*out) {
-		mm_fail(err, MODMIG_E_NOT_FOUND, modmig_source_origin(src), 0, 0,
-		        "unknown module %s", name);
-		mm_hint(err, "use a module name from %s", modmig_source_origin(src));
-		return MODMIG_E_NOT_FOUND;
-	}
-	return MODMIG_OK;
-}
 
 /* The version must be one of the files, and in the module's range when one is named. */
 static modmig_status check_version(const modmig_source *src, int64_t version,
@@ -102,7 +80,8 @@ modmig_status modmig_stamp(modmig_db *db, const modmig_source *src, int64_t vers
 		rc = mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0, "no database or no source given");
 		goto cleanup;
 	}
-	if ((rc = find_module(src, module, &mod, err)) != MODMIG_OK ||
+	if ((rc = mm_run_result_new(out, err)) != MODMIG_OK ||
+	    (rc = mm_run_find_module(src, module, &mod, err)) != MODMIG_OK ||
 	    (rc = check_version(src, version, mod, err)) != MODMIG_OK ||
 	    (rc = mm_session_open(&s, db, src, err)) != MODMIG_OK ||
 	    (rc = mm_session_lock(&s, false, err)) != MODMIG_OK)
@@ -132,10 +111,6 @@ modmig_status modmig_stamp(modmig_db *db, const modmig_source *src, int64_t vers
 			continue;
 		mm_emit(db, MODMIG_EVENT_STAMPED, MODMIG_LOG_INFO, m, MODMIG_UP, 0, NULL,
 		        "stamped %s as applied without running it", m->file);
-		/*
-		 * run.c keeps the result constructor to itself, so *out stays NULL
-		 * until online.h offers one; the events carry every stamp.
-		 */
 		rc = mm_result_add(out, m, MODMIG_UP, 0);
 	}
 cleanup:

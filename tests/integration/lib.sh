@@ -59,7 +59,7 @@ run() {
 
 new_db() {
   DB=${1:-t_$(echo "$TEST_NAME" | tr -c 'a-z0-9_\n' '_')_$RANDOM$RANDOM}
-  psql -qX -d postgres -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"$DB\"" \
+  psql -qX -d postgres -v ON_ERROR_STOP=1 -c "SET client_min_messages TO warning" -c "DROP DATABASE IF EXISTS \"$DB\"" \
     -c "CREATE DATABASE \"$DB\"" >/dev/null || { echo "cannot create database $DB" >&2; exit 1; }
   URL="postgresql://$PGUSER@/$DB?host=$PGHOST&port=$PGPORT"
   export DB URL

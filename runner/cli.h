@@ -37,6 +37,7 @@ typedef struct cli_context {
 	int verbosity; /* -1 quiet, 0 normal, 1 verbose */
 	bool no_color;
 	int lock_timeout_ms; /* < 0: wait forever */
+	bool production;     /* --production or MODMIG_ENV=production (read in main.c) */
 	bool color_out;      /* decided once options are known */
 	bool color_err;
 	const char *command; /* for hints, e.g. "up" */
@@ -206,5 +207,7 @@ int cli_cmd_verify(cli_context *ctx, const cli_command *cmd, int argc, char **ar
 int cli_cmd_doctor(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 int cli_cmd_history(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 int cli_cmd_stamp(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+
+int cli_cmd_plan(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 
 #endif /* MODMIG_CLI_H */

@@ -15,7 +15,39 @@ enum {
 	OPT_MODULE,
 	OPT_STRICT,
 	OPT_DRY_RUN,
+	OPT_PLAN,
+	OPT_RESUME,
+	OPT_RESTART,
+	OPT_STATEMENT_TIMEOUT,
+	OPT_YES,
 };
+
+/* Per-migration timeouts as server settings, e.g. "1500ms"; NULL when not set. */
+typedef struct timeouts {
+	char lock[32];
+	char statement[32];
+	bool has_lock, has_statement;
+} timeouts;
+
+static bool parse_statement_timeout(const cli_context *ctx, const char *text, timeouts *t)
+{
+	int ms = 0;
+
+	if (!cli_parse_duration_ms(ctx, "--statement-timeout", text, &ms))
+		return false;
+	snprintf(t->statement, sizeof(t->statement), "%dms", ms);
+	t->has_statement = ms > 0;
+	return true;
+}
+
+/* The global --lock-timeout also bounds each migration's lock waits. */
+static void take_lock_timeout(const cli_context *ctx, timeouts *t)
+{
+	if (ctx->lock_timeout_ms > 0) {
+		snprintf(t->lock, sizeof(t->lock), "%dms", ctx->lock_timeout_ms);
+		t->has_lock = true;
+	}
+}
 
 static double now_ms(void)
 {
@@ -218,14 +250,21 @@ cleanup:
 }
 
 static const struct option up_options[] = {
-        {"to", required_argument, NULL, OPT_TO},         {"by-one", no_argument, NULL, OPT_BY_ONE},
-        {"module", required_argument, NULL, OPT_MODULE}, {"strict", no_argument, NULL, OPT_STRICT},
-        {"dry-run", no_argument, NULL, OPT_DRY_RUN},     {NULL, 0, NULL, 0},
+        {"to", required_argument, NULL, OPT_TO},
+        {"by-one", no_argument, NULL, OPT_BY_ONE},
+        {"module", required_argument, NULL, OPT_MODULE},
+        {"strict", no_argument, NULL, OPT_STRICT},
+        {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+        {"plan", required_argument, NULL, OPT_PLAN},
+        {"resume", no_argument, NULL, OPT_RESUME},
+        {"restart", no_argument, NULL, OPT_RESTART},
+        {"statement-timeout", required_argument, NULL, OPT_STATEMENT_TIMEOUT},
+        {NULL, 0, NULL, 0},
 };
 
 /* false when up must end now with *exit_code: after --help or a usage error */
 static bool parse_up_options(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
-                             modmig_up_options *opts, int *exit_code)
+                             modmig_up_options *opts, timeouts *t, int *exit_code)
 {
 	bool have_to = false;
 	bool ok = false;
@@ -256,6 +295,19 @@ static bool parse_up_options(cli_context *ctx, const cli_command *cmd, int argc,
 		case OPT_DRY_RUN:
 			opts->dry_run = true;
 			break;
+		case OPT_PLAN:
+			opts->plan_file = optarg;
+			break;
+		case OPT_RESUME:
+			opts->resume = true;
+			break;
+		case OPT_RESTART:
+			opts->restart = true;
+			break;
+		case OPT_STATEMENT_TIMEOUT:
+			if (!parse_statement_timeout(ctx, optarg, t))
+				goto cleanup;
+			break;
 		default:
 			*exit_code = p.exit_code;
 			goto cleanup;
@@ -263,6 +315,12 @@ static bool parse_up_options(cli_context *ctx, const cli_command *cmd, int argc,
 	}
 	if (have_to && opts->by_one)
 		cli_usage_error(ctx, "options '--to' and '--by-one' cannot be used together");
+	else if (opts->resume && opts->restart)
+		cli_usage_error(ctx, "options '--resume' and '--restart' cannot be used together");
+	else if (opts->plan_file && (have_to || opts->by_one || opts->module || opts->strict ||
+	                             opts->resume || opts->restart))
+		cli_usage_error(ctx, "option '--plan' cannot be used with --to, --by-one, --module, "
+		                     "--strict, --resume or --restart: the plan fixes what runs");
 	else if (have_to && opts->to == 0)
 		cli_usage_error(ctx, "invalid value '0' for '--to': expected a version number such "
 		                     "as 2001");
@@ -283,12 +341,16 @@ int cli_cmd_up(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	modmig_error *err = NULL;
 	modmig_up_options opts;
 	modmig_status st;
+	timeouts t = {0};
 	double started;
 	int rc;
 
 	modmig_up_options_init(&opts);
-	if (!parse_up_options(ctx, cmd, argc, argv, &opts, &rc))
+	if (!parse_up_options(ctx, cmd, argc, argv, &opts, &t, &rc))
 		goto cleanup;
+	take_lock_timeout(ctx, &t);
+	opts.lock_timeout = t.has_lock ? t.lock : NULL;
+	opts.statement_timeout = t.has_statement ? t.statement : NULL;
 	rc = open_online(ctx, opts.module, &src, &db);
 	if (rc != CLI_EXIT_OK)
 		goto cleanup;
@@ -310,11 +372,41 @@ cleanup:
 static const struct option down_options[] = {
         {"to", required_argument, NULL, OPT_TO},
         {"module", required_argument, NULL, OPT_MODULE},
+        {"yes", no_argument, NULL, OPT_YES},
+        {"statement-timeout", required_argument, NULL, OPT_STATEMENT_TIMEOUT},
+        {NULL, 0, NULL, 0},
+};
+
+static const struct option confirm_options[] = {
+        {"yes", no_argument, NULL, OPT_YES},
         {NULL, 0, NULL, 0},
 };
 
 /* down, redo and reset: what differs is the options they take and the call. */
 typedef enum rollback_kind { ROLLBACK_DOWN, ROLLBACK_REDO, ROLLBACK_RESET } rollback_kind;
+
+/* The production guard: reset is refused, down and redo need --yes. Exit 0 to go on. */
+static int production_guard(const cli_context *ctx, rollback_kind kind, bool yes)
+{
+	const char *name = kind == ROLLBACK_DOWN ? "down" : "redo";
+
+	if (!ctx->production)
+		return CLI_EXIT_OK;
+	if (kind == ROLLBACK_RESET)
+		return cli_report(ctx, MODMIG_E_REFUSED, NULL,
+		                  "reset is for development databases; roll back what you must "
+		                  "with 'modmig down --to V --yes', or drop --production and unset "
+		                  "MODMIG_ENV if this is not production",
+		                  "refusing to reset in production: it would roll back every "
+		                  "migration; nothing was changed");
+	if (yes)
+		return CLI_EXIT_OK;
+	return cli_report(ctx, MODMIG_E_REFUSED, NULL,
+	                  "check what it rolls back with 'modmig status', then run 'modmig %s "
+	                  "--yes' to confirm",
+	                  "refusing to run %s in production without --yes; nothing was changed",
+	                  name);
+}
 
 static int run_rollback(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
                         rollback_kind kind)
@@ -326,13 +418,18 @@ static int run_rollback(cli_context *ctx, const cli_command *cmd, int argc, char
 	modmig_down_options opts;
 	modmig_status st;
 	cli_parser p;
+	timeouts t = {0};
 	double started;
 	int rc = CLI_EXIT_OK;
+	bool yes = false;
 	int c;
 
 	modmig_down_options_init(&opts);
 	opts.all = kind == ROLLBACK_RESET;
-	if (!cli_parser_init(&p, ctx, cmd, argc, argv, kind == ROLLBACK_DOWN ? down_options : NULL,
+	if (!cli_parser_init(&p, ctx, cmd, argc, argv,
+	                     kind == ROLLBACK_DOWN   ? down_options
+	                     : kind == ROLLBACK_REDO ? confirm_options
+	                                             : NULL,
 	                     NULL)) {
 		rc = cli_out_of_memory(ctx);
 		goto cleanup;
@@ -340,17 +437,26 @@ static int run_rollback(cli_context *ctx, const cli_command *cmd, int argc, char
 	while ((c = cli_getopt(&p)) != -1) {
 		if (c == OPT_TO && cli_parse_version(ctx, "--to", optarg, &opts.to))
 			continue;
-		if (c == OPT_MODULE) {
-			opts.module = optarg;
+		if (c == OPT_STATEMENT_TIMEOUT && parse_statement_timeout(ctx, optarg, &t))
+			continue;
+		if (c == OPT_MODULE || c == OPT_YES) {
+			opts.module = c == OPT_MODULE ? optarg : opts.module;
+			yes = yes || c == OPT_YES;
 			continue;
 		}
-		rc = c == OPT_TO ? CLI_EXIT_USAGE : p.exit_code;
+		rc = c == OPT_TO || c == OPT_STATEMENT_TIMEOUT ? CLI_EXIT_USAGE : p.exit_code;
 		goto cleanup;
 	}
 	if (!cli_expect_args(&p, 0, 0, NULL)) {
 		rc = CLI_EXIT_USAGE;
 		goto cleanup;
 	}
+	rc = production_guard(ctx, kind, yes);
+	if (rc != CLI_EXIT_OK)
+		goto cleanup;
+	take_lock_timeout(ctx, &t);
+	opts.lock_timeout = t.has_lock ? t.lock : NULL;
+	opts.statement_timeout = t.has_statement ? t.statement : NULL;
 	rc = open_online(ctx, opts.module, &src, &db);
 	if (rc != CLI_EXIT_OK)
 		goto cleanup;

@@ -16,7 +16,11 @@
 	"                          (default: the migrations compiled into modmig)\n"               \
 	"      --dir DIR           a plain goose directory instead of a manifest\n"                \
 	"      --table NAME        version table for --dir (default: goose_db_version)\n"          \
-	"      --lock-timeout DUR  longest wait for the migration lock, e.g. 30s, 500ms, 2m\n"     \
+	"      --lock-timeout DUR  longest wait for the migration lock, e.g. 30s, 500ms, 2m;\n"    \
+	"                          up, down and redo also set it as each migration's\n"         \
+	"                          lock_timeout (default: none)\n"                                \
+	"      --production        production guard (also MODMIG_ENV=production): reset is\n"   \
+	"                          refused, down and redo need --yes\n"                          \
 	"      --json              machine-readable output\n"                                      \
 	"  -q, --quiet             no per-migration lines (errors are still shown)\n"              \
 	"  -v, --verbose           show debug events on stderr\n"                                  \
@@ -52,7 +56,9 @@ static const cli_command commands[] = {
          "      --check        change nothing; exit 3 when FILE is missing or stale\n"},
         {"up", cli_cmd_up, "apply missing and pending migrations",
          "usage: modmig [GLOBAL OPTIONS] up [--to V | --by-one] [--module M] [--strict]\n"
-         "                                  [--dry-run]\n\n"
+         "                                  [--dry-run] [--resume | --restart]\n"
+         "                                  [--statement-timeout DUR]\n"
+         "       modmig [GLOBAL OPTIONS] up --plan FILE [--dry-run]\n\n"
          "Apply missing migrations (below the highest applied version) first, then\n"
          "new ones, each in its own transaction.\n\n"
          "Options:\n"
@@ -60,20 +66,44 @@ static const cli_command commands[] = {
          "      --by-one      apply only the next migration\n"
          "      --module M    only the migrations of module M\n"
          "      --strict      an out-of-order migration within a module is an error\n"
-         "      --dry-run     print what would run, with its SQL, and change nothing\n"},
+         "      --dry-run     print what would run, with its SQL, and change nothing\n"
+         "      --plan FILE   apply exactly the reviewed plan written by 'modmig plan';\n"
+         "                    exit 3 and change nothing if a file or the database differs\n"
+         "      --resume      continue a failed NO TRANSACTION migration at its failed unit\n"
+         "      --restart     run a failed NO TRANSACTION migration again from unit 1\n"
+         "      --statement-timeout DUR\n"
+         "                    each migration's statement_timeout, e.g. 30s (default: none;\n"
+         "                    --lock-timeout sets its lock_timeout). A file's\n"
+         "                    '-- modmig lock_timeout=5s' or 'statement_timeout=' header wins\n"},
+        {"plan", cli_cmd_plan, "write a reviewed plan of what up would apply",
+         "usage: modmig [GLOBAL OPTIONS] plan -o FILE [--to V | --by-one] [--module M]\n"
+         "                                    [--strict] [--resume | --restart]\n\n"
+         "Write the exact list of migrations 'up' would apply now, in order, with each\n"
+         "file's SHA-256 and a fingerprint of the database state, to FILE, and print it.\n"
+         "Review it, then apply exactly that list with 'modmig up --plan FILE'. Changes\n"
+         "nothing in the database.\n\n"
+         "Options:\n"
+         "  -o, --output FILE the plan file to write (required)\n"
+         "      --to, --by-one, --module, --strict, --resume, --restart  as for up\n"},
         {"down", cli_cmd_down, "roll back the most recently applied migration",
-         "usage: modmig [GLOBAL OPTIONS] down [--to V] [--module M]\n\n"
+         "usage: modmig [GLOBAL OPTIONS] down [--to V] [--module M] [--yes]\n"
+         "                                    [--statement-timeout DUR]\n\n"
          "Roll back by apply order, the most recently applied migration first.\n\n"
          "Options:\n"
          "      --to V        roll back while the last applied version is above V\n"
          "                    (--to 0 rolls back everything)\n"
-         "      --module M    roll back module M's most recently applied migration\n"},
+         "      --module M    roll back module M's most recently applied migration\n"
+         "      --yes         confirm; needed in production (--production, MODMIG_ENV)\n"
+         "      --statement-timeout DUR  each migration's statement_timeout\n"},
         {"redo", cli_cmd_redo, "roll back the last migration and apply it again",
-         "usage: modmig [GLOBAL OPTIONS] redo\n\n"
-         "Roll back the most recently applied migration and apply it again.\n"},
+         "usage: modmig [GLOBAL OPTIONS] redo [--yes]\n\n"
+         "Roll back the most recently applied migration and apply it again.\n\n"
+         "Options:\n"
+         "      --yes         confirm; needed in production (--production, MODMIG_ENV)\n"},
         {"reset", cli_cmd_reset, "roll back every applied migration",
          "usage: modmig [GLOBAL OPTIONS] reset\n\n"
-         "Roll back every applied migration, most recently applied first.\n"},
+         "Roll back every applied migration, most recently applied first.\n"
+         "Refused in production (--production or MODMIG_ENV=production).\n"},
         {"status", cli_cmd_status, "show every migration and its state",
          "usage: modmig [GLOBAL OPTIONS] status [--module M] [--json]\n\n"
          "Show every migration with its state: applied (with time), pending,\n"
@@ -150,6 +180,30 @@ void cli_print_command_help(const cli_command *cmd, FILE *out)
 	      out);
 }
 
+/*
+ * --production is global and takes no value, so it is taken out of argv
+ * wherever it stands (up to a "--"), before the options are parsed.
+ */
+static int take_production(int argc, char **argv, bool *production)
+{
+	const char *env = getenv("MODMIG_ENV");
+	int out = 1, i;
+
+	*production = env && strcmp(env, "production") == 0;
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--production") == 0)
+			*production = true;
+		else
+			argv[out++] = argv[i];
+	}
+	while (i < argc)
+		argv[out++] = argv[i++];
+	argv[out] = NULL;
+	return out;
+}
+
 static int run_help(cli_context *ctx, int argc, char **argv)
 {
 	const cli_command *cmd;
@@ -172,6 +226,7 @@ int main(int argc, char **argv)
 	cli_parser parser;
 	int rc = CLI_EXIT_OK;
 
+	argc = take_production(argc, argv, &ctx.production);
 	if (!cli_parser_init(&parser, &ctx, NULL, argc, argv, NULL, NULL)) {
 		fputs("modmig: error: out of memory\n", stderr);
 		rc = 1;

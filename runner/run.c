@@ -243,8 +243,9 @@ static bool nothing_to_do(mm_session *s, const modmig_up_options *opts, const mo
 }
 
 /*
- * The state tables, created after the plan was checked: a plan that does not
- * match must leave even a fresh database untouched.
+ * The state tables, created once the plan is checked and its files parsed: a
+ * bad file or a plan that does not match leaves even a fresh database
+ * untouched.
  */
 static modmig_status create_state(mm_session *s, modmig_error **err)
 {
@@ -310,7 +311,8 @@ modmig_status modmig_up(modmig_db *db, const modmig_source *src, const modmig_up
 	rc = mm_session_open(&s, db, src, err);
 	if (rc != MODMIG_OK || nothing_to_do(&s, &use, module))
 		goto cleanup;
-	rc = mm_session_lock(&s, use.dry_run || planned, err);
+	/* nothing is created before the plan is known good: exit 2 changes nothing */
+	rc = mm_session_lock(&s, true, err);
 	if (rc != MODMIG_OK)
 		goto cleanup;
 	rc = mm_plan_up(src->migrations, src->migration_count, &s.state, &use, module, &plan, err);
@@ -332,7 +334,7 @@ modmig_status modmig_up(modmig_db *db, const modmig_source *src, const modmig_up
 		dry_run(&s, &plan, MODMIG_UP);
 		goto cleanup;
 	}
-	if (planned && (rc = create_state(&s, err)) != MODMIG_OK)
+	if ((rc = create_state(&s, err)) != MODMIG_OK)
 		goto cleanup;
 	for (i = 0; i < plan.count && rc == MODMIG_OK; i++)
 		rc = mm_apply_one(&s, &plan.steps[i], MODMIG_UP, use.lock_timeout,

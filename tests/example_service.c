@@ -5,7 +5,9 @@
  *   example-service [apply|verify|off]
  *
  * The policy comes from argv[1], else MODMIG_POLICY, else "apply". The
- * connection comes from DATABASE_URL (then libpq's environment). The
+ * connection comes from DATABASE_URL (then libpq's environment). MODMIG_PLAN
+ * names a reviewed plan; MODMIG_ALLOW_UNREVIEWED=1 lets the apply policy run
+ * without one when MODMIG_ENV=production. The
  * migrations are the bundled modules, compiled in under the symbol
  * example_service. Log events go to stderr. On success the service prints
  * "search_path: <path>" on stdout and exits 0; on failure it prints the error
@@ -116,6 +118,10 @@ int main(int argc, char **argv)
 	opts.file_count = example_service_count;
 	opts.log = log_event;
 	opts.log_userdata = tag;
+	/* a reviewed plan, and the production guard's escape (MODMIG_ENV=production) */
+	opts.plan_file = getenv("MODMIG_PLAN");
+	opts.allow_unreviewed = getenv("MODMIG_ALLOW_UNREVIEWED") != NULL &&
+	                        strcmp(getenv("MODMIG_ALLOW_UNREVIEWED"), "1") == 0;
 
 	st = modmig_startup(&opts, &result, &err);
 	if (st != MODMIG_OK) {

@@ -1,0 +1,159 @@
+/*
+ * cli_plan.c - `modmig plan -o FILE`: write a reviewed plan of what `up`
+ * would apply and print it. `up --plan FILE` (cli_online.c) applies it.
+ */
+#include "cli.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+	OPT_OUTPUT = 'o',
+	OPT_TO = CLI_OPT_COMMAND_BASE,
+	OPT_BY_ONE,
+	OPT_MODULE,
+	OPT_STRICT,
+	OPT_RESUME,
+	OPT_RESTART,
+};
+
+static const struct option plan_options[] = {
+        {"output", required_argument, NULL, OPT_OUTPUT},
+        {"to", required_argument, NULL, OPT_TO},
+        {"by-one", no_argument, NULL, OPT_BY_ONE},
+        {"module", required_argument, NULL, OPT_MODULE},
+        {"strict", no_argument, NULL, OPT_STRICT},
+        {"resume", no_argument, NULL, OPT_RESUME},
+        {"restart", no_argument, NULL, OPT_RESTART},
+        {NULL, 0, NULL, 0},
+};
+
+/* false when plan must end now with *exit_code: after --help or a usage error */
+static bool parse_plan_options(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
+                               modmig_up_options *opts, const char **output, int *exit_code)
+{
+	bool ok = false, have_to = false;
+	cli_parser p;
+	int c;
+
+	*exit_code = CLI_EXIT_USAGE;
+	if (!cli_parser_init(&p, ctx, cmd, argc, argv, plan_options, "o:")) {
+		*exit_code = cli_out_of_memory(ctx);
+		goto cleanup;
+	}
+	while ((c = cli_getopt(&p)) != -1) {
+		if (c == OPT_OUTPUT)
+			*output = optarg;
+		else if (c == OPT_TO && cli_parse_version(ctx, "--to", optarg, &opts->to))
+			have_to = true;
+		else if (c == OPT_BY_ONE)
+			opts->by_one = true;
+		else if (c == OPT_MODULE)
+			opts->module = optarg;
+		else if (c == OPT_STRICT)
+			opts->strict = true;
+		else if (c == OPT_RESUME)
+			opts->resume = true;
+		else if (c == OPT_RESTART)
+			opts->restart = true;
+		else {
+			*exit_code = c == OPT_TO ? CLI_EXIT_USAGE : p.exit_code;
+			goto cleanup;
+		}
+	}
+	if (!*output)
+		cli_usage_error(ctx, "missing '-o FILE': the plan needs a file to be reviewed and "
+		                     "applied with 'modmig up --plan FILE'");
+	else if (have_to && opts->by_one)
+		cli_usage_error(ctx, "options '--to' and '--by-one' cannot be used together");
+	else if (have_to && opts->to == 0)
+		cli_usage_error(ctx, "invalid value '0' for '--to': expected a version number such "
+		                     "as 2001");
+	else if (opts->resume && opts->restart)
+		cli_usage_error(ctx, "options '--resume' and '--restart' cannot be used together");
+	else
+		ok = cli_expect_args(&p, 0, 0, NULL);
+	if (ok)
+		*exit_code = CLI_EXIT_OK;
+cleanup:
+	cli_parser_free(&p);
+	return ok;
+}
+
+static void print_plan_json(const char *path, const modmig_result *result)
+{
+	fputs("{\"plan\":", stdout);
+	cli_json_string(stdout, path);
+	fputs(",\"migrations\":[", stdout);
+	for (size_t i = 0; i < modmig_result_count(result); i++) {
+		const modmig_result_row *row = modmig_result_row_at(result, i);
+
+		printf("%s{\"version\":%" PRId64 ",\"module\":", i ? "," : "", row->version);
+		cli_json_string(stdout, row->module);
+		fputs(",\"file\":", stdout);
+		cli_json_string(stdout, row->file);
+		fputc('}', stdout);
+	}
+	fputs("]}\n", stdout);
+}
+
+/* The plan as written, so what is reviewed on screen is what is in the file. */
+static int print_plan(const cli_context *ctx, const char *path, const modmig_result *result)
+{
+	char buf[8192];
+	size_t n;
+	FILE *f;
+
+	if (ctx->json) {
+		print_plan_json(path, result);
+		return CLI_EXIT_OK;
+	}
+	if (ctx->verbosity < 0)
+		return CLI_EXIT_OK;
+	f = fopen(path, "r");
+	if (!f)
+		return cli_report(ctx, MODMIG_E_IO, path, NULL, "cannot read back the plan %s",
+		                  path);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		fwrite(buf, 1, n, stdout);
+	fclose(f);
+	printf("# next: review %s, then apply exactly this with: modmig up --plan %s\n", path,
+	       path);
+	return CLI_EXIT_OK;
+}
+
+int cli_cmd_plan(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+{
+	modmig_source *src = NULL;
+	modmig_db *db = NULL;
+	modmig_result *result = NULL;
+	modmig_error *err = NULL;
+	modmig_up_options opts;
+	modmig_status st;
+	const char *output = NULL;
+	int rc;
+
+	modmig_up_options_init(&opts);
+	if (!parse_plan_options(ctx, cmd, argc, argv, &opts, &output, &rc))
+		goto cleanup;
+	rc = cli_open_source(ctx, &src);
+	if (rc == CLI_EXIT_OK)
+		rc = cli_check_module(ctx, src, opts.module);
+	if (rc == CLI_EXIT_OK)
+		rc = cli_connect(ctx, &db);
+	if (rc != CLI_EXIT_OK)
+		goto cleanup;
+	st = modmig_plan_write(db, src, &opts, output, &result, &err);
+	if (st != MODMIG_OK) {
+		rc = cli_report_failure(ctx, st, err);
+		goto cleanup;
+	}
+	rc = print_plan(ctx, output, result);
+cleanup:
+	modmig_result_free(result);
+	modmig_error_free(err);
+	modmig_db_free(db);
+	modmig_source_free(src);
+	return rc;
+}

@@ -93,6 +93,7 @@ for rep in $(seq 1 "$REPS"); do
   if [ -z "$HIST" ] || [ -z "$HIST_V" ] || [ -z "$HIST_E" ]; then
     fail "rep $rep: no history table with version and event columns beside $VT (found [$HIST] [$HIST_V] [$HIST_E])"
   else
+    [ "$rep" = 1 ] && echo "history table $HIST: version column $HIST_V, event column $HIST_E"
     applied="lower($HIST_E::text) IN ('applied', 'apply', 'up')"
     got=$(sql "SELECT string_agg($HIST_V::text, ' ' ORDER BY $HIST_V) FROM $HIST WHERE $applied" 2>&1)
     expect_eq "$got" "$EXPECTED" "rep $rep: history has one applied event per version"

@@ -345,13 +345,15 @@ static modmig_status run_autocommit(run_args *a, modmig_error **err)
 			units_taken(taken, sizeof(taken), i, sec->count);
 			if (a->dir == MODMIG_UP)
 				mm_hint(err,
-				        "NO TRANSACTION migration: %s; fix the cause, then run "
-				        "'modmig up --resume' to continue at unit %zu, or 'modmig up "
-				        "--restart' to run it again from unit 1",
+				        "NO TRANSACTION migration: %s; fix the cause, "
+				        "then run 'modmig up --resume' to continue at unit "
+				        "%zu, or 'modmig up --restart' to run it again from "
+				        "unit 1",
 				        taken, i + 1);
 			else
-				mm_hint(err, "NO TRANSACTION migration: %s while rolling back; fix "
-				             "the cause and finish the rollback by hand",
+				mm_hint(err,
+				        "NO TRANSACTION migration: %s while rolling back; fix "
+				        "the cause and finish the rollback by hand",
 				        taken);
 		}
 		record(a, a->dir == MODMIG_UP ? "failed" : "rollback_failed", mm_now_ms() - start,
@@ -379,46 +381,46 @@ static void add_element(mm_buf *arr, const char *start, const char *end)
 	mm_buf_puts(arr, "\"");
 }
 
-/* The value of "key":"..." inside [p, limit), or NULL; names with escapes are skipped. */
-static const char *json_field(const char *p, const char *limit, const char *key, const char **end)
+/* The text of a JSON string value starting at p, up to its closing quote; NULL with escapes. */
+static const char *json_text(const char *p, const char **end)
 {
-	const char *at = strstr(p, key);
-
-	if (!at || at >= limit)
+	*end = strchr(p, '"');
+	if (!*end || memchr(p, '\\', (size_t)(*end - p)))
 		return NULL;
-	at += strlen(key);
-	*end = strchr(at, '"');
-	if (!*end || *end > limit || memchr(at, '\\', (size_t)(*end - at)))
-		return NULL;
-	return at;
+	return p;
 }
 
 /*
  * The tables a unit names, as two text[] literals (schemas with NULL for
- * none, and names), from the RangeVar nodes of libpg_query's parse tree.
+ * none, and names), from the range variables of libpg_query's parse tree:
+ * each "relname" with the "schemaname" before it in the same object.
  */
 static void relations_of(const char *sql, mm_buf *schemas, mm_buf *names)
 {
+	static const char rel_key[] = "\"relname\":\"", schema_key[] = "\"schemaname\":\"";
 	PgQueryParseResult parsed = pg_query_parse(sql);
-	const char *p = parsed.error ? NULL : parsed.parse_tree;
+	const char *tree = parsed.error ? NULL : parsed.parse_tree, *p = tree;
 
 	mm_buf_puts(schemas, "{");
 	mm_buf_puts(names, "{");
-	while (p && (p = strstr(p, "\"RangeVar\":{")) != NULL) {
-		const char *limit = strpbrk(p + 12, "{}"), *schema, *schema_end, *rel, *rel_end;
+	while (p && (p = strstr(p, rel_key)) != NULL) {
+		const char *open = p, *rel, *rel_end, *schema = NULL, *schema_end = NULL, *at;
 
-		p += 12;
-		if (!limit)
-			break;
-		rel = json_field(p, limit, "\"relname\":\"", &rel_end);
+		while (open > tree && *open != '{')
+			open--;
+		p += sizeof(rel_key) - 1;
+		rel = json_text(p, &rel_end);
 		if (!rel)
 			continue;
-		schema = json_field(p, limit, "\"schemaname\":\"", &schema_end);
+		at = strstr(open, schema_key);
+		if (at && at < p)
+			schema = json_text(at + sizeof(schema_key) - 1, &schema_end);
 		if (schema)
 			add_element(schemas, schema, schema_end);
 		else
 			mm_buf_puts(schemas, schemas->len > 1 ? ",NULL" : "NULL");
 		add_element(names, rel, rel_end);
+		p = rel_end;
 	}
 	mm_buf_puts(schemas, "}");
 	mm_buf_puts(names, "}");
@@ -504,8 +506,9 @@ static void explain_timeout(const run_args *a, modmig_error **err)
 		             "it), then run up again, or raise --lock-timeout or the file's '-- "
 		             "modmig lock_timeout=' header");
 	else if (!a->m->parsed.no_transaction)
-		mm_hint(err, "make the statement faster, or raise --statement-timeout or the file's "
-		             "'-- modmig statement_timeout=' header");
+		mm_hint(err,
+		        "make the statement faster, or raise --statement-timeout or the file's "
+		        "'-- modmig statement_timeout=' header");
 	free(holder);
 	free(text);
 }

@@ -319,8 +319,9 @@ static bool parse_up_options(cli_context *ctx, const cli_command *cmd, int argc,
 		cli_usage_error(ctx, "options '--resume' and '--restart' cannot be used together");
 	else if (opts->plan_file && (have_to || opts->by_one || opts->module || opts->strict ||
 	                             opts->resume || opts->restart))
-		cli_usage_error(ctx, "option '--plan' cannot be used with --to, --by-one, --module, "
-		                     "--strict, --resume or --restart: the plan fixes what runs");
+		cli_usage_error(ctx,
+		                "option '--plan' cannot be used with --to, --by-one, --module, "
+		                "--strict, --resume or --restart: the plan fixes what runs");
 	else if (have_to && opts->to == 0)
 		cli_usage_error(ctx, "invalid value '0' for '--to': expected a version number such "
 		                     "as 2001");

@@ -17,10 +17,10 @@
 	"      --dir DIR           a plain goose directory instead of a manifest\n"                \
 	"      --table NAME        version table for --dir (default: goose_db_version)\n"          \
 	"      --lock-timeout DUR  longest wait for the migration lock, e.g. 30s, 500ms, 2m;\n"    \
-	"                          up, down and redo also set it as each migration's\n"         \
-	"                          lock_timeout (default: none)\n"                                \
-	"      --production        production guard (also MODMIG_ENV=production): reset is\n"   \
-	"                          refused, down and redo need --yes\n"                          \
+	"                          up, down and redo also set it as each migration's\n"            \
+	"                          lock_timeout (default: none)\n"                                 \
+	"      --production        production guard (also MODMIG_ENV=production): reset is\n"      \
+	"                          refused, down and redo need --yes\n"                            \
 	"      --json              machine-readable output\n"                                      \
 	"  -q, --quiet             no per-migration lines (errors are still shown)\n"              \
 	"  -v, --verbose           show debug events on stderr\n"                                  \

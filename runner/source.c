@@ -192,11 +192,15 @@ cleanup:
 	return rc;
 }
 
+/*
+ * Errors about a whole file (its name, its version) point at its first line,
+ * so that every error names file:line as editors and CI annotations expect.
+ */
 static modmig_status bad_name(const char *file, const char *base, bool dir_mode, modmig_error **err)
 {
 	modmig_status rc;
 
-	rc = mm_fail(err, MODMIG_E_VERSION, file, 0, 0,
+	rc = mm_fail(err, MODMIG_E_VERSION, file, 1, 0,
 	             "bad migration file name '%s': expected <version>_<name>.sql", base);
 	if (dir_mode)
 		mm_hint(err,
@@ -240,7 +244,7 @@ static modmig_status check_range(const modmig_migration *m, modmig_error **err)
 
 	if (m->version >= mod->first_version && m->version <= mod->last_version)
 		goto cleanup;
-	rc = mm_fail(err, MODMIG_E_VERSION, m->file, 0, 0,
+	rc = mm_fail(err, MODMIG_E_VERSION, m->file, 1, 0,
 	             "version %lld is outside module %s's range %lld..%lld", (long long)m->version,
 	             mod->name, (long long)mod->first_version, (long long)mod->last_version);
 	mm_hint(err, "module %s owns versions %lld through %lld; use `modmig create %s NAME`",
@@ -254,7 +258,7 @@ static modmig_status too_many(const modmig_module *mod, const char *file, size_t
 {
 	modmig_status rc;
 
-	rc = mm_fail(err, MODMIG_E_VERSION, file, 0, 0,
+	rc = mm_fail(err, MODMIG_E_VERSION, file, 1, 0,
 	             "module %s has %zu migrations, more than the %d its version range holds",
 	             mod->name, count, MODULE_MAX_MIGRATIONS);
 	mm_hint(err, "squash old migrations of %s into fewer files", mod->name);
@@ -286,7 +290,7 @@ static modmig_status finish_list(modmig_source *src, migration_list *list, modmi
 		b = &list->items[i];
 		if (a->version != b->version)
 			continue;
-		rc = mm_fail(err, MODMIG_E_VERSION, b->file, 0, 0,
+		rc = mm_fail(err, MODMIG_E_VERSION, b->file, 1, 0,
 		             "duplicate version %lld: %s and %s", (long long)b->version, a->file,
 		             b->file);
 		mm_hint(err, "leading zeros do not make a different version; renumber one of "
@@ -380,7 +384,7 @@ modmig_status modmig_source_new_embedded(const modmig_embedded_file *files, size
 			goto cleanup;
 		mod = module_by_name(&src->manifest, path, (size_t)(slash - path));
 		if (!mod) {
-			rc = mm_fail(err, MODMIG_E_VERSION, m->file, 0, 0,
+			rc = mm_fail(err, MODMIG_E_VERSION, m->file, 1, 0,
 			             "%s belongs to module '%.*s', which is not in the manifest",
 			             m->file, (int)(slash - path), path);
 			mm_hint(err, "add the module at the end of modules.yaml or move the file");
@@ -521,7 +525,7 @@ static modmig_status check_stray_modules(const modmig_source *src, modmig_error 
 		display = mm_printf("%s/migrations/%s", entry->d_name, first ? first : "");
 		free(dir);
 		dir = display ? join_path(src->root, display) : NULL;
-		rc = mm_fail(err, MODMIG_E_VERSION, dir ? dir : entry->d_name, 0, 0,
+		rc = mm_fail(err, MODMIG_E_VERSION, dir ? dir : entry->d_name, first ? 1 : 0, 0,
 		             "%s belongs to module '%s', which is not in the manifest",
 		             dir ? dir : entry->d_name, entry->d_name);
 		mm_hint(err, "add the module at the end of %s or move the files",

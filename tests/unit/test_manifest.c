@@ -203,11 +203,13 @@ static void test_size_limit(void **state)
 static void test_deep_nesting_is_cheap(void **state)
 {
 	size_t depth = 100000;
-	char *text = test_malloc(depth + 32);
+	/* plain malloc: gcc -O2 with ASan misjudges test_malloc's size (-Warray-bounds) */
+	char *text = malloc(depth + 32);
 	mm_manifest m;
 	modmig_error *err = NULL;
 
 	(void)state;
+	assert_non_null(text);
 	memcpy(text, "modules: [{name: ", 17);
 	memset(text + 17, '[', depth);
 	text[17 + depth] = '\0';
@@ -215,7 +217,7 @@ static void test_deep_nesting_is_cheap(void **state)
 	assert_int_equal(modmig_error_line(err), 1);
 	assert_int_equal(modmig_error_column(err), 18);
 	modmig_error_free(err);
-	test_free(text);
+	free(text);
 }
 
 static void test_error_without_out_pointer(void **state)

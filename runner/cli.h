@@ -135,6 +135,25 @@ int cli_connect(cli_context *ctx, modmig_db **out);
 /* An exit code for --module NAME: 0 when the source has it, else 2 (reported). */
 int cli_check_module(const cli_context *ctx, const modmig_source *src, const char *name);
 
+/* ---- operations (cli_guard.c) ------------------------------------------- */
+
+/* Per-migration timeouts as server settings, e.g. "1500ms", when has_* is set. */
+typedef struct cli_timeouts {
+	char lock[32];
+	char statement[32];
+	bool has_lock, has_statement;
+} cli_timeouts;
+
+/* --statement-timeout DUR; reports a bad value (exit 2) and returns false. */
+bool cli_parse_statement_timeout(const cli_context *ctx, const char *text, cli_timeouts *t);
+/* The global --lock-timeout also bounds each migration's lock waits. */
+void cli_take_lock_timeout(const cli_context *ctx, cli_timeouts *t);
+/*
+ * The production guard for "reset" (refused), "down" and "redo" (need
+ * --yes): 0 to go on, else the exit code after reporting.
+ */
+int cli_production_guard(const cli_context *ctx, const char *command, bool yes);
+
 /* ---- output --------------------------------------------------------------- */
 
 typedef enum cli_color {

@@ -22,33 +22,6 @@ enum {
 	OPT_YES,
 };
 
-/* Per-migration timeouts as server settings, e.g. "1500ms"; NULL when not set. */
-typedef struct timeouts {
-	char lock[32];
-	char statement[32];
-	bool has_lock, has_statement;
-} timeouts;
-
-static bool parse_statement_timeout(const cli_context *ctx, const char *text, timeouts *t)
-{
-	int ms = 0;
-
-	if (!cli_parse_duration_ms(ctx, "--statement-timeout", text, &ms))
-		return false;
-	snprintf(t->statement, sizeof(t->statement), "%dms", ms);
-	t->has_statement = ms > 0;
-	return true;
-}
-
-/* The global --lock-timeout also bounds each migration's lock waits. */
-static void take_lock_timeout(const cli_context *ctx, timeouts *t)
-{
-	if (ctx->lock_timeout_ms > 0) {
-		snprintf(t->lock, sizeof(t->lock), "%dms", ctx->lock_timeout_ms);
-		t->has_lock = true;
-	}
-}
-
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -264,7 +237,7 @@ static const struct option up_options[] = {
 
 /* false when up must end now with *exit_code: after --help or a usage error */
 static bool parse_up_options(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
-                             modmig_up_options *opts, timeouts *t, int *exit_code)
+                             modmig_up_options *opts, cli_timeouts *t, int *exit_code)
 {
 	bool have_to = false;
 	bool ok = false;
@@ -305,7 +278,7 @@ static bool parse_up_options(cli_context *ctx, const cli_command *cmd, int argc,
 			opts->restart = true;
 			break;
 		case OPT_STATEMENT_TIMEOUT:
-			if (!parse_statement_timeout(ctx, optarg, t))
+			if (!cli_parse_statement_timeout(ctx, optarg, t))
 				goto cleanup;
 			break;
 		default:
@@ -342,14 +315,14 @@ int cli_cmd_up(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	modmig_error *err = NULL;
 	modmig_up_options opts;
 	modmig_status st;
-	timeouts t = {0};
+	cli_timeouts t = {0};
 	double started;
 	int rc;
 
 	modmig_up_options_init(&opts);
 	if (!parse_up_options(ctx, cmd, argc, argv, &opts, &t, &rc))
 		goto cleanup;
-	take_lock_timeout(ctx, &t);
+	cli_take_lock_timeout(ctx, &t);
 	opts.lock_timeout = t.has_lock ? t.lock : NULL;
 	opts.statement_timeout = t.has_statement ? t.statement : NULL;
 	rc = open_online(ctx, opts.module, &src, &db);
@@ -386,29 +359,6 @@ static const struct option confirm_options[] = {
 /* down, redo and reset: what differs is the options they take and the call. */
 typedef enum rollback_kind { ROLLBACK_DOWN, ROLLBACK_REDO, ROLLBACK_RESET } rollback_kind;
 
-/* The production guard: reset is refused, down and redo need --yes. Exit 0 to go on. */
-static int production_guard(const cli_context *ctx, rollback_kind kind, bool yes)
-{
-	const char *name = kind == ROLLBACK_DOWN ? "down" : "redo";
-
-	if (!ctx->production)
-		return CLI_EXIT_OK;
-	if (kind == ROLLBACK_RESET)
-		return cli_report(ctx, MODMIG_E_REFUSED, NULL,
-		                  "reset is for development databases; roll back what you must "
-		                  "with 'modmig down --to V --yes', or drop --production and unset "
-		                  "MODMIG_ENV if this is not production",
-		                  "refusing to reset in production: it would roll back every "
-		                  "migration; nothing was changed");
-	if (yes)
-		return CLI_EXIT_OK;
-	return cli_report(ctx, MODMIG_E_REFUSED, NULL,
-	                  "check what it rolls back with 'modmig status', then run 'modmig %s "
-	                  "--yes' to confirm",
-	                  "refusing to run %s in production without --yes; nothing was changed",
-	                  name);
-}
-
 static int run_rollback(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
                         rollback_kind kind)
 {
@@ -419,7 +369,7 @@ static int run_rollback(cli_context *ctx, const cli_command *cmd, int argc, char
 	modmig_down_options opts;
 	modmig_status st;
 	cli_parser p;
-	timeouts t = {0};
+	cli_timeouts t = {0};
 	double started;
 	int rc = CLI_EXIT_OK;
 	bool yes = false;
@@ -438,7 +388,7 @@ static int run_rollback(cli_context *ctx, const cli_command *cmd, int argc, char
 	while ((c = cli_getopt(&p)) != -1) {
 		if (c == OPT_TO && cli_parse_version(ctx, "--to", optarg, &opts.to))
 			continue;
-		if (c == OPT_STATEMENT_TIMEOUT && parse_statement_timeout(ctx, optarg, &t))
+		if (c == OPT_STATEMENT_TIMEOUT && cli_parse_statement_timeout(ctx, optarg, &t))
 			continue;
 		if (c == OPT_MODULE || c == OPT_YES) {
 			opts.module = c == OPT_MODULE ? optarg : opts.module;
@@ -452,10 +402,14 @@ static int run_rollback(cli_context *ctx, const cli_command *cmd, int argc, char
 		rc = CLI_EXIT_USAGE;
 		goto cleanup;
 	}
-	rc = production_guard(ctx, kind, yes);
+	rc = cli_production_guard(ctx,
+	                          kind == ROLLBACK_RESET  ? "reset"
+	                          : kind == ROLLBACK_DOWN ? "down"
+	                                                  : "redo",
+	                          yes);
 	if (rc != CLI_EXIT_OK)
 		goto cleanup;
-	take_lock_timeout(ctx, &t);
+	cli_take_lock_timeout(ctx, &t);
 	opts.lock_timeout = t.has_lock ? t.lock : NULL;
 	opts.statement_timeout = t.has_statement ? t.statement : NULL;
 	rc = open_online(ctx, opts.module, &src, &db);

@@ -178,7 +178,8 @@ const char *modmig_migration_name(const modmig_migration *m);
 /* The display path, e.g. "modules/identity/migrations/02001_identity_init.sql". */
 const char *modmig_migration_file(const modmig_migration *m);
 const modmig_module *modmig_migration_module(const modmig_migration *m); /* NULL in --dir mode */
-const char *modmig_migration_sha256(const modmig_migration *m);          /* lowercase hex */
+/* Lowercase hex; files on disk are read on first use ("" if unreadable). */
+const char *modmig_migration_sha256(const modmig_migration *m);
 bool modmig_migration_no_transaction(const modmig_migration *m);
 bool modmig_migration_has_down(const modmig_migration *m);
 size_t modmig_migration_unit_count(const modmig_migration *m, modmig_direction dir);

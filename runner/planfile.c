@@ -549,6 +549,8 @@ modmig_status mm_planfile_check(const mm_planfile *pf, const mm_session *s, cons
 
 	*done = false;
 	memset(&d, 0, sizeof(d));
+	if ((rc = mm_source_load(s->src, err)) != MODMIG_OK)
+		return rc;
 	mm_buf_init(&d.all);
 	if (!mm_state_fingerprint(&s->names, &s->state, state)) {
 		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");

@@ -401,6 +401,7 @@ modmig_status modmig_source_new_embedded(const modmig_embedded_file *files, size
 			memcpy(m->sha256, files[i].sha256, 65);
 		else
 			mm_sha256_hex(m->bytes, m->size, m->sha256);
+		m->loaded = true;
 	}
 	if ((rc = finish_list(src, &list, err)) != MODMIG_OK)
 		goto cleanup;
@@ -429,8 +430,6 @@ static modmig_status read_directory(const char *dir, const char *display_dir,
 	struct dirent *entry;
 	modmig_migration *m;
 	size_t count = 0;
-	char *bytes = NULL;
-	size_t size = 0;
 
 	d = opendir(dir);
 	if (!d) {
@@ -462,13 +461,6 @@ static modmig_status read_directory(const char *dir, const char *display_dir,
 		}
 		if (mod && (rc = check_range(m, err)) != MODMIG_OK)
 			goto cleanup;
-		rc = read_bytes(dirfd(d), entry->d_name, m->file, &bytes, &size, err);
-		if (rc != MODMIG_OK)
-			goto cleanup;
-		m->bytes = bytes;
-		m->size = size;
-		m->owns_bytes = true;
-		mm_sha256_hex(m->bytes, m->size, m->sha256);
 	}
 cleanup:
 	if (d)
@@ -667,11 +659,46 @@ void modmig_source_free(modmig_source *src)
 
 /* ---- parsing ------------------------------------------------------------- */
 
+modmig_status mm_migration_load(modmig_migration *m, modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	char *bytes = NULL;
+	size_t size = 0;
+
+	if (m->loaded)
+		goto cleanup;
+	rc = read_bytes(AT_FDCWD, m->file, m->file, &bytes, &size, err);
+	if (rc != MODMIG_OK) {
+		mm_error_set_migration(err, m->version, m->module ? m->module->name : NULL);
+		goto cleanup;
+	}
+	m->bytes = bytes;
+	m->size = size;
+	m->owns_bytes = true;
+	mm_sha256_hex(m->bytes, m->size, m->sha256);
+	m->loaded = true;
+cleanup:
+	return rc;
+}
+
+modmig_status mm_source_load(const modmig_source *src, modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	size_t i;
+
+	/* The handle is logically const: loading fills a cache of the files. */
+	for (i = 0; i < src->migration_count && rc == MODMIG_OK; i++)
+		rc = mm_migration_load((modmig_migration *)&src->migrations[i], err);
+	return rc;
+}
+
 modmig_status mm_migration_parse(modmig_migration *m, modmig_error **err)
 {
 	modmig_status rc = MODMIG_OK;
 
 	if (m->parsed_ok)
+		goto cleanup;
+	if ((rc = mm_migration_load(m, err)) != MODMIG_OK)
 		goto cleanup;
 	rc = mm_parse(m->file, m->bytes ? m->bytes : "", m->size, &m->parsed, err);
 	if (rc != MODMIG_OK) {
@@ -717,6 +744,7 @@ modmig_status modmig_migration_parse_file(const char *path, modmig_migration **o
 	m->bytes = bytes;
 	m->size = size;
 	m->owns_bytes = true;
+	m->loaded = true;
 	mm_sha256_hex(m->bytes, m->size, m->sha256);
 	base_len = strlen(base);
 	if (mm_version_from_filename(base, &m->version, &name_start)) {
@@ -852,6 +880,9 @@ const modmig_module *modmig_migration_module(const modmig_migration *m)
 }
 const char *modmig_migration_sha256(const modmig_migration *m)
 {
+	/* A file that cannot be read has no checksum: "" (documented). */
+	if (!m->loaded && mm_migration_load((modmig_migration *)m, NULL) != MODMIG_OK)
+		return "";
 	return m->sha256;
 }
 

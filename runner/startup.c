@@ -37,7 +37,10 @@ static modmig_status verify(modmig_db *db, const modmig_source *src, modmig_erro
 	size_t count = 0, i, first_new = 0, waiting = 0;
 	const mm_row *first = NULL;
 
-	rc = mm_session_open(&s, db, src, err);
+	memset(&s, 0, sizeof(s));
+	rc = mm_source_load(src, err);
+	if (rc == MODMIG_OK)
+		rc = mm_session_open(&s, db, src, err);
 	if (rc == MODMIG_OK && !modmig_source_is_dir(src))
 		rc = mm_registry_check(src, &s.state, &first_new, err);
 	if (rc == MODMIG_OK)

@@ -398,6 +398,8 @@ modmig_status modmig_verify(modmig_db *db, const modmig_source *src, modmig_find
 	size_t count = 0, i;
 
 	memset(&c, 0, sizeof(c));
+	if ((rc = mm_source_load(src, err)) != MODMIG_OK)
+		return rc;
 	memset(&s, 0, sizeof(s));
 	if (out)
 		*out = NULL;

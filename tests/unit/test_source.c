@@ -381,6 +381,44 @@ static void test_dir_mode(void **state)
 	modmig_source_free(src);
 }
 
+/*
+ * Loading reads no file contents: a file is read and hashed on first use, so
+ * status on thousands of files stays cheap. A file that vanished by then is
+ * an error naming it, never an empty migration.
+ */
+static void test_contents_load_on_first_use(void **state)
+{
+	tree *t = *state;
+	modmig_source *src = NULL;
+	modmig_error *err = NULL;
+	const modmig_migration *first, *second;
+	char want[65], path[PATH_MAX];
+
+	write_file(t->root, "00001_a.sql", simple_sql);
+	write_file(t->root, "00002_b.sql", template_sql);
+	assert_int_equal(modmig_source_new_dir(t->root, NULL, &src, &err), MODMIG_OK);
+	first = modmig_source_migration(src, 0);
+	second = modmig_source_migration(src, 1);
+	assert_false(first->loaded);
+	assert_false(second->loaded);
+
+	mm_sha256_hex(simple_sql, strlen(simple_sql), want);
+	assert_string_equal(modmig_migration_sha256(first), want);
+	assert_true(first->loaded);
+	assert_false(second->loaded);
+
+	snprintf(path, sizeof(path), "%s/00002_b.sql", t->root);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(modmig_source_parse(src, &err), MODMIG_E_NOT_FOUND);
+	assert_non_null(err);
+	assert_string_equal(modmig_error_file(err), path);
+	assert_int_equal(modmig_error_version(err), 2);
+	assert_int_equal(modmig_migration_unit_count(first, MODMIG_UP), 1);
+	assert_string_equal(modmig_migration_sha256(second), "");
+	modmig_error_free(err);
+	modmig_source_free(src);
+}
+
 static void test_dir_mode_errors(void **state)
 {
 	static const char *const bad[] = {"nounderscore.sql", "v1_init.sql", "0_zero.sql",
@@ -779,6 +817,7 @@ int main(void)
 	        TREE_TEST(test_manifest_errors_pass_through),
 	        TREE_TEST(test_dir_mode),
 	        TREE_TEST(test_dir_mode_errors),
+	        TREE_TEST(test_contents_load_on_first_use),
 	        cmocka_unit_test(test_embedded),
 	        cmocka_unit_test(test_embedded_errors),
 	        TREE_TEST(test_parse_errors_name_the_file),

@@ -202,14 +202,17 @@ static void test_size_limit(void **state)
 
 static void test_deep_nesting_is_cheap(void **state)
 {
-	size_t depth = 100000;
-	/* plain malloc: gcc -O2 with ASan misjudges test_malloc's size (-Warray-bounds) */
-	char *text = malloc(depth + 32);
+	/*
+	 * A static buffer: with a heap one, gcc -O2 -fsanitize=address follows
+	 * the allocation-failure path past cmocka's assert (not noreturn) and
+	 * reports -Warray-bounds on the memset.
+	 */
+	enum { depth = 100000 };
+	static char text[depth + 32];
 	mm_manifest m;
 	modmig_error *err = NULL;
 
 	(void)state;
-	assert_non_null(text);
 	memcpy(text, "modules: [{name: ", 17);
 	memset(text + 17, '[', depth);
 	text[17 + depth] = '\0';
@@ -217,7 +220,6 @@ static void test_deep_nesting_is_cheap(void **state)
 	assert_int_equal(modmig_error_line(err), 1);
 	assert_int_equal(modmig_error_column(err), 18);
 	modmig_error_free(err);
-	free(text);
 }
 
 static void test_error_without_out_pointer(void **state)

@@ -341,6 +341,12 @@ typedef struct modmig_result_row {
 typedef struct modmig_result modmig_result;
 
 size_t modmig_result_count(const modmig_result *result);
+/*
+ * The highest applied version once the command was over (0 when none), as
+ * known without another query; -1 when the command failed before reading
+ * the database's state.
+ */
+int64_t modmig_result_version(const modmig_result *result);
 const modmig_result_row *modmig_result_row_at(const modmig_result *result, size_t index);
 void modmig_result_free(modmig_result *result);
 

@@ -145,13 +145,17 @@ static int open_online(cli_context *ctx, const char *module, modmig_source **src
 	return rc;
 }
 
+/* The version after the command: from its result when known, else asked. */
 static int current_version(cli_context *ctx, modmig_db *db, const modmig_source *src,
-                           int64_t *version)
+                           const modmig_result *result, int64_t *version)
 {
 	modmig_error *err = NULL;
-	modmig_status st = modmig_db_version(db, src, version, &err);
+	modmig_status st = MODMIG_OK;
 	int rc = CLI_EXIT_OK;
 
+	*version = modmig_result_version(result);
+	if (*version < 0)
+		st = modmig_db_version(db, src, version, &err);
 	if (st != MODMIG_OK)
 		rc = cli_report_failure(ctx, st, err);
 	modmig_error_free(err);
@@ -209,7 +213,7 @@ static int print_summary(cli_context *ctx, modmig_db *db, const modmig_source *s
 		       now_ms() - started);
 		goto cleanup;
 	}
-	rc = current_version(ctx, db, src, &version);
+	rc = current_version(ctx, db, src, result, &version);
 	if (rc != CLI_EXIT_OK)
 		goto cleanup;
 	if (ctx->json) {
@@ -607,7 +611,7 @@ int cli_cmd_version(cli_context *ctx, const cli_command *cmd, int argc, char **a
 		goto cleanup;
 	rc = open_online(ctx, NULL, &src, &db);
 	if (rc == CLI_EXIT_OK)
-		rc = current_version(ctx, db, src, &version);
+		rc = current_version(ctx, db, src, NULL, &version);
 	if (rc != CLI_EXIT_OK)
 		goto cleanup;
 	if (ctx->json)

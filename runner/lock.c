@@ -154,6 +154,7 @@ modmig_status mm_session_open(mm_session *s, modmig_db *db, const modmig_source 
 	rc = mm_names_init(db, modmig_source_version_table(src), &s->names, err);
 	if (rc == MODMIG_OK)
 		rc = mm_state_read(db, &s->names, &s->state, err);
+	s->state_read = rc == MODMIG_OK;
 	return rc;
 }
 

@@ -139,6 +139,7 @@ typedef struct mm_session {
 	const modmig_source *src;
 	mm_names names;
 	mm_state state;
+	bool state_read; /* state holds a successful read */
 	bool locked;
 } mm_session;
 
@@ -195,6 +196,9 @@ void mm_plan_clear(mm_plan *p);
  */
 modmig_status mm_registry_check(const modmig_source *src, const mm_state *st, size_t *first_new,
                                 modmig_error **err);
+
+/* Set the result's final version from the session's state (run.c). */
+void mm_run_result_finish(modmig_result *r, const mm_session *s);
 
 /* ---- running one migration (apply.c) ------------------------------------ */
 

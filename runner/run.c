@@ -11,6 +11,7 @@ struct modmig_result {
 	modmig_result_row *rows;
 	size_t count;
 	size_t cap;
+	int64_t version; /* highest applied version afterwards, -1 when unknown */
 };
 
 void modmig_up_options_init(modmig_up_options *opts)
@@ -34,7 +35,52 @@ modmig_status mm_run_result_new(modmig_result **out, modmig_error **err)
 	if (!out || *out)
 		return MODMIG_OK;
 	*out = calloc(1, sizeof(**out));
-	return *out ? MODMIG_OK : mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+	if (!*out)
+		return mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+	(*out)->version = -1;
+	return MODMIG_OK;
+}
+
+/* The direction of the last row for version, or -1 when the result has none. */
+static int last_direction(const modmig_result *r, int64_t version)
+{
+	size_t i;
+
+	for (i = r->count; i-- > 0;)
+		if (r->rows[i].version == version)
+			return (int)r->rows[i].direction;
+	return -1;
+}
+
+/*
+ * The highest version applied once the command is over, from the state it
+ * read plus what it did: callers such as `up` with nothing to do can report
+ * it without another round trip.
+ */
+void mm_run_result_finish(modmig_result *r, const mm_session *s)
+{
+	int64_t best = 0;
+	size_t i;
+
+	if (!r || !s->state_read)
+		return;
+	for (i = s->state.applied_count; i-- > 0;) {
+		int64_t v = s->state.applied[i].version;
+
+		if (last_direction(r, v) != MODMIG_DOWN) {
+			best = v;
+			break;
+		}
+	}
+	for (i = 0; i < r->count; i++)
+		if (r->rows[i].version > best && last_direction(r, r->rows[i].version) == MODMIG_UP)
+			best = r->rows[i].version;
+	r->version = best;
+}
+
+int64_t modmig_result_version(const modmig_result *result)
+{
+	return result ? result->version : -1;
 }
 
 modmig_status mm_result_add(modmig_result **res, const modmig_migration *m, modmig_direction dir,
@@ -345,6 +391,8 @@ cleanup:
 		        "the plan %s was applied already; nothing to do", pf.path);
 	mm_planfile_clear(&pf);
 	mm_plan_clear(&plan);
+	if (out)
+		mm_run_result_finish(*out, &s);
 	mm_session_close(&s);
 	return rc;
 }
@@ -387,6 +435,8 @@ modmig_status modmig_down(modmig_db *db, const modmig_source *src, const modmig_
 		                  opts->statement_timeout, MM_FRESH, out, err);
 cleanup:
 	mm_plan_clear(&plan);
+	if (out)
+		mm_run_result_finish(*out, &s);
 	mm_session_close(&s);
 	return rc;
 }
@@ -425,6 +475,8 @@ modmig_status modmig_redo(modmig_db *db, const modmig_source *src, modmig_result
 	rc = mm_apply_one(&s, &again, MODMIG_UP, NULL, NULL, MM_FRESH, out, err);
 cleanup:
 	mm_plan_clear(&plan);
+	if (out)
+		mm_run_result_finish(*out, &s);
 	mm_session_close(&s);
 	return rc;
 }

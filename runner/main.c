@@ -226,6 +226,11 @@ int main(int argc, char **argv)
 	cli_parser parser;
 	int rc = CLI_EXIT_OK;
 
+	/*
+	 * Progress lines on stdout and errors on stderr must interleave in the
+	 * order they happened, also when both go to one log file or pipe.
+	 */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	argc = take_production(argc, argv, &ctx.production);
 	if (!cli_parser_init(&parser, &ctx, NULL, argc, argv, NULL, NULL)) {
 		fputs("modmig: error: out of memory\n", stderr);

@@ -111,6 +111,14 @@ char **cli_rest(const cli_parser *p);
  */
 bool cli_parse_plain(cli_context *ctx, const cli_command *cmd, int argc, char **argv, int min,
                      int max, const char *what, char ***args, int *exit_code);
+/*
+ * cli_parse_plain() that also takes '--module NAME' into *module (no --module
+ * when module is NULL): the operator's commands that may work on one module
+ * parse their arguments the same way as the plain ones.
+ */
+bool cli_parse_with_module(cli_context *ctx, const cli_command *cmd, int argc, char **argv, int min,
+                           int max, const char *what, const char **module, char ***args,
+                           int *exit_code);
 
 /* Report a usage problem: "modmig: <message>" and a hint; returns 2. */
 int cli_usage_error(const cli_context *ctx, const char *fmt, ...) CLI_PRINTF(2, 3);

@@ -228,20 +228,38 @@ char **cli_rest(const cli_parser *p)
 	return p->argv + optind;
 }
 
+enum { OPT_MODULE = CLI_OPT_COMMAND_BASE };
+
+static const struct option module_options[] = {
+        {"module", required_argument, NULL, OPT_MODULE},
+        {NULL, 0, NULL, 0},
+};
+
 bool cli_parse_plain(cli_context *ctx, const cli_command *cmd, int argc, char **argv, int min,
                      int max, const char *what, char ***args, int *exit_code)
 {
+	return cli_parse_with_module(ctx, cmd, argc, argv, min, max, what, NULL, args, exit_code);
+}
+
+bool cli_parse_with_module(cli_context *ctx, const cli_command *cmd, int argc, char **argv, int min,
+                           int max, const char *what, const char **module, char ***args,
+                           int *exit_code)
+{
 	cli_parser p;
 	bool ok = false;
+	int c;
 
 	*exit_code = CLI_EXIT_USAGE;
-	if (!cli_parser_init(&p, ctx, cmd, argc, argv, NULL, NULL)) {
+	if (!cli_parser_init(&p, ctx, cmd, argc, argv, module ? module_options : NULL, NULL)) {
 		*exit_code = cli_out_of_memory(ctx);
 		goto cleanup;
 	}
-	if (cli_getopt(&p) != -1) {
-		*exit_code = p.exit_code;
-		goto cleanup;
+	while ((c = cli_getopt(&p)) != -1) {
+		if (!module || c != OPT_MODULE) {
+			*exit_code = p.exit_code;
+			goto cleanup;
+		}
+		*module = optarg;
 	}
 	if (!cli_expect_args(&p, min, max, what))
 		goto cleanup;
@@ -283,17 +301,27 @@ bool cli_expect_args(const cli_parser *p, int min, int max, const char *what)
 	return true;
 }
 
+/*
+ * The number that text starts with, *end just past it; false when text does
+ * not start with a digit or the number overflows. Versions and durations are
+ * both unsigned decimal numbers, with nothing or a unit after them.
+ */
+static bool read_number(const char *text, long long *value, char **end)
+{
+	/* strtoll alone would accept a sign and leading blanks */
+	if (!isdigit((unsigned char)text[0]))
+		return false;
+	errno = 0;
+	*value = strtoll(text, end, 10);
+	return errno == 0;
+}
+
 bool cli_parse_version(const cli_context *ctx, const char *option, const char *text, int64_t *out)
 {
 	char *end = NULL;
 	long long value;
 
-	/* strtoll alone would accept a sign and leading blanks */
-	if (!isdigit((unsigned char)text[0]))
-		goto bad;
-	errno = 0;
-	value = strtoll(text, &end, 10);
-	if (errno || *end)
+	if (!read_number(text, &value, &end) || *end)
 		goto bad;
 	*out = value;
 	return true;
@@ -312,11 +340,7 @@ bool cli_parse_duration_ms(const cli_context *ctx, const char *option, const cha
 	char *end = NULL;
 	long long value;
 
-	if (!isdigit((unsigned char)text[0]))
-		goto bad;
-	errno = 0;
-	value = strtoll(text, &end, 10);
-	if (errno)
+	if (!read_number(text, &value, &end))
 		goto bad;
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (strcmp(end, units[i].suffix) != 0)

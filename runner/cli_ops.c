@@ -7,47 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_MODULE = CLI_OPT_COMMAND_BASE };
-
-static const struct option module_options[] = {
-        {"module", required_argument, NULL, OPT_MODULE},
-        {NULL, 0, NULL, 0},
-};
-
-/*
- * Parse the command's options (--module at most) and min..max positional
- * arguments. Returns false when the command must end with *exit_code.
- */
-static bool parse_options(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
-                          bool with_module, int min, int max, const char *what, const char **module,
-                          char ***args, int *exit_code)
-{
-	cli_parser p;
-	bool ok = false;
-	int c;
-
-	*exit_code = CLI_EXIT_USAGE;
-	if (!cli_parser_init(&p, ctx, cmd, argc, argv, with_module ? module_options : NULL, NULL)) {
-		*exit_code = cli_out_of_memory(ctx);
-		goto cleanup;
-	}
-	while ((c = cli_getopt(&p)) != -1) {
-		if (c != OPT_MODULE) {
-			*exit_code = p.exit_code;
-			goto cleanup;
-		}
-		*module = optarg;
-	}
-	if (!cli_expect_args(&p, min, max, what))
-		goto cleanup;
-	*args = cli_rest(&p);
-	*exit_code = CLI_EXIT_OK;
-	ok = true;
-cleanup:
-	cli_parser_free(&p);
-	return ok;
-}
-
 /* Source first: a bad manifest or --module fails before any connection. */
 static int open_both(cli_context *ctx, const char *module, modmig_source **src, modmig_db **db)
 {
@@ -339,7 +298,7 @@ int cli_cmd_history(cli_context *ctx, const cli_command *cmd, int argc, char **a
 	char **args = NULL;
 	int rc;
 
-	if (!parse_options(ctx, cmd, argc, argv, true, 0, 0, NULL, &module, &args, &rc))
+	if (!cli_parse_with_module(ctx, cmd, argc, argv, 0, 0, NULL, &module, &args, &rc))
 		goto cleanup;
 	rc = open_both(ctx, module, &src, &db);
 	if (rc != CLI_EXIT_OK)
@@ -458,8 +417,8 @@ int cli_cmd_stamp(cli_context *ctx, const cli_command *cmd, int argc, char **arg
 	int64_t version = 0;
 	int rc;
 
-	if (!parse_options(ctx, cmd, argc, argv, true, 1, 1, "version to stamp up to", &module,
-	                   &args, &rc))
+	if (!cli_parse_with_module(ctx, cmd, argc, argv, 1, 1, "version to stamp up to", &module,
+	                           &args, &rc))
 		goto cleanup;
 	if (!cli_parse_version(ctx, "VERSION", args[0], &version)) {
 		rc = CLI_EXIT_USAGE;

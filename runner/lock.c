@@ -158,6 +158,24 @@ modmig_status mm_session_open(mm_session *s, modmig_db *db, const modmig_source 
 	return rc;
 }
 
+modmig_status mm_session_create_state(mm_session *s, modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	size_t first_new = modmig_source_module_count(s->src);
+
+	if (!modmig_source_is_dir(s->src))
+		rc = mm_registry_check(s->src, &s->state, &first_new, err);
+	if (rc == MODMIG_OK)
+		rc = mm_store_create(s->db, &s->names, &s->state, err);
+	if (rc != MODMIG_OK)
+		return rc;
+	/* What was missing now exists, empty; the rows read so far still hold. */
+	s->state.has_version_table = s->state.has_history = s->state.has_registry = true;
+	if (!modmig_source_is_dir(s->src))
+		rc = mm_store_register(s->db, &s->names, s->src, first_new, err);
+	return rc;
+}
+
 modmig_status mm_session_lock(mm_session *s, bool dry_run, modmig_error **err)
 {
 	modmig_status rc;
@@ -171,20 +189,11 @@ modmig_status mm_session_lock(mm_session *s, bool dry_run, modmig_error **err)
 	rc = mm_state_read(s->db, &s->names, &s->state, err);
 	if (rc != MODMIG_OK)
 		return rc;
-	if (!modmig_source_is_dir(s->src)) {
-		rc = mm_registry_check(s->src, &s->state, &first_new, err);
-		if (rc != MODMIG_OK)
-			return rc;
-	}
-	if (dry_run)
-		return MODMIG_OK;
-	rc = mm_store_create(s->db, &s->names, &s->state, err);
-	if (rc != MODMIG_OK)
-		return rc;
-	/* What was missing now exists, empty; the rows read so far still hold. */
-	s->state.has_version_table = s->state.has_history = s->state.has_registry = true;
+	if (!dry_run)
+		return mm_session_create_state(s, err);
+	/* a dry run creates nothing but still refuses a registry that does not match */
 	if (!modmig_source_is_dir(s->src))
-		rc = mm_store_register(s->db, &s->names, s->src, first_new, err);
+		rc = mm_registry_check(s->src, &s->state, &first_new, err);
 	return rc;
 }
 

@@ -300,6 +300,29 @@ cleanup:
 	return rc;
 }
 
+/*
+ * Step to the mapping's next key, check it and step on to its value, the one
+ * way the module entries and the top level read their keys. *which is
+ * known_count at the end of the mapping.
+ */
+static modmig_status next_key(walker *w, const char *const *known, size_t known_count, bool *seen,
+                              const char *where, size_t *which)
+{
+	modmig_status rc = next(w);
+
+	if (rc != MODMIG_OK)
+		goto cleanup;
+	if (w->event.type == YAML_MAPPING_END_EVENT) {
+		*which = known_count;
+		goto cleanup;
+	}
+	rc = check_key(w, known, known_count, seen, where, which);
+	if (rc == MODMIG_OK)
+		rc = next(w);
+cleanup:
+	return rc;
+}
+
 static modmig_status add_dependency(walker *w, modmig_module *m, char *name)
 {
 	modmig_status rc = MODMIG_OK;
@@ -392,14 +415,10 @@ static modmig_status read_module(walker *w, size_t index)
 		goto cleanup;
 	}
 	for (;;) {
-		if ((rc = next(w)) != MODMIG_OK)
+		if ((rc = next_key(w, keys, 3, seen, "in a module", &key)) != MODMIG_OK)
 			goto cleanup;
-		if (w->event.type == YAML_MAPPING_END_EVENT)
+		if (key == 3)
 			break;
-		if ((rc = check_key(w, keys, 3, seen, "in a module", &key)) != MODMIG_OK)
-			goto cleanup;
-		if ((rc = next(w)) != MODMIG_OK)
-			goto cleanup;
 		if (key == 0) {
 			name_mark = w->event.start_mark;
 			if ((rc = take_string(w, "name", &m->name)) != MODMIG_OK)
@@ -513,14 +532,10 @@ static modmig_status read_top(walker *w)
 		goto cleanup;
 	}
 	for (;;) {
-		if ((rc = next(w)) != MODMIG_OK)
+		if ((rc = next_key(w, keys, 2, seen, "at the top level", &key)) != MODMIG_OK)
 			goto cleanup;
-		if (w->event.type == YAML_MAPPING_END_EVENT)
+		if (key == 2)
 			break;
-		if ((rc = check_key(w, keys, 2, seen, "at the top level", &key)) != MODMIG_OK)
-			goto cleanup;
-		if ((rc = next(w)) != MODMIG_OK)
-			goto cleanup;
 		if (key == 0) {
 			free(w->out->version_table);
 			w->out->version_table = NULL;

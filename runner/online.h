@@ -107,6 +107,11 @@ void mm_state_clear(mm_state *st);
 const mm_applied *mm_state_find_applied(const mm_state *st, int64_t version);
 const mm_event_row *mm_state_find_event(const mm_state *st, int64_t version);
 int64_t mm_state_max_applied(const mm_state *st);
+/*
+ * The highest applied version at or below limit (0 when none): the planner
+ * and verify both ask whether a pending file sits below something applied.
+ */
+int64_t mm_state_max_applied_upto(const mm_state *st, int64_t limit);
 
 /* Create whichever state tables st says are missing, in one transaction. */
 modmig_status mm_store_create(modmig_db *db, const mm_names *n, const mm_state *st,
@@ -146,6 +151,12 @@ typedef struct mm_session {
 modmig_status mm_session_open(mm_session *s, modmig_db *db, const modmig_source *src,
                               modmig_error **err);
 modmig_status mm_session_lock(mm_session *s, bool dry_run, modmig_error **err);
+/*
+ * Check the module registry, create the missing state tables and register new
+ * modules. mm_session_lock() does this unless dry_run; up, which locks as a
+ * dry run, calls it itself once its plan is known good.
+ */
+modmig_status mm_session_create_state(mm_session *s, modmig_error **err);
 void mm_session_close(mm_session *s);
 
 /* ---- the planner: pure functions of files and state (plan.c) ------------ */

@@ -722,6 +722,15 @@ static modmig_status malformed(parser *ps, const char *s, size_t n, int line)
 	return MODMIG_E_PARSE;
 }
 
+/* Up and Down may each open once; the message points back at the first. */
+static modmig_status repeated_section(parser *ps, int line, const char *section, int first_line)
+{
+	mm_fail(ps->err, MODMIG_E_PARSE, ps->file, line, 1,
+	        "duplicate -- +goose %s (the first is at line %d)", section, first_line);
+	mm_hint(ps->err, "keep one '-- +goose %s'", section);
+	return MODMIG_E_PARSE;
+}
+
 static modmig_status on_up(parser *ps, int line)
 {
 	modmig_status rc = MODMIG_OK;
@@ -729,9 +738,7 @@ static modmig_status on_up(parser *ps, int line)
 	if (ps->in_block) {
 		rc = unclosed_block(ps);
 	} else if (ps->stage == STAGE_UP) {
-		rc = mm_fail(ps->err, MODMIG_E_PARSE, ps->file, line, 1,
-		             "duplicate -- +goose Up (the first is at line %d)", ps->up_line);
-		mm_hint(ps->err, "keep one '-- +goose Up'");
+		rc = repeated_section(ps, line, "Up", ps->up_line);
 	} else if (ps->stage == STAGE_DOWN) {
 		rc = mm_fail(ps->err, MODMIG_E_PARSE, ps->file, line, 1,
 		             "-- +goose Up after -- +goose Down (line %d)", ps->down_line);
@@ -755,9 +762,7 @@ static modmig_status on_down(parser *ps, int line)
 		             "-- +goose Down before -- +goose Up");
 		mm_hint(ps->err, "put '-- +goose Up' and its statements first");
 	} else if (ps->stage == STAGE_DOWN) {
-		rc = mm_fail(ps->err, MODMIG_E_PARSE, ps->file, line, 1,
-		             "duplicate -- +goose Down (the first is at line %d)", ps->down_line);
-		mm_hint(ps->err, "keep one '-- +goose Down'");
+		rc = repeated_section(ps, line, "Down", ps->down_line);
 	} else {
 		rc = flush_sql(ps, "before -- +goose Down");
 		ps->stage = STAGE_DOWN;

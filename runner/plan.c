@@ -43,22 +43,6 @@ static bool in_module(const modmig_module *module, int64_t version)
 	return !module || (version >= module->first_version && version <= module->last_version);
 }
 
-/* The highest applied version at or below limit (0 when none). */
-static int64_t highest_applied_upto(const mm_state *st, int64_t limit)
-{
-	size_t lo = 0, hi = st->applied_count;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (st->applied[mid].version <= limit)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo ? st->applied[lo - 1].version : 0;
-}
-
 modmig_status mm_classify(const modmig_migration *migs, size_t count, const mm_state *st,
                           mm_row **out, size_t *out_count, modmig_error **err)
 {
@@ -147,7 +131,7 @@ modmig_status mm_plan_up(const modmig_migration *migs, size_t count, const mm_st
 				s->failed_unit = e->failed_unit;
 			}
 			limit = m->module ? m->module->last_version : INT64_MAX;
-			above = highest_applied_upto(st, limit);
+			above = mm_state_max_applied_upto(st, limit);
 			s->out_of_order = above > m->version;
 			if (s->out_of_order && opts && opts->strict) {
 				rc = mm_fail(err, MODMIG_E_OUT_OF_ORDER, m->file, 0, 0,

@@ -288,28 +288,6 @@ static bool nothing_to_do(mm_session *s, const modmig_up_options *opts, const mo
 	return none;
 }
 
-/*
- * The state tables, created once the plan is checked and its files parsed: a
- * bad file or a plan that does not match leaves even a fresh database
- * untouched.
- */
-static modmig_status create_state(mm_session *s, modmig_error **err)
-{
-	modmig_status rc = MODMIG_OK;
-	size_t first_new = modmig_source_module_count(s->src);
-
-	if (!modmig_source_is_dir(s->src))
-		rc = mm_registry_check(s->src, &s->state, &first_new, err);
-	if (rc == MODMIG_OK)
-		rc = mm_store_create(s->db, &s->names, &s->state, err);
-	if (rc != MODMIG_OK)
-		return rc;
-	s->state.has_version_table = s->state.has_history = s->state.has_registry = true;
-	if (!modmig_source_is_dir(s->src))
-		rc = mm_store_register(s->db, &s->names, s->src, first_new, err);
-	return rc;
-}
-
 /* With a plan file, the options it was written with replace the caller's. */
 static modmig_status plan_options(const modmig_up_options *opts, mm_planfile *pf,
                                   modmig_up_options *use, modmig_error **err)
@@ -380,7 +358,12 @@ modmig_status modmig_up(modmig_db *db, const modmig_source *src, const modmig_up
 		dry_run(&s, &plan, MODMIG_UP);
 		goto cleanup;
 	}
-	if ((rc = create_state(&s, err)) != MODMIG_OK)
+	/*
+	 * The state tables, created once the plan is checked and its files parsed:
+	 * a bad file or a plan that does not match leaves even a fresh database
+	 * untouched.
+	 */
+	if ((rc = mm_session_create_state(&s, err)) != MODMIG_OK)
 		goto cleanup;
 	for (i = 0; i < plan.count && rc == MODMIG_OK; i++)
 		rc = mm_apply_one(&s, &plan.steps[i], MODMIG_UP, use.lock_timeout,

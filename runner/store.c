@@ -366,6 +366,21 @@ int64_t mm_state_max_applied(const mm_state *st)
 	return st->applied_count ? st->applied[st->applied_count - 1].version : 0;
 }
 
+int64_t mm_state_max_applied_upto(const mm_state *st, int64_t limit)
+{
+	size_t lo = 0, hi = st->applied_count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (st->applied[mid].version <= limit)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? st->applied[lo - 1].version : 0;
+}
+
 /* ---- creating and extending ------------------------------------------- */
 
 modmig_status mm_store_create(modmig_db *db, const mm_names *n, const mm_state *st,

@@ -248,22 +248,6 @@ static modmig_status earliest_above(const modmig_source *src, const mm_state *st
 	return MODMIG_OK;
 }
 
-/* The highest applied version at or below limit (0 when none). */
-static int64_t highest_upto(const mm_state *st, int64_t limit)
-{
-	size_t lo = 0, hi = st->applied_count;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (st->applied[mid].version <= limit)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo ? st->applied[lo - 1].version : 0;
-}
-
 static void check_state_tables(modmig_findings *f, const mm_names *n, const mm_state *st,
                                const checks *c)
 {
@@ -351,7 +335,7 @@ static void check_row(modmig_findings *f, const modmig_source *src, const mm_sta
 		break;
 	case MODMIG_STATE_PENDING:
 	case MODMIG_STATE_MISSING:
-		above = highest_upto(st, segment_last(src, r->version));
+		above = mm_state_max_applied_upto(st, segment_last(src, r->version));
 		if (above > r->version)
 			add(f, MODMIG_FINDING_OUT_OF_ORDER, r->version, module, file,
 			    mm_printf("not applied, and %lld of the same module already is: an "

@@ -89,7 +89,7 @@ bg_wait() {
   LAST_CMD="modmig --dir $1 up (background)"
 }
 expect_err_re() {
-  if printf '%s' "$ERR" | grep -Eiq -- "$1"; then pass; else fail "stderr does not match /$1/ ${2:-}"; fi
+  if grep -Eiq -- "$1" <<<"$ERR"; then pass; else fail "stderr does not match /$1/ ${2:-}"; fi
 }
 
 restart_server() {

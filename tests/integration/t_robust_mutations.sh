@@ -46,7 +46,7 @@ check_error() {
   else
     re="(^|[/ ])($re):[1-9][0-9]*(:[0-9]+)?: error: "
   fi
-  if printf '%s\n' "$ERR" | grep -Eq -- "$re"; then pass; else
+  if grep -Eq -- "$re" <<<"$ERR"; then pass; else
     fail "stderr lacks [$re]"
   fi
 }

@@ -10,7 +10,7 @@
 # does not count as a pass.
 source "$(dirname "$0")/lib.sh"
 
-if [ -n "${MODMIG_SANITIZED:-}" ] || ldd "$MODMIG" 2>/dev/null | grep -q 'libasan'; then
+if [ -n "${MODMIG_SANITIZED:-}" ] || grep -q 'libasan' <<<"$(ldd "$MODMIG" 2>/dev/null)"; then
   MODE=asan
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}

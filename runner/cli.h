@@ -129,6 +129,39 @@ bool cli_parse_version(const cli_context *ctx, const char *option, const char *t
 /* "500ms", "30s", "2m", "1h", or plain milliseconds. */
 bool cli_parse_duration_ms(const cli_context *ctx, const char *option, const char *text, int *out);
 
+/*
+ * The options that choose what `up` runs. `plan` takes the same ones, so a
+ * plan is written for exactly what `up` with them would apply: both list
+ * CLI_UP_SELECTION_OPTIONS and read them with cli_take_up_selection().
+ */
+enum {
+	CLI_OPT_UP_TO = CLI_OPT_COMMAND_BASE,
+	CLI_OPT_UP_BY_ONE,
+	CLI_OPT_UP_MODULE,
+	CLI_OPT_UP_STRICT,
+	CLI_OPT_UP_RESUME,
+	CLI_OPT_UP_RESTART,
+	CLI_OPT_UP_AFTER /* a command's own options are numbered from here */
+};
+
+/* clang-format off */
+#define CLI_UP_SELECTION_OPTIONS                                   \
+	{"to", required_argument, NULL, CLI_OPT_UP_TO},            \
+	{"by-one", no_argument, NULL, CLI_OPT_UP_BY_ONE},          \
+	{"module", required_argument, NULL, CLI_OPT_UP_MODULE},    \
+	{"strict", no_argument, NULL, CLI_OPT_UP_STRICT},          \
+	{"resume", no_argument, NULL, CLI_OPT_UP_RESUME},          \
+	{"restart", no_argument, NULL, CLI_OPT_UP_RESTART}
+/* clang-format on */
+
+/*
+ * Take option c into opts when it is a selection option: 1 when taken, 0
+ * when c is another option, -1 when its value was bad (already reported).
+ * *have_to is set once --to was given.
+ */
+int cli_take_up_selection(const cli_context *ctx, int c, const char *arg, modmig_up_options *opts,
+                          bool *have_to);
+
 /* ---- source and connection ----------------------------------------------- */
 
 /* The embedded set, -m MANIFEST or --dir DIR. Returns an exit code, reports errors. */

@@ -10,14 +10,11 @@
 #include <time.h>
 
 enum {
-	OPT_TO = CLI_OPT_COMMAND_BASE,
-	OPT_BY_ONE,
-	OPT_MODULE,
-	OPT_STRICT,
-	OPT_DRY_RUN,
+	/* down and status read --to and --module under the same values as up */
+	OPT_TO = CLI_OPT_UP_TO,
+	OPT_MODULE = CLI_OPT_UP_MODULE,
+	OPT_DRY_RUN = CLI_OPT_UP_AFTER,
 	OPT_PLAN,
-	OPT_RESUME,
-	OPT_RESTART,
 	OPT_STATEMENT_TIMEOUT,
 	OPT_YES,
 };
@@ -227,17 +224,41 @@ cleanup:
 }
 
 static const struct option up_options[] = {
-        {"to", required_argument, NULL, OPT_TO},
-        {"by-one", no_argument, NULL, OPT_BY_ONE},
-        {"module", required_argument, NULL, OPT_MODULE},
-        {"strict", no_argument, NULL, OPT_STRICT},
+        CLI_UP_SELECTION_OPTIONS,
         {"dry-run", no_argument, NULL, OPT_DRY_RUN},
         {"plan", required_argument, NULL, OPT_PLAN},
-        {"resume", no_argument, NULL, OPT_RESUME},
-        {"restart", no_argument, NULL, OPT_RESTART},
         {"statement-timeout", required_argument, NULL, OPT_STATEMENT_TIMEOUT},
         {NULL, 0, NULL, 0},
 };
+
+int cli_take_up_selection(const cli_context *ctx, int c, const char *arg, modmig_up_options *opts,
+                          bool *have_to)
+{
+	switch (c) {
+	case CLI_OPT_UP_TO:
+		if (!cli_parse_version(ctx, "--to", arg, &opts->to))
+			return -1;
+		*have_to = true;
+		return 1;
+	case CLI_OPT_UP_BY_ONE:
+		opts->by_one = true;
+		return 1;
+	case CLI_OPT_UP_MODULE:
+		opts->module = arg;
+		return 1;
+	case CLI_OPT_UP_STRICT:
+		opts->strict = true;
+		return 1;
+	case CLI_OPT_UP_RESUME:
+		opts->resume = true;
+		return 1;
+	case CLI_OPT_UP_RESTART:
+		opts->restart = true;
+		return 1;
+	default:
+		return 0;
+	}
+}
 
 /* false when up must end now with *exit_code: after --help or a usage error */
 static bool parse_up_options(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
@@ -254,32 +275,18 @@ static bool parse_up_options(cli_context *ctx, const cli_command *cmd, int argc,
 		goto cleanup;
 	}
 	while ((c = cli_getopt(&p)) != -1) {
+		int taken = cli_take_up_selection(ctx, c, optarg, opts, &have_to);
+
+		if (taken < 0)
+			goto cleanup;
+		if (taken > 0)
+			continue;
 		switch (c) {
-		case OPT_TO:
-			if (!cli_parse_version(ctx, "--to", optarg, &opts->to))
-				goto cleanup;
-			have_to = true;
-			break;
-		case OPT_BY_ONE:
-			opts->by_one = true;
-			break;
-		case OPT_MODULE:
-			opts->module = optarg;
-			break;
-		case OPT_STRICT:
-			opts->strict = true;
-			break;
 		case OPT_DRY_RUN:
 			opts->dry_run = true;
 			break;
 		case OPT_PLAN:
 			opts->plan_file = optarg;
-			break;
-		case OPT_RESUME:
-			opts->resume = true;
-			break;
-		case OPT_RESTART:
-			opts->restart = true;
 			break;
 		case OPT_STATEMENT_TIMEOUT:
 			if (!cli_parse_statement_timeout(ctx, optarg, t))

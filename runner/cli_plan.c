@@ -8,24 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum {
-	OPT_OUTPUT = 'o',
-	OPT_TO = CLI_OPT_COMMAND_BASE,
-	OPT_BY_ONE,
-	OPT_MODULE,
-	OPT_STRICT,
-	OPT_RESUME,
-	OPT_RESTART,
-};
+enum { OPT_OUTPUT = 'o' };
 
 static const struct option plan_options[] = {
         {"output", required_argument, NULL, OPT_OUTPUT},
-        {"to", required_argument, NULL, OPT_TO},
-        {"by-one", no_argument, NULL, OPT_BY_ONE},
-        {"module", required_argument, NULL, OPT_MODULE},
-        {"strict", no_argument, NULL, OPT_STRICT},
-        {"resume", no_argument, NULL, OPT_RESUME},
-        {"restart", no_argument, NULL, OPT_RESTART},
+        CLI_UP_SELECTION_OPTIONS,
         {NULL, 0, NULL, 0},
 };
 
@@ -43,24 +30,17 @@ static bool parse_plan_options(cli_context *ctx, const cli_command *cmd, int arg
 		goto cleanup;
 	}
 	while ((c = cli_getopt(&p)) != -1) {
-		if (c == OPT_OUTPUT)
-			*output = optarg;
-		else if (c == OPT_TO && cli_parse_version(ctx, "--to", optarg, &opts->to))
-			have_to = true;
-		else if (c == OPT_BY_ONE)
-			opts->by_one = true;
-		else if (c == OPT_MODULE)
-			opts->module = optarg;
-		else if (c == OPT_STRICT)
-			opts->strict = true;
-		else if (c == OPT_RESUME)
-			opts->resume = true;
-		else if (c == OPT_RESTART)
-			opts->restart = true;
-		else {
-			*exit_code = c == OPT_TO ? CLI_EXIT_USAGE : p.exit_code;
+		int taken = cli_take_up_selection(ctx, c, optarg, opts, &have_to);
+
+		if (taken < 0)
+			goto cleanup;
+		if (taken > 0)
+			continue;
+		if (c != OPT_OUTPUT) {
+			*exit_code = p.exit_code;
 			goto cleanup;
 		}
+		*output = optarg;
 	}
 	if (!*output)
 		cli_usage_error(ctx, "missing '-o FILE': the plan needs a file to be reviewed and "

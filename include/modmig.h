@@ -178,7 +178,11 @@ const char *modmig_migration_name(const modmig_migration *m);
 /* The display path, e.g. "modules/identity/migrations/02001_identity_init.sql". */
 const char *modmig_migration_file(const modmig_migration *m);
 const modmig_module *modmig_migration_module(const modmig_migration *m); /* NULL in --dir mode */
-/* Lowercase hex; files on disk are read on first use ("" if unreadable). */
+/*
+ * Lowercase hex; files on disk are read on first use ("" if unreadable).
+ * That first read fills a cache in the source: call modmig_source_parse()
+ * first when several threads share one source.
+ */
 const char *modmig_migration_sha256(const modmig_migration *m);
 bool modmig_migration_no_transaction(const modmig_migration *m);
 bool modmig_migration_has_down(const modmig_migration *m);

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "source/source.h"
 
 static modmig_status parse(const char *text, mm_manifest *m, modmig_error **err)
 {

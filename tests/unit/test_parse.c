@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "source/source.h"
 
 #define FILE_NAME "modules/db/migrations/01001_init.sql"
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "online.h"
+#include "run/run.h"
 
 /* Three modules: db 1001.., identity 2001.., billing 3001.. */
 typedef struct fixture {

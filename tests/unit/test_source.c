@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "source/source.h"
 
 static const char template_sql[] = "-- +goose Up\n"
                                    "-- +goose StatementBegin\n"

@@ -1,0 +1,544 @@
+/*
+ * cmd_online.c - the commands that talk to the database: up, down, redo,
+ * reset, status and version.
+ */
+#include "cli.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum {
+	/* down and status read --to and --module under the same values as up */
+	OPT_TO = CLI_OPT_UP_TO,
+	OPT_MODULE = CLI_OPT_UP_MODULE,
+	OPT_DRY_RUN = CLI_OPT_UP_AFTER,
+	OPT_PLAN,
+	OPT_STATEMENT_TIMEOUT,
+	OPT_YES,
+};
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Progress lines line up when every column is as wide as its longest entry. */
+static void measure_columns(cli_context *ctx, const modmig_source *src)
+{
+	for (size_t i = 0; i < modmig_source_migration_count(src); i++) {
+		const modmig_migration *m = modmig_source_migration(src, i);
+		int module = (int)strlen(cli_module_name(m));
+		int name = (int)strlen(modmig_migration_name(m));
+
+		ctx->module_width = module > ctx->module_width ? module : ctx->module_width;
+		ctx->name_width = name > ctx->name_width ? name : ctx->name_width;
+	}
+}
+
+/* Source first: a bad manifest or --module must fail before any connection. */
+static int open_online(cli_context *ctx, const char *module, modmig_source **src, modmig_db **db)
+{
+	int rc = cli_open_source(ctx, src);
+
+	if (rc == CLI_EXIT_OK) {
+		measure_columns(ctx, *src);
+		rc = cli_check_module(ctx, *src, module);
+	}
+	if (rc == CLI_EXIT_OK)
+		rc = cli_connect(ctx, db);
+	return rc;
+}
+
+/* The version after the command: from its result when known, else asked. */
+static int current_version(cli_context *ctx, modmig_db *db, const modmig_source *src,
+                           const modmig_result *result, int64_t *version)
+{
+	modmig_error *err = NULL;
+	modmig_status st = MODMIG_OK;
+	int rc = CLI_EXIT_OK;
+
+	*version = modmig_result_version(result);
+	if (*version < 0)
+		st = modmig_db_version(db, src, version, &err);
+	if (st != MODMIG_OK)
+		rc = cli_report_failure(ctx, st, err);
+	modmig_error_free(err);
+	return rc;
+}
+
+static void print_result_json(const modmig_result *result, int64_t version)
+{
+	size_t count = result ? modmig_result_count(result) : 0;
+
+	fputs("{\"migrations\":[", stdout);
+	for (size_t i = 0; i < count; i++) {
+		const modmig_result_row *row = modmig_result_row_at(result, i);
+
+		printf("%s{\"version\":%" PRId64 ",\"module\":", i ? "," : "", row->version);
+		cli_json_string(stdout, row->module);
+		fputs(",\"file\":", stdout);
+		cli_json_string(stdout, row->file);
+		printf(",\"direction\":\"%s\",\"duration_ms\":%.3f}",
+		       row->direction == MODMIG_UP ? "up" : "down", row->duration_ms);
+	}
+	printf("],\"version\":%" PRId64 "}\n", version);
+}
+
+/* redo's result holds a rollback and an apply; people count that as one migration */
+static size_t count_rows(const modmig_result *result, modmig_direction direction)
+{
+	size_t count = 0;
+
+	for (size_t i = 0; result && i < modmig_result_count(result); i++)
+		count += modmig_result_row_at(result, i)->direction == direction;
+	return count;
+}
+
+/*
+ * The closing line of up, down, redo and reset: the migrations that went in
+ * the `counted` direction and what happened to them (`done`), or `idle`.
+ */
+static int print_summary(cli_context *ctx, modmig_db *db, const modmig_source *src,
+                         const modmig_result *result, modmig_direction counted, const char *done,
+                         const char *idle, double started)
+{
+	size_t count = count_rows(result, counted);
+	int64_t version = 0;
+	char text[32];
+	int rc = CLI_EXIT_OK;
+
+	if (ctx->dry_run_migrations > 0 && !ctx->json) {
+		printf("dry run: %zu migration%s would run; nothing was changed\n",
+		       ctx->dry_run_migrations, ctx->dry_run_migrations == 1 ? "" : "s");
+		goto cleanup;
+	}
+	if (count > 0 && !ctx->json) {
+		printf("%zu migration%s %s in %.1f ms\n", count, count == 1 ? "" : "s", done,
+		       now_ms() - started);
+		goto cleanup;
+	}
+	rc = current_version(ctx, db, src, result, &version);
+	if (rc != CLI_EXIT_OK)
+		goto cleanup;
+	if (ctx->json) {
+		print_result_json(result, version);
+		goto cleanup;
+	}
+	cli_format_version(text, version);
+	printf("%s, at version %s\n", idle, version ? text : "0");
+cleanup:
+	return rc;
+}
+
+static const struct option up_options[] = {
+        CLI_UP_SELECTION_OPTIONS,
+        {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+        {"plan", required_argument, NULL, OPT_PLAN},
+        {"statement-timeout", required_argument, NULL, OPT_STATEMENT_TIMEOUT},
+        {NULL, 0, NULL, 0},
+};
+
+int cli_take_up_selection(const cli_context *ctx, int c, const char *arg, modmig_up_options *opts,
+                          bool *have_to)
+{
+	switch (c) {
+	case CLI_OPT_UP_TO:
+		if (!cli_parse_version(ctx, "--to", arg, &opts->to))
+			return -1;
+		*have_to = true;
+		return 1;
+	case CLI_OPT_UP_BY_ONE:
+		opts->by_one = true;
+		return 1;
+	case CLI_OPT_UP_MODULE:
+		opts->module = arg;
+		return 1;
+	case CLI_OPT_UP_STRICT:
+		opts->strict = true;
+		return 1;
+	case CLI_OPT_UP_RESUME:
+		opts->resume = true;
+		return 1;
+	case CLI_OPT_UP_RESTART:
+		opts->restart = true;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* false when up must end now with *exit_code: after --help or a usage error */
+static bool parse_up_options(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
+                             modmig_up_options *opts, cli_timeouts *t, int *exit_code)
+{
+	bool have_to = false;
+	bool ok = false;
+	cli_parser p;
+	int c;
+
+	*exit_code = CLI_EXIT_USAGE;
+	if (!cli_parser_init(&p, ctx, cmd, argc, argv, up_options, NULL)) {
+		*exit_code = cli_out_of_memory(ctx);
+		goto cleanup;
+	}
+	while ((c = cli_getopt(&p)) != -1) {
+		int taken = cli_take_up_selection(ctx, c, optarg, opts, &have_to);
+
+		if (taken < 0)
+			goto cleanup;
+		if (taken > 0)
+			continue;
+		switch (c) {
+		case OPT_DRY_RUN:
+			opts->dry_run = true;
+			break;
+		case OPT_PLAN:
+			opts->plan_file = optarg;
+			break;
+		case OPT_STATEMENT_TIMEOUT:
+			if (!cli_parse_statement_timeout(ctx, optarg, t))
+				goto cleanup;
+			break;
+		default:
+			*exit_code = p.exit_code;
+			goto cleanup;
+		}
+	}
+	if (have_to && opts->by_one)
+		cli_usage_error(ctx, "options '--to' and '--by-one' cannot be used together");
+	else if (opts->resume && opts->restart)
+		cli_usage_error(ctx, "options '--resume' and '--restart' cannot be used together");
+	else if (opts->plan_file && (have_to || opts->by_one || opts->module || opts->strict ||
+	                             opts->resume || opts->restart))
+		cli_usage_error(ctx,
+		                "option '--plan' cannot be used with --to, --by-one, --module, "
+		                "--strict, --resume or --restart: the plan fixes what runs");
+	else if (have_to && opts->to == 0)
+		cli_usage_error(ctx, "invalid value '0' for '--to': expected a version number such "
+		                     "as 2001");
+	else
+		ok = cli_expect_args(&p, 0, 0, NULL);
+	if (ok)
+		*exit_code = CLI_EXIT_OK;
+cleanup:
+	cli_parser_free(&p);
+	return ok;
+}
+
+int cli_cmd_up(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+{
+	modmig_source *src = NULL;
+	modmig_db *db = NULL;
+	modmig_result *result = NULL;
+	modmig_error *err = NULL;
+	modmig_up_options opts;
+	modmig_status st;
+	cli_timeouts t = {0};
+	double started;
+	int rc;
+
+	modmig_up_options_init(&opts);
+	if (!parse_up_options(ctx, cmd, argc, argv, &opts, &t, &rc))
+		goto cleanup;
+	cli_take_lock_timeout(ctx, &t);
+	opts.lock_timeout = t.has_lock ? t.lock : NULL;
+	opts.statement_timeout = t.has_statement ? t.statement : NULL;
+	rc = open_online(ctx, opts.module, &src, &db);
+	if (rc != CLI_EXIT_OK)
+		goto cleanup;
+	started = now_ms();
+	st = modmig_up(db, src, &opts, &result, &err);
+	if (st != MODMIG_OK) {
+		rc = cli_report_failure(ctx, st, err);
+		goto cleanup;
+	}
+	rc = print_summary(ctx, db, src, result, MODMIG_UP, "applied", "nothing to do", started);
+cleanup:
+	modmig_result_free(result);
+	modmig_error_free(err);
+	modmig_db_free(db);
+	modmig_source_free(src);
+	return rc;
+}
+
+static const struct option down_options[] = {
+        {"to", required_argument, NULL, OPT_TO},
+        {"module", required_argument, NULL, OPT_MODULE},
+        {"yes", no_argument, NULL, OPT_YES},
+        {"statement-timeout", required_argument, NULL, OPT_STATEMENT_TIMEOUT},
+        {NULL, 0, NULL, 0},
+};
+
+static const struct option confirm_options[] = {
+        {"yes", no_argument, NULL, OPT_YES},
+        {NULL, 0, NULL, 0},
+};
+
+/* down, redo and reset: what differs is the options they take and the call. */
+typedef enum rollback_kind { ROLLBACK_DOWN, ROLLBACK_REDO, ROLLBACK_RESET } rollback_kind;
+
+static int run_rollback(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
+                        rollback_kind kind)
+{
+	modmig_source *src = NULL;
+	modmig_db *db = NULL;
+	modmig_result *result = NULL;
+	modmig_error *err = NULL;
+	modmig_down_options opts;
+	modmig_status st;
+	cli_parser p;
+	cli_timeouts t = {0};
+	double started;
+	int rc = CLI_EXIT_OK;
+	bool yes = false;
+	int c;
+
+	modmig_down_options_init(&opts);
+	opts.all = kind == ROLLBACK_RESET;
+	if (!cli_parser_init(&p, ctx, cmd, argc, argv,
+	                     kind == ROLLBACK_DOWN   ? down_options
+	                     : kind == ROLLBACK_REDO ? confirm_options
+	                                             : NULL,
+	                     NULL)) {
+		rc = cli_out_of_memory(ctx);
+		goto cleanup;
+	}
+	while ((c = cli_getopt(&p)) != -1) {
+		if (c == OPT_TO && cli_parse_version(ctx, "--to", optarg, &opts.to))
+			continue;
+		if (c == OPT_STATEMENT_TIMEOUT && cli_parse_statement_timeout(ctx, optarg, &t))
+			continue;
+		if (c == OPT_MODULE || c == OPT_YES) {
+			opts.module = c == OPT_MODULE ? optarg : opts.module;
+			yes = yes || c == OPT_YES;
+			continue;
+		}
+		rc = c == OPT_TO || c == OPT_STATEMENT_TIMEOUT ? CLI_EXIT_USAGE : p.exit_code;
+		goto cleanup;
+	}
+	if (!cli_expect_args(&p, 0, 0, NULL)) {
+		rc = CLI_EXIT_USAGE;
+		goto cleanup;
+	}
+	rc = cli_production_guard(ctx,
+	                          kind == ROLLBACK_RESET  ? "reset"
+	                          : kind == ROLLBACK_DOWN ? "down"
+	                                                  : "redo",
+	                          yes);
+	if (rc != CLI_EXIT_OK)
+		goto cleanup;
+	cli_take_lock_timeout(ctx, &t);
+	opts.lock_timeout = t.has_lock ? t.lock : NULL;
+	opts.statement_timeout = t.has_statement ? t.statement : NULL;
+	rc = open_online(ctx, opts.module, &src, &db);
+	if (rc != CLI_EXIT_OK)
+		goto cleanup;
+	started = now_ms();
+	if (kind == ROLLBACK_REDO)
+		st = modmig_redo(db, src, &result, &err);
+	else
+		st = modmig_down(db, src, &opts, &result, &err);
+	if (st != MODMIG_OK) {
+		rc = cli_report_failure(ctx, st, err);
+		goto cleanup;
+	}
+	if (kind == ROLLBACK_REDO)
+		rc = print_summary(ctx, db, src, result, MODMIG_UP, "rolled back and applied again",
+		                   "nothing to redo", started);
+	else
+		rc = print_summary(ctx, db, src, result, MODMIG_DOWN, "rolled back",
+		                   "nothing to roll back", started);
+cleanup:
+	cli_parser_free(&p);
+	modmig_result_free(result);
+	modmig_error_free(err);
+	modmig_db_free(db);
+	modmig_source_free(src);
+	return rc;
+}
+
+int cli_cmd_down(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+{
+	return run_rollback(ctx, cmd, argc, argv, ROLLBACK_DOWN);
+}
+
+int cli_cmd_redo(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+{
+	return run_rollback(ctx, cmd, argc, argv, ROLLBACK_REDO);
+}
+
+int cli_cmd_reset(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+{
+	return run_rollback(ctx, cmd, argc, argv, ROLLBACK_RESET);
+}
+
+static cli_color state_color(modmig_state state)
+{
+	switch (state) {
+	case MODMIG_STATE_APPLIED:
+		return CLI_GREEN;
+	case MODMIG_STATE_PENDING:
+		return CLI_YELLOW;
+	default:
+		return CLI_RED;
+	}
+}
+
+static bool row_selected(const modmig_report_row *row, const char *module)
+{
+	return !module || (row->module && strcmp(row->module, module) == 0);
+}
+
+static void print_status_json(const modmig_report *report, const char *module)
+{
+	bool first = true;
+
+	fputc('[', stdout);
+	for (size_t i = 0; i < modmig_report_count(report); i++) {
+		const modmig_report_row *row = modmig_report_row_at(report, i);
+
+		if (!row_selected(row, module))
+			continue;
+		printf("%s{\"version\":%" PRId64 ",\"module\":", first ? "" : ",", row->version);
+		cli_json_string(stdout, row->module);
+		fputs(",\"name\":", stdout);
+		cli_json_string(stdout, row->name);
+		fputs(",\"file\":", stdout);
+		cli_json_string(stdout, row->file);
+		fputs(",\"state\":", stdout);
+		cli_json_string(stdout, modmig_state_name(row->state));
+		fputs(",\"applied_at\":", stdout);
+		cli_json_string(stdout, row->applied_at);
+		fputc('}', stdout);
+		first = false;
+	}
+	fputs("]\n", stdout);
+}
+
+static int print_status_table(const cli_context *ctx, const modmig_report *report,
+                              const char *module)
+{
+	static const char *const header[] = {"VERSION", "MODULE", "NAME", "STATE", "APPLIED_AT"};
+	size_t counts[MODMIG_STATE_FAILED + 1] = {0};
+	int64_t current = modmig_report_current_version(report);
+	char version[32];
+	cli_table table;
+	bool ok = cli_table_init(&table, 5);
+	int rc = CLI_EXIT_OK;
+
+	for (size_t i = 0; ok && i < 5; i++)
+		ok = cli_table_add(&table, header[i], CLI_PLAIN);
+	for (size_t i = 0; ok && i < modmig_report_count(report); i++) {
+		const modmig_report_row *row = modmig_report_row_at(report, i);
+
+		if (!row_selected(row, module))
+			continue;
+		if ((size_t)row->state <= MODMIG_STATE_FAILED)
+			counts[row->state]++;
+		cli_format_version(version, row->version);
+		ok = cli_table_add(&table, version, CLI_PLAIN) &&
+		     cli_table_add(&table, row->module ? row->module : "-", CLI_CYAN) &&
+		     cli_table_add(&table, row->name ? row->name : "-", CLI_PLAIN) &&
+		     cli_table_add(&table, modmig_state_name(row->state),
+		                   state_color(row->state)) &&
+		     cli_table_add(&table, row->applied_at ? row->applied_at : "-", CLI_DIM);
+	}
+	if (!ok) {
+		rc = cli_out_of_memory(ctx);
+		goto cleanup;
+	}
+	cli_table_print(ctx, &table, stdout);
+	cli_format_version(version, current);
+	printf("%zu applied, %zu pending, %zu missing, %zu no file", counts[MODMIG_STATE_APPLIED],
+	       counts[MODMIG_STATE_PENDING], counts[MODMIG_STATE_MISSING],
+	       counts[MODMIG_STATE_NO_FILE]);
+	if (counts[MODMIG_STATE_FAILED])
+		printf(", %zu failed", counts[MODMIG_STATE_FAILED]);
+	printf("; current version %s\n", current ? version : "0");
+cleanup:
+	cli_table_free(&table);
+	return rc;
+}
+
+static const struct option status_options[] = {
+        {"module", required_argument, NULL, OPT_MODULE},
+        {NULL, 0, NULL, 0},
+};
+
+int cli_cmd_status(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+{
+	modmig_source *src = NULL;
+	modmig_db *db = NULL;
+	modmig_report *report = NULL;
+	modmig_error *err = NULL;
+	modmig_status st;
+	const char *module = NULL;
+	cli_parser p;
+	int rc = CLI_EXIT_OK;
+	int c;
+
+	if (!cli_parser_init(&p, ctx, cmd, argc, argv, status_options, NULL)) {
+		rc = cli_out_of_memory(ctx);
+		goto cleanup;
+	}
+	while ((c = cli_getopt(&p)) != -1) {
+		if (c != OPT_MODULE) {
+			rc = p.exit_code;
+			goto cleanup;
+		}
+		module = optarg;
+	}
+	if (!cli_expect_args(&p, 0, 0, NULL)) {
+		rc = CLI_EXIT_USAGE;
+		goto cleanup;
+	}
+	rc = open_online(ctx, module, &src, &db);
+	if (rc != CLI_EXIT_OK)
+		goto cleanup;
+	st = modmig_db_status(db, src, &report, &err);
+	if (st != MODMIG_OK) {
+		rc = cli_report_failure(ctx, st, err);
+		goto cleanup;
+	}
+	if (ctx->json)
+		print_status_json(report, module);
+	else
+		rc = print_status_table(ctx, report, module);
+cleanup:
+	cli_parser_free(&p);
+	modmig_report_free(report);
+	modmig_error_free(err);
+	modmig_db_free(db);
+	modmig_source_free(src);
+	return rc;
+}
+
+int cli_cmd_version(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+{
+	modmig_source *src = NULL;
+	modmig_db *db = NULL;
+	int64_t version = 0;
+	char **args = NULL;
+	int rc;
+
+	if (!cli_parse_plain(ctx, cmd, argc, argv, 0, 0, NULL, &args, &rc))
+		goto cleanup;
+	rc = open_online(ctx, NULL, &src, &db);
+	if (rc == CLI_EXIT_OK)
+		rc = current_version(ctx, db, src, NULL, &version);
+	if (rc != CLI_EXIT_OK)
+		goto cleanup;
+	if (ctx->json)
+		printf("{\"version\":%" PRId64 "}\n", version);
+	else
+		printf("%" PRId64 "\n", version);
+cleanup:
+	modmig_db_free(db);
+	modmig_source_free(src);
+	return rc;
+}

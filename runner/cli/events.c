@@ -1,0 +1,95 @@
+/*
+ * events.c - the log callback that turns the library's events into progress
+ * lines: one line per migration on stdout, failures and waits on stderr.
+ */
+#include "cli.h"
+
+#include <string.h>
+
+static void print_migration_line(const cli_context *ctx, FILE *out, const char *action,
+                                 cli_color color, const modmig_event *event)
+{
+	bool to_err = out == stderr;
+	char version[32];
+
+	if (!event->migration) {
+		fprintf(out, "%s%-11s%s %s\n", cli_color_on(ctx, to_err, color), action,
+		        cli_color_off(ctx, to_err), event->message);
+		return;
+	}
+	cli_format_version(version, modmig_migration_version(event->migration));
+	fprintf(out, "%s%-11s%s %s  %-*s  %-*s  (%.1f ms)\n", cli_color_on(ctx, to_err, color),
+	        action, cli_color_off(ctx, to_err), version, ctx->module_width,
+	        cli_module_name(event->migration), ctx->name_width,
+	        modmig_migration_name(event->migration), event->duration_ms);
+}
+
+static void print_dry_run(cli_context *ctx, const modmig_event *event)
+{
+	const modmig_migration *m = event->migration;
+	size_t len = event->sql ? strlen(event->sql) : 0;
+
+	if (m && m != ctx->last_dry_run) {
+		char version[32];
+
+		cli_format_version(version, modmig_migration_version(m));
+		printf("%s-- would %s %s %s  %s%s\n", cli_color_on(ctx, false, CLI_CYAN),
+		       event->direction == MODMIG_UP ? "apply" : "roll back", version,
+		       cli_module_name(m), modmig_migration_file(m), cli_color_off(ctx, false));
+		ctx->last_dry_run = m;
+		ctx->dry_run_migrations++;
+	}
+	if (event->sql && !event->sql[0]) {
+		printf("%s-- (no statements)%s\n", cli_color_on(ctx, false, CLI_DIM),
+		       cli_color_off(ctx, false));
+	} else if (event->sql) {
+		fputs(event->sql, stdout);
+		if (len == 0 || event->sql[len - 1] != '\n')
+			fputc('\n', stdout);
+	}
+}
+
+void cli_log_event(void *userdata, const modmig_event *event)
+{
+	cli_context *ctx = userdata;
+	/* --json owns stdout; progress lines would make it invalid */
+	bool lines = ctx->verbosity >= 0 && !ctx->json;
+
+	switch (event->kind) {
+	case MODMIG_EVENT_APPLIED:
+		if (lines)
+			print_migration_line(ctx, stdout, "applied", CLI_GREEN, event);
+		break;
+	case MODMIG_EVENT_ROLLED_BACK:
+		if (lines)
+			print_migration_line(ctx, stdout, "rolled back", CLI_YELLOW, event);
+		break;
+	case MODMIG_EVENT_STAMPED:
+		if (lines)
+			print_migration_line(ctx, stdout, "stamped", CLI_CYAN, event);
+		break;
+	case MODMIG_EVENT_FAILED:
+		print_migration_line(ctx, stderr, "failed", CLI_RED, event);
+		break;
+	case MODMIG_EVENT_DRY_RUN:
+		if (!ctx->json)
+			print_dry_run(ctx, event);
+		break;
+	case MODMIG_EVENT_LOCK_WAIT:
+		fprintf(stderr, "%swaiting%s: %s\n", cli_color_on(ctx, true, CLI_YELLOW),
+		        cli_color_off(ctx, true), event->message);
+		break;
+	case MODMIG_EVENT_OUT_OF_ORDER:
+		cli_warn(ctx, "%s", event->message);
+		break;
+	case MODMIG_EVENT_MESSAGE:
+		if (event->level >= MODMIG_LOG_ERROR)
+			fprintf(stderr, "modmig: %s\n", event->message);
+		else if (event->level == MODMIG_LOG_WARN)
+			cli_warn(ctx, "%s", event->message);
+		else if (ctx->verbosity > 0)
+			fprintf(stderr, "%s%s%s\n", cli_color_on(ctx, true, CLI_DIM),
+			        event->message, cli_color_off(ctx, true));
+		break;
+	}
+}

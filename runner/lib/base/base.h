@@ -1,0 +1,87 @@
+/*
+ * base/base.h - the bottom layer of libmodmig: errors, strings and buffers,
+ * JSON, files, hashing and the clock. Everything above includes it; it includes
+ * only the public header. Not installed; the CLI uses include/modmig.h only.
+ */
+#ifndef MODMIG_BASE_H
+#define MODMIG_BASE_H
+
+#include "modmig.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define MM_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define MM_PRINTF(fmt, args)
+#endif
+
+/* ---- errors (error.c) --------------------------------------------------- */
+
+struct modmig_error {
+	modmig_status code;
+	char *message;
+	char *hint;
+	char *sqlstate;
+	char *detail;
+	char *context;
+	char *file;
+	int line;
+	int column;
+	int64_t version;
+	char *module;
+};
+
+/*
+ * Record an error in *err (when err is not NULL and *err is NULL; the first
+ * error wins) and return code, so callers can write
+ *     rc = mm_fail(err, MODMIG_E_PARSE, file, line, 0, "unclosed block");
+ * file may be NULL; line/column 0 mean unknown.
+ */
+modmig_status mm_fail(modmig_error **err, modmig_status code, const char *file, int line,
+		      int column, const char *fmt, ...) MM_PRINTF(6, 7);
+/* Set the hint of *err (no-op when err or *err is NULL). */
+void mm_hint(modmig_error **err, const char *fmt, ...) MM_PRINTF(2, 3);
+/* Attach a migration to *err (no-op when err or *err is NULL). */
+void mm_error_set_migration(modmig_error **err, int64_t version, const char *module);
+/* Set a string field, replacing any previous value (NULL clears). */
+void mm_error_set_field(char **field, const char *value);
+
+/* ---- memory and strings (util.c) ---------------------------------------- */
+
+/* Abort-free allocation helpers: return NULL on OOM like malloc. */
+char *mm_strdup(const char *s);
+char *mm_strndup(const char *s, size_t n);
+char *mm_printf(const char *fmt, ...) MM_PRINTF(1, 2);
+
+/* A growable byte buffer, always NUL-terminated when data != NULL. */
+typedef struct mm_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	bool oom; /* set once an append failed; later appends are ignored */
+} mm_buf;
+
+void mm_buf_init(mm_buf *b);
+void mm_buf_free(mm_buf *b);
+bool mm_buf_append(mm_buf *b, const char *s, size_t n);
+bool mm_buf_puts(mm_buf *b, const char *s);
+bool mm_buf_printf(mm_buf *b, const char *fmt, ...) MM_PRINTF(2, 3);
+/* Append s as a JSON string literal, quotes included. */
+bool mm_buf_json_string(mm_buf *b, const char *s);
+/* Take ownership of the contents (never NULL unless OOM); b is reset. */
+char *mm_buf_take(mm_buf *b);
+
+/* Read a whole file. *out is NUL-terminated and owned by the caller. */
+modmig_status mm_read_file(const char *path, char **out, size_t *len, modmig_error **err);
+
+/* SHA-256 of data as 64 lowercase hex digits plus NUL (OpenSSL EVP). */
+void mm_sha256_hex(const void *data, size_t len, char out[65]);
+
+/* Milliseconds from a monotonic clock. */
+double mm_now_ms(void);
+
+#endif /* MODMIG_BASE_H */

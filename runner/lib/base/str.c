@@ -1,0 +1,139 @@
+/* base/str.c - strings, growable buffers and JSON string escaping. */
+#include "base/base.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+char *mm_strdup(const char *s)
+{
+	return s ? mm_strndup(s, strlen(s)) : NULL;
+}
+
+char *mm_strndup(const char *s, size_t n)
+{
+	char *p = malloc(n + 1);
+
+	if (!p)
+		return NULL;
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *mm_printf(const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	char *p;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return NULL;
+	p = malloc((size_t)n + 1);
+	if (!p)
+		return NULL;
+	va_start(ap, fmt);
+	vsnprintf(p, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return p;
+}
+
+void mm_buf_init(mm_buf *b) { memset(b, 0, sizeof(*b)); }
+
+void mm_buf_free(mm_buf *b)
+{
+	free(b->data);
+	mm_buf_init(b);
+}
+
+static bool buf_reserve(mm_buf *b, size_t extra)
+{
+	size_t want;
+	char *p;
+
+	if (b->oom)
+		return false;
+	if (b->len + extra + 1 <= b->cap)
+		return true;
+	want = b->cap ? b->cap : 64;
+	while (want < b->len + extra + 1)
+		want *= 2;
+	p = realloc(b->data, want);
+	if (!p) {
+		b->oom = true;
+		return false;
+	}
+	b->data = p;
+	b->cap = want;
+	return true;
+}
+
+bool mm_buf_append(mm_buf *b, const char *s, size_t n)
+{
+	if (!buf_reserve(b, n))
+		return false;
+	if (n)
+		memcpy(b->data + b->len, s, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return true;
+}
+
+bool mm_buf_puts(mm_buf *b, const char *s) { return mm_buf_append(b, s, strlen(s)); }
+
+bool mm_buf_printf(mm_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || !buf_reserve(b, (size_t)n))
+		return false;
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return true;
+}
+
+bool mm_buf_json_string(mm_buf *b, const char *s)
+{
+	const unsigned char *p;
+
+	mm_buf_append(b, "\"", 1);
+	for (p = (const unsigned char *)(s ? s : ""); *p; p++) {
+		switch (*p) {
+		case '"': mm_buf_append(b, "\\\"", 2); break;
+		case '\\': mm_buf_append(b, "\\\\", 2); break;
+		case '\n': mm_buf_append(b, "\\n", 2); break;
+		case '\r': mm_buf_append(b, "\\r", 2); break;
+		case '\t': mm_buf_append(b, "\\t", 2); break;
+		default:
+			if (*p < 0x20)
+				mm_buf_printf(b, "\\u%04x", *p);
+			else
+				mm_buf_append(b, (const char *)p, 1);
+		}
+	}
+	return mm_buf_append(b, "\"", 1);
+}
+
+char *mm_buf_take(mm_buf *b)
+{
+	char *p;
+
+	if (b->oom) {
+		mm_buf_free(b);
+		return NULL;
+	}
+	if (!b->data && !mm_buf_append(b, "", 0))
+		return NULL;
+	p = b->data;
+	mm_buf_init(b);
+	return p;
+}

@@ -1,0 +1,422 @@
+/*
+ * doctor.c - modmig doctor: a checklist of what a migration needs, each item
+ * with what was found and a one-line fix when it failed. Read-only: takes no
+ * lock and creates nothing. A failed connection is an item, not an error.
+ */
+#include "run/run.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONNECT_FIX                                                                                \
+	"check -d, DATABASE_URL or PGHOST/PGPORT/PGUSER/PGDATABASE; is the server running?"
+
+struct modmig_checkup {
+	modmig_check *items;
+	size_t count;
+	size_t cap;
+	bool oom;
+};
+
+/* ---- the checkup handle ------------------------------------------------- */
+
+/* Add an item; detail and fix are taken over (fix may be NULL). */
+static void item(modmig_checkup *c, const char *name, bool ok, char *detail, char *fix)
+{
+	modmig_check *it;
+
+	if (!detail || c->oom || (!ok && !fix))
+		goto nomem;
+	if (c->count == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16;
+		modmig_check *items = realloc(c->items, cap * sizeof(*items));
+
+		if (!items)
+			goto nomem;
+		c->items = items;
+		c->cap = cap;
+	}
+	it = &c->items[c->count++];
+	it->name = name;
+	it->ok = ok;
+	it->detail = detail;
+	it->fix = ok ? NULL : fix;
+	if (ok)
+		free(fix);
+	return;
+nomem:
+	free(detail);
+	free(fix);
+	c->oom = true;
+}
+
+size_t modmig_checkup_count(const modmig_checkup *checkup)
+{
+	return checkup ? checkup->count : 0;
+}
+
+const modmig_check *modmig_checkup_at(const modmig_checkup *checkup, size_t index)
+{
+	return checkup && index < checkup->count ? &checkup->items[index] : NULL;
+}
+
+void modmig_checkup_free(modmig_checkup *checkup)
+{
+	size_t i;
+
+	if (!checkup)
+		return;
+	for (i = 0; i < checkup->count; i++) {
+		free((char *)checkup->items[i].detail);
+		free((char *)checkup->items[i].fix);
+	}
+	free(checkup->items);
+	free(checkup);
+}
+
+/* ---- the items ---------------------------------------------------------- */
+
+static void check_config(modmig_checkup *c, const modmig_source *src)
+{
+	const char *vt = modmig_source_version_table(src);
+
+	item(c, "configuration", true,
+	     mm_printf("%s %s, version table %s, %zu modules, %zu migrations",
+	               modmig_source_is_dir(src) ? "directory" : "manifest",
+	               modmig_source_origin(src), vt && *vt ? vt : "goose_db_version",
+	               modmig_source_module_count(src), modmig_source_migration_count(src)),
+	     NULL);
+}
+
+static void check_server(modmig_checkup *c, modmig_db *db)
+{
+	const char *text = PQparameterStatus(db->conn, "server_version");
+	const char *path = modmig_db_stripped_search_path(db);
+	bool ok = db->server_version >= 100000;
+
+	item(c, "server version", ok,
+	     mm_printf("PostgreSQL %s (server_version_num %d)", text ? text : "?",
+	               db->server_version),
+	     mm_strdup("upgrade the server to PostgreSQL 10 or later (identity columns)"));
+	if (path)
+		item(c, "search_path", true,
+		     mm_printf("search_path=%s was removed from the connection options; "
+		               "migrations run with the server's default",
+		               path),
+		     NULL);
+	else
+		item(c, "search_path", true,
+		     mm_strdup("no search_path in the connection options; migrations run with "
+		               "the server's default"),
+		     NULL);
+}
+
+/* The version table, the history and the registry, from the state read and verify. */
+static void check_tables(modmig_checkup *c, const mm_names *n, const mm_state *st,
+                         const modmig_findings *f)
+{
+	const char *up = "run 'modmig up' to create it";
+	bool tampered = false, registry = false;
+	const char *registry_msg = NULL;
+	size_t i;
+
+	for (i = 0; i < modmig_findings_count(f); i++) {
+		const modmig_finding *x = modmig_findings_at(f, i);
+
+		tampered |= x->kind == MODMIG_FINDING_TAMPERED;
+		if (x->kind == MODMIG_FINDING_REGISTRY && !registry) {
+			registry = true;
+			registry_msg = x->message;
+		}
+	}
+	item(c, "version table", st->has_version_table,
+	     st->has_version_table
+	             ? mm_printf("%s: %zu applied, current version %lld", n->written,
+	                         st->applied_count, (long long)mm_state_max_applied(st))
+	             : mm_printf("%s does not exist", n->written),
+	     mm_strdup(up));
+	if (!st->has_history)
+		item(c, "history", false, mm_printf("%s does not exist", n->history),
+		     mm_strdup(up));
+	else
+		item(c, "history", !tampered,
+		     tampered ? mm_printf("%s has lost its append-only trigger", n->history)
+		              : mm_printf("%s is append-only (trigger present)", n->history),
+		     mm_strdup("recreate the triggers modmig_append_only and modmig_no_truncate, "
+		               "and check the history for changes"));
+	if (!st->has_registry)
+		item(c, "module registry", false, mm_printf("%s does not exist", n->modules),
+		     mm_strdup(up));
+	else
+		item(c, "module registry", !registry,
+		     registry ? mm_strdup(registry_msg)
+		              : mm_printf("%s: %zu modules registered, matches the manifest",
+		                          n->modules, st->module_count),
+		     mm_strdup("append new modules at the end of the manifest; registered "
+		               "modules keep their name and position"));
+}
+
+static void check_lock(modmig_checkup *c, modmig_db *db, const mm_names *n)
+{
+	uint64_t u;
+	char hi[16], lo[16];
+	const char *params[2] = {hi, lo};
+	PGresult *res;
+
+	memcpy(&u, &n->lock_key, sizeof(u));
+	snprintf(hi, sizeof(hi), "%u", (unsigned)(u >> 32));
+	snprintf(lo, sizeof(lo), "%u", (unsigned)(u & 0xffffffffu));
+	res = PQexecParams(db->conn,
+	                   "select l.pid, coalesce(nullif(a.application_name, ''), 'no name'), "
+	                   "coalesce(a.usename, '?'), coalesce(to_char(a.xact_start, "
+	                   "'YYYY-MM-DD HH24:MI:SSOF'), to_char(a.backend_start, "
+	                   "'YYYY-MM-DD HH24:MI:SSOF'), '?') from pg_locks l left join "
+	                   "pg_stat_activity a on a.pid = l.pid where l.locktype = 'advisory' and "
+	                   "l.granted and l.classid = $1::oid and l.objid = $2::oid and "
+	                   "l.objsubid = 1 and l.database = (select oid from pg_database where "
+	                   "datname = current_database()) limit 1",
+	                   2, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		item(c, "lock", false, mm_db_redact(db, PQresultErrorMessage(res)),
+		     mm_strdup("the role needs to read pg_locks and pg_stat_activity"));
+	else if (PQntuples(res) == 0)
+		item(c, "lock", true, mm_printf("free (advisory key %lld)", (long long)n->lock_key),
+		     NULL);
+	else
+		item(c, "lock", true,
+		     mm_printf("held by pid %s (%s, user %s, since %s; advisory key %lld): a "
+		               "migration may be running",
+		               PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
+		               PQgetvalue(res, 0, 3), (long long)n->lock_key),
+		     NULL);
+	PQclear(res);
+}
+
+static void check_pending(modmig_checkup *c, const modmig_source *src, const mm_state *st)
+{
+	mm_plan plan;
+	size_t missing = 0, i;
+	int64_t max = mm_state_max_applied(st);
+
+	if (mm_plan_up(src->migrations, src->migration_count, st, NULL, NULL, &plan, NULL) !=
+	    MODMIG_OK) {
+		c->oom = true;
+		return;
+	}
+	for (i = 0; i < plan.count; i++)
+		missing += plan.steps[i].version < max;
+	if (plan.count == 0)
+		item(c, "pending", true, mm_strdup("every migration is applied"), NULL);
+	else
+		item(c, "pending", false,
+		     mm_printf("%zu migration%s not applied (%zu missing, %zu new), first %lld",
+		               plan.count, plan.count == 1 ? "" : "s", missing,
+		               plan.count - missing, (long long)plan.steps[0].version),
+		     mm_strdup("run 'modmig up'"));
+	mm_plan_clear(&plan);
+}
+
+/* Findings other than pending work and missing tables, which have their own items. */
+static void check_findings(modmig_checkup *c, const modmig_findings *f)
+{
+	size_t counts[MODMIG_FINDING_STATE + 1] = {0}, total = 0, i;
+	mm_buf b;
+
+	for (i = 0; i < modmig_findings_count(f); i++) {
+		modmig_finding_kind k = modmig_findings_at(f, i)->kind;
+
+		if (k == MODMIG_FINDING_PENDING || k == MODMIG_FINDING_MISSING ||
+		    k == MODMIG_FINDING_STATE || (size_t)k > MODMIG_FINDING_STATE)
+			continue;
+		counts[k]++;
+		total++;
+	}
+	if (total == 0) {
+		item(c, "verify", true,
+		     mm_strdup("no changed, unknown, failed or out-of-order migrations"), NULL);
+		return;
+	}
+	mm_buf_init(&b);
+	mm_buf_printf(&b, "%zu finding%s:", total, total == 1 ? "" : "s");
+	for (i = 0; i <= MODMIG_FINDING_STATE; i++)
+		if (counts[i])
+			mm_buf_printf(&b, " %zu %s", counts[i],
+			              modmig_finding_kind_name((modmig_finding_kind)i));
+	item(c, "verify", false, mm_buf_take(&b), mm_strdup("run 'modmig verify' for details"));
+}
+
+/* ---- privileges --------------------------------------------------------- */
+
+/* An SQL array literal of the module schemas (public for modules without one). */
+static char *schema_array(const modmig_source *src)
+{
+	size_t i, k;
+	mm_buf b;
+
+	mm_buf_init(&b);
+	mm_buf_puts(&b, "{");
+	for (i = 0; i < modmig_source_module_count(src); i++) {
+		const char *s = modmig_module_schema(modmig_source_module(src, i));
+
+		mm_buf_puts(&b, i ? ",\"" : "\"");
+		for (k = 0, s = s ? s : "public"; s[k]; k++) {
+			if (s[k] == '"' || s[k] == '\\')
+				mm_buf_puts(&b, "\\");
+			mm_buf_append(&b, &s[k], 1);
+		}
+		mm_buf_puts(&b, "\"");
+	}
+	if (modmig_source_module_count(src) == 0)
+		mm_buf_puts(&b, "public");
+	mm_buf_puts(&b, "}");
+	return mm_buf_take(&b);
+}
+
+static void check_privileges(modmig_checkup *c, modmig_db *db, const modmig_source *src)
+{
+	char *array = schema_array(src);
+	const char *params[1] = {array};
+	PGresult *res = NULL;
+	mm_buf bad, fix;
+	int i, rows, ok_count = 0;
+
+	mm_buf_init(&bad);
+	mm_buf_init(&fix);
+	if (!array) {
+		c->oom = true;
+		goto cleanup;
+	}
+	res = PQexecParams(
+	        db->conn,
+	        "select s, n.oid is not null, case when n.oid is null then "
+	        "has_database_privilege(current_database(), 'CREATE') else "
+	        "has_schema_privilege(n.oid, 'CREATE') end, quote_ident(s), "
+	        "quote_ident(current_user), quote_ident(current_database()) from (select distinct "
+	        "s from unnest($1::text[]) s) x left join pg_namespace n on n.nspname = x.s "
+	        "order by 1",
+	        1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		item(c, "privileges", false, mm_db_redact(db, PQresultErrorMessage(res)),
+		     mm_strdup("check that the role can read the system catalogs"));
+		goto cleanup;
+	}
+	rows = PQntuples(res);
+	for (i = 0; i < rows; i++) {
+		bool exists = PQgetvalue(res, i, 1)[0] == 't';
+
+		if (PQgetvalue(res, i, 2)[0] == 't') {
+			ok_count++;
+			continue;
+		}
+		mm_buf_printf(&bad, "%s%s%s", bad.len ? ", " : "", PQgetvalue(res, i, 0),
+		              exists ? "" : " (to be created: needs CREATE on the database)");
+		if (exists)
+			mm_buf_printf(&fix, "%sGRANT CREATE ON SCHEMA %s TO %s;",
+			              fix.len ? " " : "", PQgetvalue(res, i, 3),
+			              PQgetvalue(res, i, 4));
+		else if (!strstr(fix.data ? fix.data : "", "ON DATABASE"))
+			mm_buf_printf(&fix, "%sGRANT CREATE ON DATABASE %s TO %s;",
+			              fix.len ? " " : "", PQgetvalue(res, i, 5),
+			              PQgetvalue(res, i, 4));
+	}
+	if (!bad.len)
+		item(c, "privileges", true,
+		     mm_printf("can create in all %d module schema%s", ok_count,
+		               ok_count == 1 ? "" : "s"),
+		     NULL);
+	else
+		item(c, "privileges", false, mm_printf("cannot create in %s", bad.data),
+		     mm_printf("as an owner or superuser: %s", fix.data ? fix.data : ""));
+cleanup:
+	PQclear(res);
+	free(array);
+	mm_buf_free(&bad);
+	mm_buf_free(&fix);
+}
+
+/* ---- the checkup -------------------------------------------------------- */
+
+static void run_online(modmig_checkup *c, modmig_db *db, const modmig_source *src)
+{
+	modmig_error *e = NULL;
+	modmig_findings *f = NULL;
+	modmig_status st;
+	mm_session s;
+
+	check_server(c, db);
+	st = mm_session_open(&s, db, src, &e);
+	if (st != MODMIG_OK) {
+		item(c, "state", false, mm_strdup(e ? e->message : "cannot read modmig's state"),
+		     e && e->hint
+		             ? mm_strdup(e->hint)
+		             : mm_printf("let the role read modmig's tables, e.g. GRANT "
+		                         "SELECT, INSERT ON %s, %s, %s TO the role, or "
+		                         "connect as their owner",
+		                         s.names.version ? s.names.version : "the version table",
+		                         s.names.history ? s.names.history : "its history",
+		                         s.names.modules ? s.names.modules : "its registry"));
+		/* The lock and the privileges do not need the state. */
+		if (s.names.written)
+			check_lock(c, db, &s.names);
+		check_privileges(c, db, src);
+		goto cleanup;
+	}
+	st = modmig_verify(db, src, &f, &e);
+	if (st != MODMIG_OK && st != MODMIG_E_CHECK) {
+		item(c, "verify", false, mm_strdup(e ? e->message : "verify failed"),
+		     mm_strdup("run 'modmig verify' for details"));
+		goto cleanup;
+	}
+	check_tables(c, &s.names, &s.state, f);
+	check_lock(c, db, &s.names);
+	check_pending(c, src, &s.state);
+	check_findings(c, f);
+	check_privileges(c, db, src);
+cleanup:
+	modmig_findings_free(f);
+	modmig_error_free(e);
+	mm_session_close(&s);
+}
+
+modmig_status modmig_doctor(const char *conninfo, const modmig_source *src, modmig_checkup **out,
+                            modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	modmig_checkup *c = NULL;
+	modmig_error *cerr = NULL;
+	modmig_db *db = NULL;
+	size_t i;
+
+	*out = NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c || !src) {
+		rc = !c ? mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory")
+		        : mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0, "no source given");
+		goto cleanup;
+	}
+	check_config(c, src);
+	if (modmig_db_connect(conninfo, &db, &cerr) != MODMIG_OK) {
+		item(c, "connection", false,
+		     mm_strdup(cerr ? cerr->message : "cannot connect to the database"),
+		     mm_strdup(cerr && cerr->hint ? cerr->hint : CONNECT_FIX));
+	} else {
+		item(c, "connection", true, mm_strdup(db->display ? db->display : "connected"),
+		     NULL);
+		run_online(c, db, src);
+	}
+	if (c->oom) {
+		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+		goto cleanup;
+	}
+	for (i = 0; i < c->count; i++)
+		if (!c->items[i].ok)
+			rc = MODMIG_E_CHECK;
+	*out = c;
+	c = NULL;
+cleanup:
+	modmig_error_free(cerr);
+	modmig_db_free(db);
+	modmig_checkup_free(c);
+	return rc;
+}

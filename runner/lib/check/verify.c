@@ -1,0 +1,427 @@
+/*
+ * verify.c - modmig verify: the database checked against the files without
+ * changing anything. Takes no lock and creates nothing: the state read of
+ * every online command plus one query for the recorded checksums and the
+ * history's append-only triggers.
+ */
+#include "run/run.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define TRIGGER_COUNT 2 /* modmig_append_only and modmig_no_truncate (store.c) */
+
+struct modmig_findings {
+	modmig_finding *items;
+	size_t count;
+	size_t cap;
+	bool oom;
+};
+
+/* The SHA-256 recorded by the latest applied or stamped event of a version. */
+typedef struct recorded {
+	int64_t version;
+	char *sha256;
+} recorded;
+
+typedef struct checks {
+	int triggers;   /* enabled append-only triggers on the history table */
+	recorded *sums; /* ascending version */
+	size_t sum_count;
+} checks;
+
+const char *modmig_finding_kind_name(modmig_finding_kind kind)
+{
+	static const char *const names[] = {"changed",  "no_file",      "pending",
+	                                    "missing",  "out_of_order", "failed",
+	                                    "registry", "tampered",     "state"};
+
+	if ((size_t)kind < sizeof(names) / sizeof(names[0]))
+		return names[kind];
+	return "unknown";
+}
+
+/* ---- the findings handle ------------------------------------------------ */
+
+static void add(modmig_findings *f, modmig_finding_kind kind, int64_t version, const char *module,
+                const char *file, char *message)
+{
+	modmig_finding *it;
+
+	if (!message || f->oom)
+		goto nomem;
+	if (f->count == f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 16;
+		modmig_finding *items = realloc(f->items, cap * sizeof(*items));
+
+		if (!items)
+			goto nomem;
+		f->items = items;
+		f->cap = cap;
+	}
+	it = &f->items[f->count];
+	memset(it, 0, sizeof(*it));
+	it->kind = kind;
+	it->version = version;
+	it->module = module ? mm_strdup(module) : NULL;
+	it->file = file ? mm_strdup(file) : NULL;
+	it->message = message;
+	f->count++;
+	if ((module && !it->module) || (file && !it->file))
+		f->oom = true;
+	return;
+nomem:
+	free(message);
+	f->oom = true;
+}
+
+size_t modmig_findings_count(const modmig_findings *findings)
+{
+	return findings ? findings->count : 0;
+}
+
+const modmig_finding *modmig_findings_at(const modmig_findings *findings, size_t index)
+{
+	return findings && index < findings->count ? &findings->items[index] : NULL;
+}
+
+void modmig_findings_free(modmig_findings *findings)
+{
+	size_t i;
+
+	if (!findings)
+		return;
+	for (i = 0; i < findings->count; i++) {
+		free((char *)findings->items[i].module);
+		free((char *)findings->items[i].file);
+		free((char *)findings->items[i].message);
+	}
+	free(findings->items);
+	free(findings);
+}
+
+/* ---- what the state read does not tell ---------------------------------- */
+
+static void checks_clear(checks *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->sum_count; i++)
+		free(c->sums[i].sha256);
+	free(c->sums);
+	memset(c, 0, sizeof(*c));
+}
+
+/*
+ * One query: the history's enabled protective triggers (row 0) and, when the
+ * history exists, each version's latest applied or stamped checksum.
+ */
+static modmig_status read_checks(modmig_db *db, const mm_names *n, const mm_state *st, checks *out,
+                                 modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	const char *params[1] = {n->history};
+	PGresult *res = NULL;
+	mm_buf b;
+	char *sql = NULL;
+	int rows, i;
+
+	memset(out, 0, sizeof(*out));
+	mm_buf_init(&b);
+	mm_buf_puts(&b, "select 0::bigint, count(*)::text from pg_trigger where tgrelid = "
+	                "to_regclass($1) and not tgisinternal and tgenabled <> 'D' and tgname in "
+	                "('modmig_append_only', 'modmig_no_truncate')");
+	if (st->has_history)
+		mm_buf_printf(&b,
+		              " union all select version, sha256 from (select distinct on "
+		              "(version) version, sha256 from %s where version is not null and "
+		              "event in ('applied', 'stamped') order by version, id desc) h",
+		              n->history);
+	mm_buf_puts(&b, " order by 1");
+	sql = mm_buf_take(&b);
+	if (!sql) {
+		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+		goto cleanup;
+	}
+	res = PQexecParams(db->conn, sql, 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		rc = mm_db_fail(db, res, MODMIG_E_STATE, err, "cannot read the recorded checksums");
+		goto cleanup;
+	}
+	rows = PQntuples(res);
+	out->sums = rows > 1 ? calloc((size_t)rows - 1, sizeof(*out->sums)) : NULL;
+	if (rows > 1 && !out->sums) {
+		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+		goto cleanup;
+	}
+	for (i = 0; i < rows; i++) {
+		int64_t version = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+
+		if (version == 0 && i == 0) {
+			out->triggers = atoi(PQgetvalue(res, i, 1));
+			continue;
+		}
+		out->sums[out->sum_count].version = version;
+		out->sums[out->sum_count].sha256 =
+		        PQgetisnull(res, i, 1) ? NULL : mm_strdup(PQgetvalue(res, i, 1));
+		out->sum_count++;
+	}
+cleanup:
+	PQclear(res);
+	free(sql);
+	if (rc != MODMIG_OK)
+		checks_clear(out);
+	return rc;
+}
+
+static const recorded *find_sum(const checks *c, int64_t version)
+{
+	size_t lo = 0, hi = c->sum_count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (c->sums[mid].version == version)
+			return &c->sums[mid];
+		if (c->sums[mid].version < version)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* ---- the checks --------------------------------------------------------- */
+
+static const modmig_module *module_of(const modmig_source *src, int64_t version)
+{
+	size_t i, n = modmig_source_module_count(src);
+
+	for (i = 0; i < n; i++) {
+		const modmig_module *m = modmig_source_module(src, i);
+
+		if (version >= m->first_version && version <= m->last_version)
+			return m;
+	}
+	return NULL;
+}
+
+/*
+ * Versions of one module share a segment: (v - 1) / 1000 is the module's
+ * position. In --dir mode the whole directory is one segment, as in the
+ * planner.
+ */
+static int64_t segment(const modmig_source *src, int64_t v)
+{
+	return modmig_source_is_dir(src) || v <= 0 ? 0 : (v - 1) / 1000;
+}
+
+static int64_t segment_last(const modmig_source *src, int64_t v)
+{
+	return modmig_source_is_dir(src) ? INT64_MAX : segment(src, v) * 1000 + 999;
+}
+
+/*
+ * For each applied version, the index of the earliest applied (lowest id)
+ * higher version of its segment, or -1: applied out of order when that one
+ * went in first. One pass from the top, so 10 000 versions cost nothing.
+ */
+static modmig_status earliest_above(const modmig_source *src, const mm_state *st, long **out,
+                                    modmig_error **err)
+{
+	size_t n = st->applied_count, i;
+	long *best = calloc(n ? n : 1, sizeof(*best));
+
+	*out = best;
+	if (!best)
+		return mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+	for (i = n; i-- > 0;) {
+		long next = (long)i + 1, cand;
+
+		best[i] = -1;
+		if (i + 1 >= n || segment(src, st->applied[i + 1].version) !=
+		                          segment(src, st->applied[i].version))
+			continue;
+		cand = best[i + 1];
+		best[i] = cand >= 0 && st->applied[cand].id < st->applied[next].id ? cand : next;
+	}
+	return MODMIG_OK;
+}
+
+static void check_state_tables(modmig_findings *f, const mm_names *n, const mm_state *st,
+                               const checks *c)
+{
+	if (!st->has_version_table && !st->has_history && !st->has_registry) {
+		add(f, MODMIG_FINDING_STATE, 0, NULL, NULL,
+		    mm_printf("the version table %s does not exist: nothing was migrated here yet; "
+		              "run 'modmig up'",
+		              n->written));
+		return;
+	}
+	if (!st->has_version_table)
+		add(f, MODMIG_FINDING_STATE, 0, NULL, NULL,
+		    mm_printf("the version table %s is missing while modmig's history exists; "
+		              "restore it from a backup",
+		              n->written));
+	if (!st->has_history)
+		add(f, MODMIG_FINDING_STATE, 0, NULL, NULL,
+		    mm_printf("the history table %s is missing; run 'modmig up' to create it",
+		              n->history));
+	if (!st->has_registry)
+		add(f, MODMIG_FINDING_STATE, 0, NULL, NULL,
+		    mm_printf("the module registry %s is missing; run 'modmig up' to create it",
+		              n->modules));
+	if (st->has_history && c->triggers < TRIGGER_COUNT)
+		add(f, MODMIG_FINDING_TAMPERED, 0, NULL, NULL,
+		    mm_printf("the history table %s lacks its append-only trigger%s (%d of %d "
+		              "present): past events may have been changed",
+		              n->history, TRIGGER_COUNT - c->triggers > 1 ? "s" : "", c->triggers,
+		              TRIGGER_COUNT));
+}
+
+static void check_registry(modmig_findings *f, const modmig_source *src, const mm_state *st)
+{
+	modmig_error *rerr = NULL;
+	size_t first_new = 0;
+
+	if (modmig_source_is_dir(src) || !st->has_registry)
+		return;
+	if (mm_registry_check(src, st, &first_new, &rerr) != MODMIG_OK)
+		add(f, MODMIG_FINDING_REGISTRY, 0, NULL, rerr ? rerr->file : NULL,
+		    mm_strdup(rerr ? rerr->message
+		                   : "the module registry disagrees with the manifest"));
+	modmig_error_free(rerr);
+}
+
+static void check_row(modmig_findings *f, const modmig_source *src, const mm_state *st,
+                      const checks *c, const long *best, const mm_row *r)
+{
+	const modmig_migration *m = r->migration;
+	const modmig_module *mod = m ? m->module : module_of(src, r->version);
+	const char *module = mod ? mod->name : NULL, *file = m ? m->file : NULL;
+	const recorded *sum;
+	int64_t above;
+	long b;
+	long long v = (long long)r->version;
+
+	switch (r->state) {
+	case MODMIG_STATE_APPLIED:
+		sum = find_sum(c, r->version);
+		if (sum && sum->sha256 && strcmp(sum->sha256, m->sha256) != 0)
+			add(f, MODMIG_FINDING_CHANGED, r->version, module, file,
+			    mm_printf("changed since it was applied: sha256 %.12s... recorded, "
+			              "%.12s... on disk; restore the file, or add a new migration "
+			              "for the change",
+			              sum->sha256, m->sha256));
+		b = best[r->applied - st->applied];
+		if (b >= 0 && st->applied[b].id < r->applied->id)
+			add(f, MODMIG_FINDING_OUT_OF_ORDER, r->version, module, file,
+			    mm_printf("applied out of order: after %lld of the same module",
+			              (long long)st->applied[b].version));
+		break;
+	case MODMIG_STATE_NO_FILE:
+		add(f, MODMIG_FINDING_NO_FILE, r->version, module, NULL,
+		    mm_printf("version %lld is applied but no migration file has it; restore the "
+		              "file",
+		              v));
+		break;
+	case MODMIG_STATE_FAILED:
+		add(f, MODMIG_FINDING_FAILED, r->version, module, file,
+		    mm_printf("NO TRANSACTION migration failed at unit %d and is not applied%s%s; "
+		              "run 'modmig up --resume' or 'modmig up --restart'",
+		              r->event ? r->event->failed_unit : 0,
+		              r->event && r->event->error ? ": " : "",
+		              r->event && r->event->error ? r->event->error : ""));
+		break;
+	case MODMIG_STATE_PENDING:
+	case MODMIG_STATE_MISSING:
+		above = mm_state_max_applied_upto(st, segment_last(src, r->version));
+		if (above > r->version)
+			add(f, MODMIG_FINDING_OUT_OF_ORDER, r->version, module, file,
+			    mm_printf("not applied, and %lld of the same module already is: an "
+			              "out-of-order arrival; 'modmig up' applies it with a "
+			              "warning, --strict refuses",
+			              (long long)above));
+		else if (r->state == MODMIG_STATE_MISSING)
+			add(f, MODMIG_FINDING_MISSING, r->version, module, file,
+			    mm_printf("not applied, below the highest applied version %lld; run "
+			              "'modmig up'",
+			              (long long)mm_state_max_applied(st)));
+		else
+			add(f, MODMIG_FINDING_PENDING, r->version, module, file,
+			    mm_strdup("not applied yet; run 'modmig up'"));
+		break;
+	}
+}
+
+/* Errors from the state rows stay short: the first line, at most 200 bytes. */
+static void shorten_errors(mm_state *st)
+{
+	size_t i;
+
+	for (i = 0; i < st->event_count; i++) {
+		char *e = st->events[i].error;
+
+		if (!e)
+			continue;
+		e[strcspn(e, "\n")] = '\0';
+		if (strlen(e) > 200)
+			strcpy(e + 197, "...");
+	}
+}
+
+modmig_status modmig_verify(modmig_db *db, const modmig_source *src, modmig_findings **out,
+                            modmig_error **err)
+{
+	modmig_status rc;
+	modmig_findings *f = NULL;
+	mm_session s;
+	checks c;
+	mm_row *rows = NULL;
+	long *best = NULL;
+	size_t count = 0, i;
+
+	memset(&c, 0, sizeof(c));
+	if ((rc = mm_source_load(src, err)) != MODMIG_OK)
+		return rc;
+	memset(&s, 0, sizeof(s));
+	if (out)
+		*out = NULL;
+	rc = mm_session_open(&s, db, src, err);
+	if (rc != MODMIG_OK)
+		goto cleanup;
+	rc = read_checks(db, &s.names, &s.state, &c, err);
+	if (rc != MODMIG_OK)
+		goto cleanup;
+	shorten_errors(&s.state);
+	rc = mm_classify(src->migrations, src->migration_count, &s.state, &rows, &count, err);
+	if (rc == MODMIG_OK)
+		rc = earliest_above(src, &s.state, &best, err);
+	if (rc != MODMIG_OK)
+		goto cleanup;
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+		goto cleanup;
+	}
+	check_state_tables(f, &s.names, &s.state, &c);
+	check_registry(f, src, &s.state);
+	for (i = 0; i < count; i++)
+		check_row(f, src, &s.state, &c, best, &rows[i]);
+	if (f->oom) {
+		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+		goto cleanup;
+	}
+	rc = f->count ? MODMIG_E_CHECK : MODMIG_OK;
+	if (out) {
+		*out = f;
+		f = NULL;
+	}
+cleanup:
+	modmig_findings_free(f);
+	free(rows);
+	free(best);
+	checks_clear(&c);
+	mm_session_close(&s);
+	return rc;
+}

@@ -1,0 +1,512 @@
+/*
+ * db.c - the plain connection: where the connection string comes from, the
+ * search_path that must not reach migrations, and messages that never show
+ * a password.
+ */
+#include "db/db.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define REDACTED "xxxxx"
+
+/* ---- options: drop search_path ------------------------------------------ */
+
+/*
+ * The backend splits `options` at unescaped whitespace, a backslash escaping
+ * the next character (pg_split_opts). Each word is kept raw so the ones that
+ * are not a search_path go back to the server exactly as the user wrote them.
+ */
+static const char *next_word(const char *p, const char **end)
+{
+	while (*p && isspace((unsigned char)*p))
+		p++;
+	if (!*p)
+		return NULL;
+	*end = p;
+	while (**end && !isspace((unsigned char)**end)) {
+		if (**end == '\\' && (*end)[1])
+			(*end)++;
+		(*end)++;
+	}
+	return p;
+}
+
+/* The unescaped text of a word (the backslashes removed). */
+static char *unescape_word(const char *p, size_t n)
+{
+	char *out = malloc(n + 1);
+	size_t i, j = 0;
+
+	if (!out)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if (p[i] == '\\' && i + 1 < n)
+			i++;
+		out[j++] = p[i];
+	}
+	out[j] = '\0';
+	return out;
+}
+
+/*
+ * Whether a "name=value" setting (as after -c or --) names search_path. The
+ * server folds case and treats '-' as '_' in option names.
+ */
+static bool is_search_path(const char *setting, const char **value)
+{
+	static const char want[] = "search_path";
+	size_t i;
+
+	for (i = 0; want[i]; i++) {
+		char c = (char)tolower((unsigned char)setting[i]);
+
+		if (c == '-')
+			c = '_';
+		if (c != want[i])
+			return false;
+	}
+	if (setting[i] != '=')
+		return false;
+	*value = setting + i + 1;
+	return true;
+}
+
+/* Split options into what is kept and the search_path it set (the last one). */
+static modmig_status strip_search_path(const char *options, char **kept, char **stripped,
+                                       modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	mm_buf out;
+	const char *p = options, *start, *end = NULL;
+	char *word = NULL, *setting = NULL;
+
+	mm_buf_init(&out);
+	while ((start = next_word(p, &end)) != NULL) {
+		const char *set_end = end, *value;
+
+		free(word);
+		word = unescape_word(start, (size_t)(end - start));
+		p = end;
+		if (!word)
+			goto nomem;
+		free(setting);
+		setting = NULL;
+		if (strcmp(word, "-c") == 0) {
+			const char *s2, *e2 = NULL;
+
+			s2 = next_word(p, &e2);
+			if (s2) {
+				setting = unescape_word(s2, (size_t)(e2 - s2));
+				set_end = e2;
+			}
+		} else if (strncmp(word, "--", 2) == 0) {
+			setting = mm_strdup(word + 2);
+		} else if (strncmp(word, "-c", 2) == 0) {
+			setting = mm_strdup(word + 2);
+		}
+		if (setting && is_search_path(setting, &value)) {
+			free(*stripped);
+			*stripped = mm_strdup(value);
+			if (!*stripped)
+				goto nomem;
+			p = set_end;
+			continue;
+		}
+		if (out.len)
+			mm_buf_puts(&out, " ");
+		mm_buf_append(&out, start, (size_t)(end - start));
+	}
+	*kept = mm_buf_take(&out);
+	if (!*kept)
+		goto nomem;
+	goto cleanup;
+nomem:
+	rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+cleanup:
+	free(word);
+	free(setting);
+	mm_buf_free(&out);
+	return rc;
+}
+
+/* ---- redaction ---------------------------------------------------------- */
+
+static void add_secret(modmig_db *db, const char *s, size_t n)
+{
+	size_t i;
+
+	if (!s || n == 0)
+		return;
+	for (i = 0; i < sizeof(db->secrets) / sizeof(db->secrets[0]); i++) {
+		if (!db->secrets[i]) {
+			db->secrets[i] = mm_strndup(s, n);
+			return;
+		}
+	}
+}
+
+/*
+ * The password as it stands in the raw text, only to redact it from libpq's
+ * messages, which may quote the connection string when it cannot parse it.
+ */
+static void add_raw_secrets(modmig_db *db, const char *conninfo)
+{
+	const char *p = strstr(conninfo, "://"), *auth_end, *at = NULL, *colon, *q;
+
+	if (p) {
+		p += 3;
+		auth_end = p + strcspn(p, "/?");
+		for (q = p; q < auth_end; q++)
+			if (*q == '@')
+				at = q;
+		colon = at ? memchr(p, ':', (size_t)(at - p)) : NULL;
+		if (colon)
+			add_secret(db, colon + 1, (size_t)(at - colon - 1));
+	}
+	for (p = strstr(conninfo, "password"); p; p = strstr(p + 8, "password")) {
+		q = p + 8;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (*q++ != '=')
+			continue;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (*q == '\'')
+			q++;
+		add_secret(db, q, strcspn(q, "' \t&"));
+	}
+}
+
+char *mm_db_redact(const modmig_db *db, const char *text)
+{
+	mm_buf b;
+	const char *p = text;
+	size_t i;
+
+	mm_buf_init(&b);
+	while (*p) {
+		size_t skip = 0;
+
+		for (i = 0; db && i < sizeof(db->secrets) / sizeof(db->secrets[0]); i++) {
+			size_t n = db->secrets[i] ? strlen(db->secrets[i]) : 0;
+
+			if (n && strncmp(p, db->secrets[i], n) == 0) {
+				skip = n;
+				break;
+			}
+		}
+		if (skip) {
+			mm_buf_puts(&b, REDACTED);
+			p += skip;
+		} else {
+			mm_buf_append(&b, p++, 1);
+		}
+	}
+	return mm_buf_take(&b);
+}
+
+/* The first line of a libpq message, trimmed and redacted. */
+static char *first_line(const modmig_db *db, const char *msg)
+{
+	char *line, *out;
+	size_t n;
+
+	if (!msg)
+		msg = "";
+	while (isspace((unsigned char)*msg))
+		msg++;
+	n = strcspn(msg, "\n");
+	while (n && isspace((unsigned char)msg[n - 1]))
+		n--;
+	line = mm_strndup(msg, n);
+	if (!line)
+		return NULL;
+	out = mm_db_redact(db, line);
+	free(line);
+	return out;
+}
+
+/* ---- errors and events -------------------------------------------------- */
+
+modmig_status mm_db_fail(modmig_db *db, const PGresult *res, modmig_status code, modmig_error **err,
+                         const char *what)
+{
+	char *primary = NULL;
+	const char *msg;
+
+	if (!err || *err)
+		return code;
+	msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	if (!msg)
+		msg = res ? PQresultErrorMessage(res) : PQerrorMessage(db->conn);
+	primary = first_line(db, msg);
+	mm_fail(err, code, NULL, 0, 0, "%s: %s", what,
+	        primary && *primary ? primary : "the connection was lost");
+	if (res && *err) {
+		mm_error_set_field(&(*err)->sqlstate, PQresultErrorField(res, PG_DIAG_SQLSTATE));
+		mm_error_set_field(&(*err)->detail,
+		                   PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL));
+		mm_error_set_field(&(*err)->context, PQresultErrorField(res, PG_DIAG_CONTEXT));
+		if (PQresultErrorField(res, PG_DIAG_MESSAGE_HINT))
+			mm_hint(err, "%s", PQresultErrorField(res, PG_DIAG_MESSAGE_HINT));
+	}
+	free(primary);
+	return code;
+}
+
+modmig_status mm_db_exec(modmig_db *db, const char *sql, modmig_status code, const char *what,
+                         modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	PGresult *res = PQexec(db->conn, sql);
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = mm_db_fail(db, res, code, err, what);
+	PQclear(res);
+	return rc;
+}
+
+void mm_emit(modmig_db *db, modmig_event_kind kind, modmig_log_level level,
+             const modmig_migration *m, modmig_direction dir, double duration_ms, const char *sql,
+             const char *fmt, ...)
+{
+	modmig_event ev;
+	va_list ap;
+	char buf[1024];
+
+	if (!db || !db->log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = kind;
+	ev.level = level;
+	ev.message = buf;
+	ev.migration = m;
+	ev.direction = dir;
+	ev.duration_ms = duration_ms;
+	ev.sql = sql;
+	db->log(db->log_userdata, &ev);
+}
+
+/*
+ * Server notices (RAISE NOTICE, "already exists, skipping") go through the
+ * log callback: libpq's default would print them to stderr.
+ */
+static void on_notice(void *arg, const PGresult *res)
+{
+	modmig_db *db = arg;
+	const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	modmig_log_level level = MODMIG_LOG_INFO;
+	char *line;
+	char word[16];
+	size_t i;
+
+	if (severity && strcmp(severity, "WARNING") == 0)
+		level = MODMIG_LOG_WARN;
+	else if (severity && (strcmp(severity, "DEBUG") == 0 || strcmp(severity, "LOG") == 0))
+		level = MODMIG_LOG_DEBUG;
+	for (i = 0; severity && severity[i] && i + 1 < sizeof(word); i++)
+		word[i] = (char)tolower((unsigned char)severity[i]);
+	word[i] = '\0';
+	line = first_line(db, msg ? msg : PQresultErrorMessage(res));
+	mm_emit(db, MODMIG_EVENT_MESSAGE, level, NULL, MODMIG_UP, 0, NULL, "server %s: %s",
+	        i ? word : "notice", line ? line : "");
+	free(line);
+}
+
+/* ---- connecting --------------------------------------------------------- */
+
+/* postgresql://user[:xxxxx]@host:port/db, with ?host= for a socket directory. */
+static char *describe(const modmig_db *db)
+{
+	const char *user = PQuser(db->conn), *host = PQhost(db->conn), *port = PQport(db->conn);
+	const char *name = PQdb(db->conn);
+	bool socket_dir = host && (host[0] == '/' || host[0] == '@');
+	mm_buf b;
+
+	mm_buf_init(&b);
+	mm_buf_puts(&b, "postgresql://");
+	if (user && *user) {
+		mm_buf_puts(&b, user);
+		if (PQconnectionUsedPassword(db->conn) || db->secrets[0])
+			mm_buf_puts(&b, ":" REDACTED);
+		mm_buf_puts(&b, "@");
+	}
+	if (host && !socket_dir)
+		mm_buf_printf(&b, "%s:%s", host, port ? port : "5432");
+	mm_buf_printf(&b, "/%s", name ? name : "");
+	if (socket_dir)
+		mm_buf_printf(&b, "?host=%s&port=%s", host, port ? port : "5432");
+	return mm_buf_take(&b);
+}
+
+/* Keywords and values for PQconnectdbParams, options rewritten. */
+typedef struct conn_params {
+	const char *keys[64];
+	const char *values[64];
+	size_t count;
+	char *options;
+} conn_params;
+
+static void param_set(conn_params *cp, const char *key, const char *value)
+{
+	size_t i;
+
+	for (i = 0; i < cp->count; i++) {
+		if (strcmp(cp->keys[i], key) == 0) {
+			cp->values[i] = value;
+			return;
+		}
+	}
+	if (cp->count + 1 < sizeof(cp->keys) / sizeof(cp->keys[0])) {
+		cp->keys[cp->count] = key;
+		cp->values[cp->count++] = value;
+	}
+}
+
+static const char *param_get(const conn_params *cp, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < cp->count; i++)
+		if (strcmp(cp->keys[i], key) == 0)
+			return cp->values[i];
+	return NULL;
+}
+
+modmig_status modmig_db_connect(const char *conninfo, modmig_db **out, modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	modmig_db *db = NULL;
+	PQconninfoOption *opts = NULL, *o;
+	conn_params cp;
+	char *parse_error = NULL, *line = NULL;
+	const char *options;
+
+	memset(&cp, 0, sizeof(cp));
+	*out = NULL;
+	if (!conninfo || !*conninfo)
+		conninfo = getenv("DATABASE_URL");
+	if (!conninfo)
+		conninfo = "";
+	db = calloc(1, sizeof(*db));
+	if (!db) {
+		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+		goto cleanup;
+	}
+	db->lock_timeout_ms = -1;
+	opts = PQconninfoParse(conninfo, &parse_error);
+	for (o = opts; o && o->keyword; o++)
+		if (strcmp(o->keyword, "password") == 0 && o->val)
+			add_secret(db, o->val, strlen(o->val));
+	add_raw_secrets(db, conninfo);
+	if (getenv("PGPASSWORD"))
+		add_secret(db, getenv("PGPASSWORD"), strlen(getenv("PGPASSWORD")));
+	if (!opts) {
+		line = first_line(db, parse_error ? parse_error : "out of memory");
+		rc = mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0, "invalid connection string: %s",
+		             line ? line : "out of memory");
+		mm_hint(err, "pass a URL like postgresql://user@host:5432/dbname or "
+		             "key=value pairs with -d or DATABASE_URL");
+		goto cleanup;
+	}
+	for (o = opts; o->keyword; o++)
+		if (o->val)
+			param_set(&cp, o->keyword, o->val);
+	/* libpq would take PGOPTIONS from the environment: strip that one too. */
+	options = param_get(&cp, "options");
+	if (!options)
+		options = getenv("PGOPTIONS");
+	if (options) {
+		rc = strip_search_path(options, &cp.options, &db->stripped_search_path, err);
+		if (rc != MODMIG_OK)
+			goto cleanup;
+		/* libpq ignores an empty value and would fall back to PGOPTIONS. */
+		param_set(&cp, "options", *cp.options ? cp.options : " ");
+	}
+	param_set(&cp, "fallback_application_name", "modmig");
+	/* Migration files are UTF-8; error positions count UTF-8 characters. */
+	if (!param_get(&cp, "client_encoding") && !getenv("PGCLIENTENCODING"))
+		param_set(&cp, "client_encoding", "UTF8");
+	cp.keys[cp.count] = NULL;
+	cp.values[cp.count] = NULL;
+	db->conn = PQconnectdbParams(cp.keys, cp.values, 0);
+	if (!db->conn || PQstatus(db->conn) != CONNECTION_OK) {
+		const char *msg = db->conn ? PQerrorMessage(db->conn) : "out of memory";
+
+		line = first_line(db, msg);
+		rc = mm_fail(err, MODMIG_E_CONNECT, NULL, 0, 0,
+		             "cannot connect to the database: %s", line ? line : "out of memory");
+		/* One line, as the operator reads it: libpq's own words say what failed. */
+		goto cleanup;
+	}
+	PQsetNoticeReceiver(db->conn, on_notice, db);
+	db->server_version = PQserverVersion(db->conn);
+	db->display = describe(db);
+	if (gethostname(db->hostname, sizeof(db->hostname)) != 0)
+		db->hostname[0] = '\0';
+	db->hostname[sizeof(db->hostname) - 1] = '\0';
+	*out = db;
+	db = NULL;
+cleanup:
+	if (parse_error)
+		PQfreemem(parse_error);
+	if (opts)
+		PQconninfoFree(opts);
+	free(cp.options);
+	free(line);
+	modmig_db_free(db);
+	return rc;
+}
+
+void modmig_db_free(modmig_db *db)
+{
+	size_t i;
+
+	if (!db)
+		return;
+	/* Ending the session releases its advisory locks as well. */
+	if (db->conn)
+		PQfinish(db->conn);
+	free(db->display);
+	free(db->stripped_search_path);
+	for (i = 0; i < sizeof(db->secrets) / sizeof(db->secrets[0]); i++)
+		free(db->secrets[i]);
+	free(db);
+}
+
+void modmig_db_set_log(modmig_db *db, modmig_log_fn fn, void *userdata)
+{
+	if (!db)
+		return;
+	db->log = fn;
+	db->log_userdata = userdata;
+}
+
+void modmig_db_set_lock_timeout(modmig_db *db, int timeout_ms)
+{
+	if (db)
+		db->lock_timeout_ms = timeout_ms;
+}
+
+const char *modmig_db_display(const modmig_db *db)
+{
+	return db ? db->display : NULL;
+}
+
+const char *modmig_db_stripped_search_path(const modmig_db *db)
+{
+	return db ? db->stripped_search_path : NULL;
+}
+
+int modmig_db_server_version(const modmig_db *db)
+{
+	return db ? db->server_version : 0;
+}

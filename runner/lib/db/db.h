@@ -1,0 +1,47 @@
+/*
+ * db/db.h - the connection: connecting without the app's search_path, error
+ * mapping from libpq results, redaction of passwords, and the log callback.
+ * Uses base only.
+ */
+#ifndef MODMIG_DB_H
+#define MODMIG_DB_H
+
+#include "base/base.h"
+
+#include <libpq-fe.h>
+
+/* ---- the connection (db.c) ---------------------------------------------- */
+
+struct modmig_db {
+	PGconn *conn;
+	char *display;              /* URL-ish, password redacted */
+	char *stripped_search_path; /* removed from options, or NULL */
+	char *secrets[3];           /* passwords to redact from every message */
+	modmig_log_fn log;
+	void *log_userdata;
+	int lock_timeout_ms; /* < 0: wait forever */
+	int server_version;
+	char hostname[256]; /* recorded in the history as client_host */
+};
+
+/* Report an event through the log callback (a no-op without one). */
+void mm_emit(modmig_db *db, modmig_event_kind kind, modmig_log_level level,
+             const modmig_migration *m, modmig_direction dir, double duration_ms, const char *sql,
+             const char *fmt, ...) MM_PRINTF(8, 9);
+
+/*
+ * Record a server error: the message is "<what>: <primary message>" and the
+ * SQLSTATE, detail, hint and context are copied from res. With res NULL the
+ * connection's error message is used. Passwords are redacted.
+ */
+modmig_status mm_db_fail(modmig_db *db, const PGresult *res, modmig_status code, modmig_error **err,
+                         const char *what);
+
+/* Run one command that returns no rows; failures become code via mm_db_fail. */
+modmig_status mm_db_exec(modmig_db *db, const char *sql, modmig_status code, const char *what,
+                         modmig_error **err);
+
+/* A copy of text with every known password replaced by "xxxxx". */
+char *mm_db_redact(const modmig_db *db, const char *text);
+
+#endif /* MODMIG_DB_H */

@@ -1,0 +1,555 @@
+/*
+ * apply.c - running one migration. A transactional migration goes to the
+ * server as one simple-protocol query string: BEGIN, its units, the state
+ * rows and COMMIT, so it costs one round trip whatever its units hold
+ * (StatementBegin blocks included), and nothing of it remains on error. A
+ * NO TRANSACTION migration runs its units one at a time in autocommit.
+ */
+#include "run/run.h"
+
+#include <pg_query.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Where a unit sits in the query string sent to the server. */
+typedef struct span {
+	size_t start;
+	size_t len;
+} span;
+
+/* One composed query string and the map back to the file. */
+typedef struct composed {
+	mm_buf sql;
+	span *spans;        /* one per unit, from unit `first` on */
+	size_t first;       /* index of the first unit in the section */
+	size_t count;       /* units in the string */
+	int prefix_results; /* results the server sends before the first unit's */
+} composed;
+
+static const mm_section *section_of(const modmig_migration *m, modmig_direction dir)
+{
+	return dir == MODMIG_UP ? &m->parsed.up : &m->parsed.down;
+}
+
+/* ---- errors mapped to file:line:column ---------------------------------- */
+
+/* Line and column in the file of byte offset `at` inside unit u. */
+static void locate(const mm_unit *u, size_t at, int *line, int *column)
+{
+	size_t i;
+
+	*line = u->line;
+	*column = u->column > 0 ? u->column : 1;
+	for (i = 0; i < at && i < u->len; i++) {
+		unsigned char c = (unsigned char)u->sql[i];
+
+		if (c == '\n') {
+			(*line)++;
+			*column = 1;
+		} else if ((c & 0xC0) != 0x80) {
+			(*column)++;
+		}
+	}
+}
+
+/* Byte offset of the 1-based character position pos in s (len when beyond). */
+static size_t byte_of_char(const char *s, size_t len, long pos)
+{
+	size_t i;
+	long chars = 0;
+
+	for (i = 0; i < len; i++) {
+		if (((unsigned char)s[i] & 0xC0) != 0x80 && ++chars == pos)
+			return i;
+	}
+	return len;
+}
+
+/*
+ * Which unit failed, and where, for an error without a position: the server
+ * sent one result per statement before the failing one, and the scanner
+ * tells how many statements each unit holds.
+ */
+static bool unit_by_results(const composed *c, const mm_section *sec, int ok_results, size_t *unit,
+                            size_t *offset)
+{
+	int k = ok_results - c->prefix_results;
+	size_t i;
+
+	if (k < 0)
+		return false;
+	for (i = 0; i < c->count; i++) {
+		const mm_unit *u = &sec->units[c->first + i];
+		PgQuerySplitResult split = pg_query_split_with_scanner(u->sql);
+		int n = split.error || split.n_stmts < 1 ? 1 : split.n_stmts;
+
+		if (k < n) {
+			*unit = c->first + i;
+			*offset = split.error || !split.n_stmts
+			                  ? 0
+			                  : (size_t)split.stmts[k]->stmt_location;
+			while (*offset < u->len &&
+			       (u->sql[*offset] == ' ' || u->sql[*offset] == '\n' ||
+			        u->sql[*offset] == '\t'))
+				(*offset)++;
+			pg_query_free_split_result(split);
+			return true;
+		}
+		pg_query_free_split_result(split);
+		k -= n;
+	}
+	return false;
+}
+
+/* Turn a failing result into an error naming the unit's file:line:column. */
+static modmig_status migration_failed(modmig_db *db, const modmig_migration *m,
+                                      modmig_direction dir, const composed *c, const PGresult *res,
+                                      int ok_results, size_t *failed_unit, modmig_error **err)
+{
+	const mm_section *sec = section_of(m, dir);
+	const char *pos = res ? PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION) : NULL;
+	size_t unit = 0, offset = 0, i;
+	bool found = false;
+	int line = 0, column = 0;
+	char what[96];
+
+	if (pos) {
+		size_t at = byte_of_char(c->sql.data, c->sql.len, strtol(pos, NULL, 10));
+
+		for (i = 0; i < c->count && !found; i++) {
+			if (at >= c->spans[i].start && at < c->spans[i].start + c->spans[i].len) {
+				unit = c->first + i;
+				offset = at - c->spans[i].start;
+				found = true;
+			}
+		}
+	} else if (res) {
+		found = unit_by_results(c, sec, ok_results, &unit, &offset);
+	}
+	if (found)
+		locate(&sec->units[unit], offset, &line, &column);
+	snprintf(what, sizeof(what), "migration %lld failed", (long long)m->version);
+	mm_db_fail(db, res, MODMIG_E_SQL, err, what);
+	if (err && *err) {
+		mm_error_set_field(&(*err)->file, m->file);
+		(*err)->line = line;
+		(*err)->column = column;
+	}
+	mm_error_set_migration(err, m->version, m->module ? m->module->name : NULL);
+	*failed_unit = found ? unit + 1 : 0;
+	return MODMIG_E_SQL;
+}
+
+/* ---- sending ------------------------------------------------------------ */
+
+/*
+ * Send a query string and read all its results. On the first error *error
+ * keeps that result and *ok_results counts the results before it.
+ */
+static modmig_status send_all(modmig_db *db, const char *sql, int *ok_results, PGresult **error)
+{
+	PGresult *r;
+
+	*ok_results = 0;
+	*error = NULL;
+	if (!PQsendQuery(db->conn, sql))
+		return MODMIG_E_SQL;
+	while ((r = PQgetResult(db->conn)) != NULL) {
+		ExecStatusType st = PQresultStatus(r);
+
+		if (!*error && (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE ||
+		                st == PGRES_NONFATAL_ERROR)) {
+			*error = r;
+			continue;
+		}
+		if (!*error)
+			(*ok_results)++;
+		PQclear(r);
+	}
+	return *error ? MODMIG_E_SQL : MODMIG_OK;
+}
+
+static void add_units(composed *c, const mm_section *sec, size_t first, size_t last)
+{
+	size_t i;
+
+	c->first = first;
+	c->spans = calloc(last > first ? last - first : 1, sizeof(*c->spans));
+	if (!c->spans) {
+		c->sql.oom = true;
+		return;
+	}
+	for (i = first; i < last; i++) {
+		c->spans[c->count].start = c->sql.len;
+		mm_buf_append(&c->sql, sec->units[i].sql, sec->units[i].len);
+		c->spans[c->count++].len = sec->units[i].len;
+		/* A unit may end in a line comment: the separator goes on its own line. */
+		mm_buf_puts(&c->sql, "\n;\n");
+	}
+}
+
+static void add_setting(composed *c, modmig_db *db, const char *command, const char *name,
+                        const char *value)
+{
+	char *lit;
+
+	if (!value)
+		return;
+	lit = PQescapeLiteral(db->conn, value, strlen(value));
+	if (!lit) {
+		c->sql.oom = true;
+		return;
+	}
+	mm_buf_printf(&c->sql, "%s %s = %s;\n", command, name, lit);
+	PQfreemem(lit);
+	c->prefix_results++;
+}
+
+static void composed_free(composed *c)
+{
+	mm_buf_free(&c->sql);
+	free(c->spans);
+	memset(c, 0, sizeof(*c));
+}
+
+/* ---- the two ways to run a migration ------------------------------------ */
+
+typedef struct run_args {
+	mm_session *s;
+	const modmig_migration *m;
+	modmig_direction dir;
+	const char *lock_timeout; /* already resolved: file header, else option */
+	const char *statement_timeout;
+	size_t first_unit;  /* > 0 when resuming a failed NO TRANSACTION migration */
+	const char *prefix; /* history event recorded first (resumed/restarted), or NULL */
+	size_t failed_unit; /* out: 1-based unit that failed, 0 when unknown */
+} run_args;
+
+static const char *done_event(modmig_direction dir)
+{
+	return dir == MODMIG_UP ? "applied" : "rolled_back";
+}
+
+static modmig_status run_in_transaction(run_args *a, modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	const mm_section *sec = section_of(a->m, a->dir);
+	composed c;
+	PGresult *error = NULL;
+	int ok_results = 0;
+	size_t failed_unit = 0;
+
+	memset(&c, 0, sizeof(c));
+	mm_buf_puts(&c.sql, "BEGIN;\n");
+	c.prefix_results = 1;
+	add_setting(&c, a->s->db, "SET LOCAL", "lock_timeout", a->lock_timeout);
+	add_setting(&c, a->s->db, "SET LOCAL", "statement_timeout", a->statement_timeout);
+	add_units(&c, sec, 0, sec->count);
+	mm_store_sql_version_row(&c.sql, &a->s->names, a->dir, a->m->version);
+	mm_store_sql_history_row(&c.sql, a->s->db, &a->s->names, done_event(a->dir), a->m, -1, 0,
+	                         NULL);
+	mm_buf_puts(&c.sql, "COMMIT;\n");
+	if (c.sql.oom) {
+		rc = mm_fail(err, MODMIG_E_NOMEM, a->m->file, 0, 0, "out of memory");
+		goto cleanup;
+	}
+	if (send_all(a->s->db, c.sql.data, &ok_results, &error) != MODMIG_OK) {
+		if (PQtransactionStatus(a->s->db->conn) == PQTRANS_INERROR ||
+		    PQtransactionStatus(a->s->db->conn) == PQTRANS_INTRANS)
+			mm_db_exec(a->s->db, "ROLLBACK", MODMIG_E_SQL, "rollback", NULL);
+		rc = migration_failed(a->s->db, a->m, a->dir, &c, error, ok_results, &failed_unit,
+		                      err);
+		a->failed_unit = failed_unit;
+	}
+cleanup:
+	PQclear(error);
+	composed_free(&c);
+	return rc;
+}
+
+/* Write state rows in their own transaction (after NO TRANSACTION units). */
+static modmig_status record(const run_args *a, const char *event, double duration_ms,
+                            int failed_unit, const char *error_text, modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	mm_buf b;
+	char *sql;
+
+	mm_buf_init(&b);
+	mm_buf_puts(&b, "BEGIN;\n");
+	if (strcmp(event, "applied") == 0 || strcmp(event, "rolled_back") == 0)
+		mm_store_sql_version_row(&b, &a->s->names, a->dir, a->m->version);
+	mm_store_sql_history_row(&b, a->s->db, &a->s->names, event, a->m, duration_ms, failed_unit,
+	                         error_text);
+	mm_buf_puts(&b, "COMMIT;\n");
+	sql = mm_buf_take(&b);
+	if (!sql)
+		return mm_fail(err, MODMIG_E_NOMEM, a->m->file, 0, 0, "out of memory");
+	rc = mm_db_exec(a->s->db, sql, MODMIG_E_SQL, "cannot record the migration", err);
+	if (rc != MODMIG_OK && PQtransactionStatus(a->s->db->conn) != PQTRANS_IDLE)
+		mm_db_exec(a->s->db, "ROLLBACK", MODMIG_E_SQL, "rollback", NULL);
+	free(sql);
+	return rc;
+}
+
+/* "units 1-2 of 3 took effect; unit 3 failed" for a NO TRANSACTION failure at unit i (0-based). */
+static void units_taken(char *buf, size_t size, size_t i, size_t count)
+{
+	if (i == 0)
+		snprintf(buf, size, "no unit of %zu took effect; unit 1 failed", count);
+	else if (i == 1)
+		snprintf(buf, size, "unit 1 of %zu took effect; unit 2 failed", count);
+	else
+		snprintf(buf, size, "units 1-%zu of %zu took effect; unit %zu failed", i, count,
+		         i + 1);
+}
+
+static modmig_status run_autocommit(run_args *a, modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	const mm_section *sec = section_of(a->m, a->dir);
+	double start = mm_now_ms();
+	composed c;
+	PGresult *error = NULL;
+	int ok_results = 0;
+	size_t i, failed_unit = 0;
+
+	memset(&c, 0, sizeof(c));
+	if (a->prefix) {
+		rc = record(a, a->prefix, 0, (int)a->first_unit + 1, NULL, err);
+		if (rc != MODMIG_OK)
+			goto cleanup;
+	}
+	add_setting(&c, a->s->db, "SET", "lock_timeout", a->lock_timeout);
+	add_setting(&c, a->s->db, "SET", "statement_timeout", a->statement_timeout);
+	if (c.sql.len && (rc = mm_db_exec(a->s->db, c.sql.data, MODMIG_E_SQL,
+	                                  "cannot set the migration's timeouts", err)) != MODMIG_OK)
+		goto cleanup;
+	for (i = a->first_unit; i < sec->count && rc == MODMIG_OK; i++) {
+		composed_free(&c);
+		add_units(&c, sec, i, i + 1);
+		if (c.sql.oom) {
+			rc = mm_fail(err, MODMIG_E_NOMEM, a->m->file, 0, 0, "out of memory");
+			break;
+		}
+		/* Sent without the separator: autocommit units go exactly as written. */
+		c.sql.data[c.spans[0].len] = '\0';
+		if (send_all(a->s->db, c.sql.data, &ok_results, &error) == MODMIG_OK)
+			continue;
+		rc = migration_failed(a->s->db, a->m, a->dir, &c, error, ok_results, &failed_unit,
+		                      err);
+		a->failed_unit = i + 1;
+		if (err && *err) {
+			char taken[128];
+
+			units_taken(taken, sizeof(taken), i, sec->count);
+			if (a->dir == MODMIG_UP)
+				mm_hint(err,
+				        "NO TRANSACTION migration: %s; fix the cause, "
+				        "then run 'modmig up --resume' to continue at unit "
+				        "%zu, or 'modmig up --restart' to run it again from "
+				        "unit 1",
+				        taken, i + 1);
+			else
+				mm_hint(err,
+				        "NO TRANSACTION migration: %s while rolling back; fix "
+				        "the cause and finish the rollback by hand",
+				        taken);
+		}
+		record(a, a->dir == MODMIG_UP ? "failed" : "rollback_failed", mm_now_ms() - start,
+		       (int)i + 1, err && *err ? (*err)->message : NULL, NULL);
+	}
+	if (a->lock_timeout)
+		mm_db_exec(a->s->db, "RESET lock_timeout", MODMIG_E_SQL, "reset", NULL);
+	if (a->statement_timeout)
+		mm_db_exec(a->s->db, "RESET statement_timeout", MODMIG_E_SQL, "reset", NULL);
+	if (rc == MODMIG_OK)
+		rc = record(a, done_event(a->dir), mm_now_ms() - start, 0, NULL, err);
+cleanup:
+	PQclear(error);
+	composed_free(&c);
+	return rc;
+}
+
+/* ---- timeouts explained ------------------------------------------------- */
+
+/* Append a JSON string's text (from libpg_query's output) as an array element. */
+static void add_element(mm_buf *arr, const char *start, const char *end)
+{
+	mm_buf_puts(arr, arr->len > 1 ? ",\"" : "\"");
+	mm_buf_append(arr, start, (size_t)(end - start));
+	mm_buf_puts(arr, "\"");
+}
+
+/* The text of a JSON string value starting at p, up to its closing quote; NULL with escapes. */
+static const char *json_text(const char *p, const char **end)
+{
+	*end = strchr(p, '"');
+	if (!*end || memchr(p, '\\', (size_t)(*end - p)))
+		return NULL;
+	return p;
+}
+
+/*
+ * The tables a unit names, as two text[] literals (schemas with NULL for
+ * none, and names), from the range variables of libpg_query's parse tree:
+ * each "relname" with the "schemaname" before it in the same object.
+ */
+static void relations_of(const char *sql, mm_buf *schemas, mm_buf *names)
+{
+	static const char rel_key[] = "\"relname\":\"", schema_key[] = "\"schemaname\":\"";
+	PgQueryParseResult parsed = pg_query_parse(sql);
+	const char *tree = parsed.error ? NULL : parsed.parse_tree, *p = tree;
+
+	mm_buf_puts(schemas, "{");
+	mm_buf_puts(names, "{");
+	while (p && (p = strstr(p, rel_key)) != NULL) {
+		const char *open = p, *rel, *rel_end, *schema = NULL, *schema_end = NULL, *at;
+
+		while (open > tree && *open != '{')
+			open--;
+		p += sizeof(rel_key) - 1;
+		rel = json_text(p, &rel_end);
+		if (!rel)
+			continue;
+		at = strstr(open, schema_key);
+		if (at && at < p)
+			schema = json_text(at + sizeof(schema_key) - 1, &schema_end);
+		if (schema)
+			add_element(schemas, schema, schema_end);
+		else
+			mm_buf_puts(schemas, schemas->len > 1 ? ",NULL" : "NULL");
+		add_element(names, rel, rel_end);
+		p = rel_end;
+	}
+	mm_buf_puts(schemas, "}");
+	mm_buf_puts(names, "}");
+	pg_query_free_parse_result(parsed);
+}
+
+/* The strongest lock another session holds on a table of the unit: "pid 12 (psql, ...) holds". */
+static char *lock_holder(modmig_db *db, const char *sql)
+{
+	static const char query[] =
+	        "select l.pid, l.mode, format('%I.%I', n.nspname, c.relname), "
+	        "coalesce(nullif(a.application_name, ''), 'no application_name'), "
+	        "coalesce(a.state, 'unknown state'), "
+	        "coalesce(extract(epoch from now() - a.xact_start)::bigint, 0) "
+	        "from pg_locks l join pg_class c on c.oid = l.relation "
+	        "join pg_namespace n on n.oid = c.relnamespace "
+	        "left join pg_stat_activity a on a.pid = l.pid "
+	        "where l.granted and l.locktype = 'relation' and l.pid <> pg_backend_pid() "
+	        "and l.relation in (select to_regclass(coalesce(quote_ident(t.s) || '.', '') || "
+	        "quote_ident(t.r))::oid from unnest($1::text[], $2::text[]) as t(s, r)) "
+	        "order by array_position(array['AccessExclusiveLock', 'ExclusiveLock', "
+	        "'ShareRowExclusiveLock', 'ShareLock', 'ShareUpdateExclusiveLock', "
+	        "'RowExclusiveLock', 'RowShareLock', 'AccessShareLock'], l.mode::text) limit 1";
+	mm_buf schemas, names;
+	const char *params[2];
+	PGresult *res = NULL;
+	char *out = NULL;
+
+	mm_buf_init(&schemas);
+	mm_buf_init(&names);
+	relations_of(sql, &schemas, &names);
+	if (schemas.oom || names.oom || names.len <= 2)
+		goto cleanup;
+	params[0] = schemas.data;
+	params[1] = names.data;
+	res = PQexecParams(db->conn, query, 2, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		goto cleanup;
+	out = mm_printf("waiting for a lock on %s: pid %s (%s, %s for %ss) holds %s on it",
+	                PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 3),
+	                PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 1));
+cleanup:
+	PQclear(res);
+	mm_buf_free(&schemas);
+	mm_buf_free(&names);
+	return out;
+}
+
+/*
+ * A lock or statement timeout gets a message that says so, with the lock and
+ * the session holding it, looked up now: the holder still has it.
+ */
+static void explain_timeout(const run_args *a, modmig_error **err)
+{
+	const mm_section *sec = section_of(a->m, a->dir);
+	const char *state = err && *err ? (*err)->sqlstate : NULL;
+	const char *msg = state ? (*err)->message : NULL;
+	bool lock = state && strcmp(state, "55P03") == 0 && strstr(msg, "lock timeout");
+	bool statement = state && strcmp(state, "57014") == 0 && strstr(msg, "statement timeout");
+	const char *value = lock ? a->lock_timeout : a->statement_timeout;
+	char *holder = NULL, *text = NULL, setting[80] = "";
+
+	if (!lock && !statement)
+		return;
+	if (value)
+		snprintf(setting, sizeof(setting), " (%s)", value);
+	if (lock && a->failed_unit > 0 && a->failed_unit <= sec->count)
+		holder = lock_holder(a->s->db, sec->units[a->failed_unit - 1].sql);
+	if (lock)
+		text = mm_printf("migration %lld failed: lock timeout%s exceeded %s",
+		                 (long long)a->m->version, setting,
+		                 holder ? holder
+		                        : "waiting for a lock that another session held; it is "
+		                          "released now");
+	else
+		text = mm_printf("migration %lld failed: statement timeout%s exceeded in unit %zu",
+		                 (long long)a->m->version, setting, a->failed_unit);
+	if (text)
+		mm_error_set_field(&(*err)->message, text);
+	/* a NO TRANSACTION migration's hint already says which units took effect */
+	if (!a->m->parsed.no_transaction && lock)
+		mm_hint(err, "nothing of this migration was kept; let that session finish (or end "
+		             "it), then run up again, or raise --lock-timeout or the file's '-- "
+		             "modmig lock_timeout=' header");
+	else if (!a->m->parsed.no_transaction)
+		mm_hint(err,
+		        "make the statement faster, or raise --statement-timeout or the file's "
+		        "'-- modmig statement_timeout=' header");
+	free(holder);
+	free(text);
+}
+
+/*
+ * Run one parsed migration and report it. The file's own timeouts win over
+ * the command's: the author knew what that migration needs.
+ */
+modmig_status mm_apply_one(mm_session *s, const mm_step *step, modmig_direction dir,
+                           const char *lock_timeout, const char *statement_timeout, int mode,
+                           modmig_result **result, modmig_error **err)
+{
+	modmig_status rc;
+	const modmig_migration *m = step->migration;
+	double start = mm_now_ms(), took;
+	run_args a;
+
+	memset(&a, 0, sizeof(a));
+	a.s = s;
+	a.m = m;
+	a.dir = dir;
+	a.lock_timeout = m->parsed.lock_timeout ? m->parsed.lock_timeout : lock_timeout;
+	a.statement_timeout =
+	        m->parsed.statement_timeout ? m->parsed.statement_timeout : statement_timeout;
+	if (step->failed && mode == MM_RESUME) {
+		a.first_unit = step->failed_unit > 0 ? (size_t)step->failed_unit - 1 : 0;
+		a.prefix = "resumed";
+	} else if (step->failed && mode == MM_RESTART) {
+		a.prefix = "restarted";
+	}
+	rc = m->parsed.no_transaction ? run_autocommit(&a, err) : run_in_transaction(&a, err);
+	took = mm_now_ms() - start;
+	if (rc != MODMIG_OK) {
+		explain_timeout(&a, err);
+		mm_emit(s->db, MODMIG_EVENT_FAILED, MODMIG_LOG_ERROR, m, dir, took, NULL,
+		        "%s %lld failed: %s", dir == MODMIG_UP ? "applying" : "rolling back",
+		        (long long)m->version, err && *err ? (*err)->message : "error");
+		return rc;
+	}
+	mm_emit(s->db, dir == MODMIG_UP ? MODMIG_EVENT_APPLIED : MODMIG_EVENT_ROLLED_BACK,
+	        MODMIG_LOG_INFO, m, dir, took, NULL, "%s %s (%.1f ms)",
+	        dir == MODMIG_UP ? "applied" : "rolled back", m->file, took);
+	return mm_result_add(result, m, dir, took);
+}

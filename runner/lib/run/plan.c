@@ -1,0 +1,369 @@
+/*
+ * plan.c - the planner. Pure functions of the source's migrations (ascending
+ * version) and the state read from the database, so every rule of DESIGN §4
+ * can be tested without a server.
+ */
+#include "run/run.h"
+
+#include <stdio.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * Not applied, and the last word was a NO TRANSACTION failure, or a resume
+ * or restart that never finished (the process died): some units may have
+ * taken effect, so a plain up must not run it from the top unasked.
+ */
+static bool is_failed(const mm_event_row *e)
+{
+	return e && e->event &&
+	       (strcmp(e->event, "failed") == 0 || strcmp(e->event, "resumed") == 0 ||
+	        strcmp(e->event, "restarted") == 0);
+}
+
+static const modmig_migration *find_migration(const modmig_migration *migs, size_t count,
+                                              int64_t version)
+{
+	size_t lo = 0, hi = count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (migs[mid].version == version)
+			return &migs[mid];
+		if (migs[mid].version < version)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static bool in_module(const modmig_module *module, int64_t version)
+{
+	return !module || (version >= module->first_version && version <= module->last_version);
+}
+
+modmig_status mm_classify(const modmig_migration *migs, size_t count, const mm_state *st,
+                          mm_row **out, size_t *out_count, modmig_error **err)
+{
+	size_t i = 0, j = 0, n = 0;
+	int64_t max = mm_state_max_applied(st);
+	mm_row *rows;
+
+	*out = NULL;
+	*out_count = 0;
+	rows = calloc(count + st->applied_count + 1, sizeof(*rows));
+	if (!rows)
+		return mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+	while (i < count || j < st->applied_count) {
+		mm_row *r = &rows[n++];
+
+		if (j >= st->applied_count ||
+		    (i < count && migs[i].version < st->applied[j].version)) {
+			r->version = migs[i].version;
+			r->migration = &migs[i++];
+			r->event = mm_state_find_event(st, r->version);
+			if (is_failed(r->event))
+				r->state = MODMIG_STATE_FAILED;
+			else
+				r->state = r->version < max ? MODMIG_STATE_MISSING
+				                            : MODMIG_STATE_PENDING;
+		} else {
+			r->version = st->applied[j].version;
+			r->applied = &st->applied[j++];
+			r->event = mm_state_find_event(st, r->version);
+			r->state = MODMIG_STATE_NO_FILE;
+			if (i < count && migs[i].version == r->version) {
+				r->migration = &migs[i++];
+				r->state = MODMIG_STATE_APPLIED;
+			}
+		}
+	}
+	*out = rows;
+	*out_count = n;
+	return MODMIG_OK;
+}
+
+static modmig_status push(mm_plan *p, size_t cap, const modmig_migration *m, int64_t version,
+                          modmig_error **err)
+{
+	if (!p->steps) {
+		p->steps = calloc(cap ? cap : 1, sizeof(*p->steps));
+		if (!p->steps)
+			return mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+	}
+	p->steps[p->count].migration = m;
+	p->steps[p->count].version = version;
+	p->count++;
+	return MODMIG_OK;
+}
+
+modmig_status mm_plan_up(const modmig_migration *migs, size_t count, const mm_state *st,
+                         const modmig_up_options *opts, const modmig_module *module, mm_plan *out,
+                         modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	int64_t max = mm_state_max_applied(st);
+	size_t i, pass;
+
+	memset(out, 0, sizeof(*out));
+	/* Pass 0 takes the missing versions (below the highest applied), pass 1 the new. */
+	for (pass = 0; pass < 2 && rc == MODMIG_OK; pass++) {
+		for (i = 0; i < count && rc == MODMIG_OK; i++) {
+			const modmig_migration *m = &migs[i];
+			const mm_event_row *e;
+			mm_step *s;
+			int64_t limit, above;
+
+			if ((m->version < max) != (pass == 0))
+				continue;
+			if (mm_state_find_applied(st, m->version) || !in_module(module, m->version))
+				continue;
+			if (opts && opts->to > 0 && m->version > opts->to)
+				continue;
+			rc = push(out, count, m, m->version, err);
+			if (rc != MODMIG_OK)
+				break;
+			s = &out->steps[out->count - 1];
+			e = mm_state_find_event(st, m->version);
+			if (is_failed(e)) {
+				s->failed = true;
+				s->failed_unit = e->failed_unit;
+			}
+			limit = m->module ? m->module->last_version : INT64_MAX;
+			above = mm_state_max_applied_upto(st, limit);
+			s->out_of_order = above > m->version;
+			if (s->out_of_order && opts && opts->strict) {
+				rc = mm_fail(err, MODMIG_E_OUT_OF_ORDER, m->file, 0, 0,
+				             "migration %lld%s%s arrived after %lld of the same "
+				             "module was applied",
+				             (long long)m->version, m->module ? " of module " : "",
+				             m->module ? m->module->name : "", (long long)above);
+				mm_hint(err,
+				        "give it a version above %lld, or run without --strict to "
+				        "apply it out of order",
+				        (long long)above);
+				mm_error_set_migration(err, m->version,
+				                       m->module ? m->module->name : NULL);
+			}
+		}
+	}
+	if (rc == MODMIG_OK && opts && opts->by_one && out->count > 1)
+		out->count = 1;
+	if (rc != MODMIG_OK)
+		mm_plan_clear(out);
+	return rc;
+}
+
+static int by_apply_order_desc(const void *a, const void *b)
+{
+	const mm_applied *x = *(const mm_applied *const *)a, *y = *(const mm_applied *const *)b;
+
+	return x->id < y->id ? 1 : x->id > y->id ? -1 : 0;
+}
+
+modmig_status mm_plan_down(const modmig_migration *migs, size_t count, const mm_state *st,
+                           const modmig_down_options *opts, const modmig_module *module,
+                           mm_plan *out, modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	const mm_applied **order = NULL;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	if (st->applied_count == 0)
+		return MODMIG_OK;
+	order = calloc(st->applied_count, sizeof(*order));
+	if (!order)
+		return mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+	for (i = 0; i < st->applied_count; i++)
+		order[i] = &st->applied[i];
+	qsort(order, st->applied_count, sizeof(*order), by_apply_order_desc);
+	for (i = 0; i < st->applied_count && rc == MODMIG_OK; i++) {
+		const mm_applied *a = order[i];
+		const modmig_migration *m;
+
+		if (!in_module(module, a->version))
+			continue;
+		if (opts && !opts->all && opts->to >= 0 && a->version <= opts->to)
+			continue;
+		m = find_migration(migs, count, a->version);
+		if (!m) {
+			rc = mm_fail(err, MODMIG_E_NOT_FOUND, NULL, 0, 0,
+			             "cannot roll back version %lld: no migration file has that "
+			             "version",
+			             (long long)a->version);
+			mm_hint(err, "restore the file so its Down section can run; nothing was "
+			             "rolled back");
+			mm_error_set_migration(err, a->version, module ? module->name : NULL);
+			break;
+		}
+		rc = push(out, st->applied_count, m, a->version, err);
+		if (!opts || (!opts->all && opts->to < 0))
+			break;
+	}
+	free(order);
+	if (rc != MODMIG_OK)
+		mm_plan_clear(out);
+	return rc;
+}
+
+void mm_plan_clear(mm_plan *p)
+{
+	free(p->steps);
+	memset(p, 0, sizeof(*p));
+}
+
+/* ---- the module registry ------------------------------------------------ */
+
+static const mm_registered *registered_named(const mm_state *st, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < st->module_count; i++)
+		if (st->modules[i].name && strcmp(st->modules[i].name, name) == 0)
+			return &st->modules[i];
+	return NULL;
+}
+
+static const mm_registered *registered_at(const mm_state *st, int position)
+{
+	size_t i;
+
+	for (i = 0; i < st->module_count; i++)
+		if (st->modules[i].position == position)
+			return &st->modules[i];
+	return NULL;
+}
+
+static modmig_status refuse(modmig_error **err)
+{
+	mm_hint(err, "append new modules at the end of the manifest; a module's position "
+	             "and name are fixed once registered");
+	return MODMIG_E_REGISTRY;
+}
+
+modmig_status mm_registry_check(const modmig_source *src, const mm_state *st, size_t *first_new,
+                                modmig_error **err)
+{
+	size_t count = src->manifest.module_count, i, j;
+	const char *origin = src->origin ? src->origin : "the manifest";
+	int highest = 0;
+
+	for (i = 0; i < st->module_count; i++)
+		if (st->modules[i].position > highest)
+			highest = st->modules[i].position;
+	/* A moved module first: that message names the module and both positions. */
+	for (i = 0; i < count; i++) {
+		const char *name = src->manifest.modules[i].name;
+		const mm_registered *r = registered_named(st, name);
+		int pos = (int)i + 1;
+
+		if (r && r->position != pos) {
+			mm_fail(err, MODMIG_E_REGISTRY, origin, 0, 0,
+			        "module %s is at position %d in %s but was registered at position "
+			        "%d",
+			        name, pos, origin, r->position);
+			return refuse(err);
+		}
+	}
+	for (i = 0; i < count; i++) {
+		const char *name = src->manifest.modules[i].name;
+		const mm_registered *r = registered_named(st, name), *there;
+		int pos = (int)i + 1;
+
+		there = r ? NULL : registered_at(st, pos);
+		if (there) {
+			mm_fail(err, MODMIG_E_REGISTRY, origin, 0, 0,
+			        "module %s is at position %d in %s but position %d was registered "
+			        "for module %s",
+			        name, pos, origin, pos, there->name);
+			return refuse(err);
+		}
+		if (!r && pos < highest) {
+			mm_fail(err, MODMIG_E_REGISTRY, origin, 0, 0,
+			        "module %s is at position %d in %s, before modules that were "
+			        "registered already",
+			        name, pos, origin);
+			return refuse(err);
+		}
+	}
+	for (i = 0; i < st->module_count; i++) {
+		const mm_registered *r = &st->modules[i];
+
+		for (j = 0; j < count; j++)
+			if (strcmp(src->manifest.modules[j].name, r->name ? r->name : "") == 0)
+				break;
+		if (j == count) {
+			mm_fail(err, MODMIG_E_REGISTRY, origin, 0, 0,
+			        "module %s was registered at position %d but is not in %s", r->name,
+			        r->position, origin);
+			mm_hint(err, "keep every registered module in the manifest at its "
+			             "position; its versions are recorded in the database");
+			return MODMIG_E_REGISTRY;
+		}
+	}
+	*first_new = (size_t)highest < count ? (size_t)highest : count;
+	return MODMIG_OK;
+}
+
+/* Parse everything that will run before anything runs: a bad file changes nothing. */
+modmig_status mm_plan_parse_all(const mm_plan *plan, modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	size_t i;
+
+	for (i = 0; i < plan->count && rc == MODMIG_OK; i++)
+		rc = mm_migration_parse((modmig_migration *)plan->steps[i].migration, err);
+	return rc;
+}
+
+/* A failed NO TRANSACTION migration blocks up until told how to go on. */
+modmig_status mm_plan_check_failed(const mm_plan *plan, const modmig_up_options *opts,
+                                  modmig_error **err)
+{
+	size_t i;
+	bool any = false;
+
+	for (i = 0; i < plan->count; i++) {
+		const mm_step *st = &plan->steps[i];
+		int done = st->failed_unit > 0 ? st->failed_unit - 1 : 0;
+		size_t units = st->migration->parsed_ok ? st->migration->parsed.up.count : 0;
+		char took[64], of[32] = "";
+
+		if (!st->failed)
+			continue;
+		any = true;
+		if (opts->resume || opts->restart)
+			continue;
+		if (units)
+			snprintf(of, sizeof(of), " of %zu", units);
+		if (done == 0)
+			snprintf(took, sizeof(took), "no unit took effect");
+		else if (done == 1)
+			snprintf(took, sizeof(took), "unit 1 took effect");
+		else
+			snprintf(took, sizeof(took), "units 1-%d took effect", done);
+		mm_fail(err, MODMIG_E_INCOMPLETE, st->migration->file, 0, 0,
+		        "NO TRANSACTION migration %lld failed part-way and is not applied: %s, "
+		        "unit %d%s failed",
+		        (long long)st->version, took, st->failed_unit, of);
+		mm_hint(err,
+		        "fix the cause, then run 'modmig up --resume' to continue at unit %d, or "
+		        "'modmig up --restart' to run it again from unit 1",
+		        st->failed_unit > 0 ? st->failed_unit : 1);
+		mm_error_set_migration(err, st->version,
+		                       st->migration->module ? st->migration->module->name : NULL);
+		return MODMIG_E_INCOMPLETE;
+	}
+	if (!any && (opts->resume || opts->restart)) {
+		mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0,
+		        "nothing to %s: no NO TRANSACTION migration has failed",
+		        opts->resume ? "resume" : "restart");
+		mm_hint(err, "run up without --resume or --restart");
+		return MODMIG_E_USAGE;
+	}
+	return MODMIG_OK;
+}

@@ -1,0 +1,256 @@
+/*
+ * run.c - the online commands up, down and redo: read state, take the lock,
+ * plan, parse what will run, then run it one migration at a time.
+ */
+#include "run/planfile.h"
+
+#include <stdio.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+static void dry_run(mm_session *s, const mm_plan *plan, modmig_direction dir)
+{
+	size_t i, u;
+
+	for (i = 0; i < plan->count; i++) {
+		const modmig_migration *m = plan->steps[i].migration;
+		const mm_section *sec = dir == MODMIG_UP ? &m->parsed.up : &m->parsed.down;
+
+		for (u = 0; u < sec->count; u++)
+			mm_emit(s->db, MODMIG_EVENT_DRY_RUN, MODMIG_LOG_INFO, m, dir, 0,
+			        sec->units[u].sql, "would %s %s unit %zu of %zu (line %d)",
+			        dir == MODMIG_UP ? "apply" : "roll back", m->file, u + 1,
+			        sec->count, sec->units[u].line);
+		if (sec->count == 0)
+			mm_emit(s->db, MODMIG_EVENT_DRY_RUN, MODMIG_LOG_INFO, m, dir, 0, "",
+			        "would %s %s (no statements)",
+			        dir == MODMIG_UP ? "apply" : "roll back", m->file);
+	}
+}
+
+/* ---- up ----------------------------------------------------------------- */
+
+static modmig_status check_up_options(const modmig_up_options *opts, modmig_error **err)
+{
+	if (opts->plan_file && (opts->to || opts->by_one || opts->module || opts->strict ||
+	                        opts->resume || opts->restart)) {
+		mm_fail(err, MODMIG_E_USAGE, opts->plan_file, 0, 0,
+		        "--plan cannot be combined with --to, --by-one, --module, --strict, "
+		        "--resume or --restart: the plan file fixes what runs");
+		mm_hint(err, "drop those options, or write a new plan with them: modmig plan -o "
+		             "FILE [options]");
+		return MODMIG_E_USAGE;
+	}
+	if (opts->resume && opts->restart) {
+		mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0,
+		        "--resume and --restart exclude each other");
+		mm_hint(err, "pick one: --resume continues at the failed unit, --restart runs "
+		             "the migration again from unit 1");
+		return MODMIG_E_USAGE;
+	}
+	return MODMIG_OK;
+}
+
+/*
+ * Nothing to do is decided without the lock, from one read of committed
+ * state: if every migration here is applied, running after whoever holds
+ * the lock would find the same. Anything else is decided again under it.
+ */
+static bool nothing_to_do(mm_session *s, const modmig_up_options *opts, const modmig_module *module)
+{
+	const modmig_source *src = s->src;
+	mm_plan plan;
+	size_t first_new = 0;
+	bool none;
+
+	if (opts->plan_file || opts->resume || opts->restart || !s->state.has_version_table ||
+	    !s->state.has_history || !s->state.has_registry)
+		return false;
+	if (!modmig_source_is_dir(src) &&
+	    (mm_registry_check(src, &s->state, &first_new, NULL) != MODMIG_OK ||
+	     first_new < modmig_source_module_count(src)))
+		return false;
+	if (mm_plan_up(src->migrations, src->migration_count, &s->state, opts, module, &plan,
+	               NULL) != MODMIG_OK)
+		return false;
+	none = plan.count == 0;
+	mm_plan_clear(&plan);
+	return none;
+}
+
+/* With a plan file, the options it was written with replace the caller's. */
+static modmig_status plan_options(const modmig_up_options *opts, mm_planfile *pf,
+                                  modmig_up_options *use, modmig_error **err)
+{
+	modmig_status rc;
+
+	*use = *opts;
+	if (!opts->plan_file)
+		return MODMIG_OK;
+	rc = mm_planfile_read(opts->plan_file, pf, err);
+	if (rc == MODMIG_OK)
+		mm_planfile_up_options(pf, use);
+	return rc;
+}
+
+modmig_status modmig_up(modmig_db *db, const modmig_source *src, const modmig_up_options *opts,
+                        modmig_result **out, modmig_error **err)
+{
+	modmig_status rc;
+	modmig_up_options defaults, use;
+	const modmig_module *module = NULL;
+	mm_planfile pf;
+	mm_session s;
+	mm_plan plan;
+	bool planned = false, done = false;
+	size_t i;
+	int mode;
+
+	memset(&s, 0, sizeof(s));
+	memset(&plan, 0, sizeof(plan));
+	memset(&pf, 0, sizeof(pf));
+	if (out)
+		*out = NULL;
+	if (!opts) {
+		modmig_up_options_init(&defaults);
+		opts = &defaults;
+	}
+	planned = opts->plan_file != NULL;
+	if ((rc = mm_result_new(out, err)) != MODMIG_OK ||
+	    (rc = check_up_options(opts, err)) != MODMIG_OK ||
+	    (rc = plan_options(opts, &pf, &use, err)) != MODMIG_OK ||
+	    (rc = mm_source_module_arg(src, use.module, &module, err)) != MODMIG_OK)
+		goto cleanup;
+	mode = use.resume ? MM_RESUME : use.restart ? MM_RESTART : MM_FRESH;
+	rc = mm_session_open(&s, db, src, err);
+	if (rc != MODMIG_OK || nothing_to_do(&s, &use, module))
+		goto cleanup;
+	/* nothing is created before the plan is known good: exit 2 changes nothing */
+	rc = mm_session_lock(&s, true, err);
+	if (rc != MODMIG_OK)
+		goto cleanup;
+	rc = mm_plan_up(src->migrations, src->migration_count, &s.state, &use, module, &plan, err);
+	if (rc == MODMIG_OK && planned)
+		rc = mm_planfile_check(&pf, &s, &plan, &done, err);
+	if (rc != MODMIG_OK || done)
+		goto cleanup;
+	if ((rc = mm_plan_parse_all(&plan, err)) != MODMIG_OK ||
+	    (rc = mm_plan_check_failed(&plan, &use, err)) != MODMIG_OK)
+		goto cleanup;
+	for (i = 0; i < plan.count; i++)
+		if (plan.steps[i].out_of_order)
+			mm_emit(db, MODMIG_EVENT_OUT_OF_ORDER, MODMIG_LOG_WARN,
+			        plan.steps[i].migration, MODMIG_UP, 0, NULL,
+			        "%s is out of order: a higher version of its module is already "
+			        "applied",
+			        plan.steps[i].migration->file);
+	if (use.dry_run) {
+		dry_run(&s, &plan, MODMIG_UP);
+		goto cleanup;
+	}
+	/*
+	 * The state tables, created once the plan is checked and its files parsed:
+	 * a bad file or a plan that does not match leaves even a fresh database
+	 * untouched.
+	 */
+	if ((rc = mm_session_create_state(&s, err)) != MODMIG_OK)
+		goto cleanup;
+	for (i = 0; i < plan.count && rc == MODMIG_OK; i++)
+		rc = mm_apply_one(&s, &plan.steps[i], MODMIG_UP, use.lock_timeout,
+		                  use.statement_timeout, mode, out, err);
+cleanup:
+	if (done)
+		mm_emit(db, MODMIG_EVENT_MESSAGE, MODMIG_LOG_INFO, NULL, MODMIG_UP, 0, NULL,
+		        "the plan %s was applied already; nothing to do", pf.path);
+	mm_planfile_clear(&pf);
+	mm_plan_clear(&plan);
+	if (out)
+		mm_result_finish(*out, &s);
+	mm_session_close(&s);
+	return rc;
+}
+
+/* ---- down and redo ------------------------------------------------------ */
+
+modmig_status modmig_down(modmig_db *db, const modmig_source *src, const modmig_down_options *opts,
+                          modmig_result **out, modmig_error **err)
+{
+	modmig_status rc;
+	modmig_down_options defaults;
+	const modmig_module *module = NULL;
+	mm_session s;
+	mm_plan plan;
+	size_t i;
+
+	memset(&s, 0, sizeof(s));
+	memset(&plan, 0, sizeof(plan));
+	if (out)
+		*out = NULL;
+	if (!opts) {
+		modmig_down_options_init(&defaults);
+		opts = &defaults;
+	}
+	if ((rc = mm_result_new(out, err)) != MODMIG_OK ||
+	    (rc = mm_source_module_arg(src, opts->module, &module, err)) != MODMIG_OK ||
+	    (rc = mm_session_open(&s, db, src, err)) != MODMIG_OK ||
+	    (rc = mm_session_lock(&s, opts->dry_run, err)) != MODMIG_OK)
+		goto cleanup;
+	rc = mm_plan_down(src->migrations, src->migration_count, &s.state, opts, module, &plan,
+	                  err);
+	if (rc != MODMIG_OK || (rc = mm_plan_parse_all(&plan, err)) != MODMIG_OK)
+		goto cleanup;
+	if (opts->dry_run) {
+		dry_run(&s, &plan, MODMIG_DOWN);
+		goto cleanup;
+	}
+	for (i = 0; i < plan.count && rc == MODMIG_OK; i++)
+		rc = mm_apply_one(&s, &plan.steps[i], MODMIG_DOWN, opts->lock_timeout,
+		                  opts->statement_timeout, MM_FRESH, out, err);
+cleanup:
+	mm_plan_clear(&plan);
+	if (out)
+		mm_result_finish(*out, &s);
+	mm_session_close(&s);
+	return rc;
+}
+
+modmig_status modmig_redo(modmig_db *db, const modmig_source *src, modmig_result **out,
+                          modmig_error **err)
+{
+	modmig_status rc;
+	modmig_down_options opts;
+	mm_session s;
+	mm_plan plan;
+	mm_step again;
+
+	memset(&s, 0, sizeof(s));
+	memset(&plan, 0, sizeof(plan));
+	modmig_down_options_init(&opts);
+	if (out)
+		*out = NULL;
+	if ((rc = mm_result_new(out, err)) != MODMIG_OK ||
+	    (rc = mm_session_open(&s, db, src, err)) != MODMIG_OK ||
+	    (rc = mm_session_lock(&s, false, err)) != MODMIG_OK)
+		goto cleanup;
+	rc = mm_plan_down(src->migrations, src->migration_count, &s.state, &opts, NULL, &plan, err);
+	if (rc != MODMIG_OK || (rc = mm_plan_parse_all(&plan, err)) != MODMIG_OK)
+		goto cleanup;
+	if (plan.count == 0) {
+		mm_emit(db, MODMIG_EVENT_MESSAGE, MODMIG_LOG_INFO, NULL, MODMIG_UP, 0, NULL,
+		        "nothing to redo: no migration is applied");
+		goto cleanup;
+	}
+	rc = mm_apply_one(&s, &plan.steps[0], MODMIG_DOWN, NULL, NULL, MM_FRESH, out, err);
+	if (rc != MODMIG_OK)
+		goto cleanup;
+	again = plan.steps[0];
+	again.failed = false;
+	rc = mm_apply_one(&s, &again, MODMIG_UP, NULL, NULL, MM_FRESH, out, err);
+cleanup:
+	mm_plan_clear(&plan);
+	if (out)
+		mm_result_finish(*out, &s);
+	mm_session_close(&s);
+	return rc;
+}

@@ -1,0 +1,118 @@
+/*
+ * run/run.h - the run layer: the migration lock and the locked session, the
+ * pure planner, the executor and results. Uses state and everything below.
+ */
+#ifndef MODMIG_RUN_H
+#define MODMIG_RUN_H
+
+#include "state/state.h"
+
+/* ---- the lock and the locked session (lock.c) --------------------------- */
+
+modmig_status mm_lock_acquire(modmig_db *db, const mm_names *n, modmig_error **err);
+void mm_lock_release(modmig_db *db, const mm_names *n);
+
+/*
+ * Everything an online command needs: names, the lock and the state read
+ * under it. mm_session_lock() takes the lock, creates missing tables (unless
+ * dry_run), re-reads state and checks (and extends) the module registry.
+ */
+typedef struct mm_session {
+	modmig_db *db;
+	const modmig_source *src;
+	mm_names names;
+	mm_state state;
+	bool state_read; /* state holds a successful read */
+	bool locked;
+} mm_session;
+
+modmig_status mm_session_open(mm_session *s, modmig_db *db, const modmig_source *src,
+                              modmig_error **err);
+modmig_status mm_session_lock(mm_session *s, bool dry_run, modmig_error **err);
+/*
+ * Check the module registry, create the missing state tables and register new
+ * modules. mm_session_lock() does this unless dry_run; up, which locks as a
+ * dry run, calls it itself once its plan is known good.
+ */
+modmig_status mm_session_create_state(mm_session *s, modmig_error **err);
+void mm_session_close(mm_session *s);
+
+/* ---- the planner: pure functions of files and state (plan.c) ------------ */
+
+/* One migration or applied version with its state (status rows). */
+typedef struct mm_row {
+	int64_t version;
+	const modmig_migration *migration; /* NULL for NO_FILE */
+	modmig_state state;
+	const mm_applied *applied; /* or NULL */
+	const mm_event_row *event; /* latest history event, or NULL */
+} mm_row;
+
+/* Every migration and applied version, ascending version. */
+modmig_status mm_classify(const modmig_migration *migs, size_t count, const mm_state *st,
+                          mm_row **out, size_t *out_count, modmig_error **err);
+
+typedef struct mm_step {
+	const modmig_migration *migration;
+	int64_t version;
+	bool out_of_order; /* a higher version of the same module is applied */
+	bool failed;       /* a NO TRANSACTION migration that failed part-way */
+	int failed_unit;   /* 1-based unit that failed */
+} mm_step;
+
+typedef struct mm_plan {
+	mm_step *steps;
+	size_t count;
+} mm_plan;
+
+/*
+ * What `up` runs: missing versions first, then new ones, each ascending;
+ * limited by opts->to, opts->by_one and module (versions in its range; NULL
+ * for all). opts->strict turns out-of-order arrivals into an error.
+ */
+modmig_status mm_plan_up(const modmig_migration *migs, size_t count, const mm_state *st,
+                         const modmig_up_options *opts, const modmig_module *module, mm_plan *out,
+                         modmig_error **err);
+/* What `down` rolls back, most recently applied first. */
+modmig_status mm_plan_down(const modmig_migration *migs, size_t count, const mm_state *st,
+                           const modmig_down_options *opts, const modmig_module *module,
+                           mm_plan *out, modmig_error **err);
+void mm_plan_clear(mm_plan *p);
+
+/*
+ * Compare the manifest with the registry. *first_new receives the index of
+ * the first module not registered yet (module_count when none).
+ */
+modmig_status mm_registry_check(const modmig_source *src, const mm_state *st, size_t *first_new,
+                                modmig_error **err);
+
+/* Parse every migration of plan before anything runs. */
+modmig_status mm_plan_parse_all(const mm_plan *plan, modmig_error **err);
+/* A failed NO TRANSACTION migration in plan blocks up unless resuming or restarting. */
+modmig_status mm_plan_check_failed(const mm_plan *plan, const modmig_up_options *opts,
+                                  modmig_error **err);
+
+/* Set the result's final version from the session's state (result.c). */
+void mm_result_finish(modmig_result *r, const mm_session *s);
+
+/* ---- running one migration (apply.c) ------------------------------------ */
+
+/* How a NO TRANSACTION migration that failed before is run again. */
+enum { MM_FRESH = 0, MM_RESUME, MM_RESTART };
+
+/*
+ * Run one parsed migration in direction dir, record it, emit its event and
+ * add it to *result. mode is MM_FRESH, MM_RESUME or MM_RESTART.
+ */
+modmig_status mm_apply_one(mm_session *s, const mm_step *step, modmig_direction dir,
+                           const char *lock_timeout, const char *statement_timeout, int mode,
+                           modmig_result **result, modmig_error **err);
+
+/* ---- results (result.c) ------------------------------------------------- */
+
+/* A new empty result in *out (nothing when out is NULL). */
+modmig_status mm_result_new(modmig_result **out, modmig_error **err);
+modmig_status mm_result_add(modmig_result **res, const modmig_migration *m, modmig_direction dir,
+                            double duration_ms);
+
+#endif /* MODMIG_RUN_H */

@@ -1,0 +1,119 @@
+/*
+ * stamp.c - modmig stamp: mark migrations as applied without running them,
+ * for adopting a database whose schema already exists. Under the migration
+ * lock, every stamped migration gets its version row and a "stamped" history
+ * row, all in one transaction.
+ */
+#include "run/run.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The version must be one of the files, and in the module's range when one is named. */
+static modmig_status check_version(const modmig_source *src, int64_t version,
+                                   const modmig_module *module, modmig_error **err)
+{
+	if (module && (version < module->first_version || version > module->last_version)) {
+		mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0,
+		        "version %lld is not in module %s's range %lld..%lld", (long long)version,
+		        module->name, (long long)module->first_version,
+		        (long long)module->last_version);
+		mm_hint(err, "pick one of module %s's versions from 'modmig list'", module->name);
+		return MODMIG_E_USAGE;
+	}
+	if (!modmig_source_find(src, version)) {
+		mm_fail(err, MODMIG_E_NOT_FOUND, NULL, 0, 0,
+		        "unknown version %lld: no migration file has that version",
+		        (long long)version);
+		mm_hint(err, "pick a version from 'modmig list'; nothing was stamped");
+		return MODMIG_E_NOT_FOUND;
+	}
+	return MODMIG_OK;
+}
+
+static bool selected(const modmig_migration *m, int64_t version, const modmig_module *module,
+                     const mm_state *st)
+{
+	if (m->version > version || mm_state_find_applied(st, m->version))
+		return false;
+	return !module ||
+	       (m->version >= module->first_version && m->version <= module->last_version);
+}
+
+/* BEGIN, a version row and a "stamped" history row per migration, COMMIT. */
+static char *stamp_sql(mm_session *s, int64_t version, const modmig_module *module, size_t *count)
+{
+	const modmig_source *src = s->src;
+	mm_buf b;
+	size_t i;
+
+	*count = 0;
+	mm_buf_init(&b);
+	mm_buf_puts(&b, "BEGIN;\n");
+	for (i = 0; i < src->migration_count; i++) {
+		const modmig_migration *m = &src->migrations[i];
+
+		if (!selected(m, version, module, &s->state))
+			continue;
+		mm_store_sql_version_row(&b, &s->names, MODMIG_UP, m->version);
+		mm_store_sql_history_row(&b, s->db, &s->names, "stamped", m, 0, 0, NULL);
+		(*count)++;
+	}
+	mm_buf_puts(&b, "COMMIT;\n");
+	return mm_buf_take(&b);
+}
+
+modmig_status modmig_stamp(modmig_db *db, const modmig_source *src, int64_t version,
+                           const char *module, modmig_result **out, modmig_error **err)
+{
+	modmig_status rc;
+	const modmig_module *mod = NULL;
+	mm_session s;
+	char *sql = NULL;
+	size_t count = 0, i;
+
+	memset(&s, 0, sizeof(s));
+	if (out)
+		*out = NULL;
+	if (!db || !src) {
+		rc = mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0, "no database or no source given");
+		goto cleanup;
+	}
+	if ((rc = mm_result_new(out, err)) != MODMIG_OK ||
+	    (rc = mm_source_module_arg(src, module, &mod, err)) != MODMIG_OK ||
+	    (rc = check_version(src, version, mod, err)) != MODMIG_OK ||
+	    (rc = mm_session_open(&s, db, src, err)) != MODMIG_OK ||
+	    (rc = mm_session_lock(&s, false, err)) != MODMIG_OK)
+		goto cleanup;
+	sql = stamp_sql(&s, version, mod, &count);
+	if (!sql) {
+		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+		goto cleanup;
+	}
+	if (count == 0) {
+		mm_emit(db, MODMIG_EVENT_MESSAGE, MODMIG_LOG_INFO, NULL, MODMIG_UP, 0, NULL,
+		        "nothing to stamp: every migration up to %lld is applied",
+		        (long long)version);
+		goto cleanup;
+	}
+	rc = mm_db_exec(db, sql, MODMIG_E_SQL, "cannot stamp the migrations", err);
+	if (rc != MODMIG_OK) {
+		if (PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+			mm_db_exec(db, "ROLLBACK", MODMIG_E_SQL, "rollback", NULL);
+		mm_hint(err, "nothing was stamped");
+		goto cleanup;
+	}
+	for (i = 0; i < src->migration_count && rc == MODMIG_OK; i++) {
+		const modmig_migration *m = &src->migrations[i];
+
+		if (!selected(m, version, mod, &s.state))
+			continue;
+		mm_emit(db, MODMIG_EVENT_STAMPED, MODMIG_LOG_INFO, m, MODMIG_UP, 0, NULL,
+		        "stamped %s as applied without running it", m->file);
+		rc = mm_result_add(out, m, MODMIG_UP, 0);
+	}
+cleanup:
+	free(sql);
+	mm_session_close(&s);
+	return rc;
+}

@@ -1,0 +1,958 @@
+/*
+ * source.c - migration sources: the manifest with its module directories on
+ * disk, the same compiled into a binary, or a plain goose directory.
+ *
+ * Loading reads and hashes every file but parses no SQL: status and verify on
+ * thousands of files only need versions and checksums. Units are parsed on
+ * first use (mm_migration_parse).
+ */
+#include "source/source.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MODULE_MAX_MIGRATIONS 999
+#define EMBEDDED_ORIGIN       "(embedded)"
+#define EMBEDDED_PREFIX       "modules/"
+
+/* A growing list of migrations while a source loads. */
+typedef struct migration_list {
+	modmig_migration *items;
+	size_t count;
+	size_t cap;
+} migration_list;
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s);
+	size_t k = strlen(suffix);
+
+	return n >= k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+/*
+ * Digits (at least one, at most what fits int64) up to the first '_'. sign
+ * allows the leading '+' that goose's strconv.ParseInt accepts.
+ */
+static bool parse_version(const char *s, size_t n, bool sign, int64_t *version)
+{
+	int64_t v = 0;
+	size_t i = 0;
+
+	if (sign && n > 0 && s[0] == '+')
+		i = 1;
+	if (i == n)
+		return false;
+	for (; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		if (v > (INT64_MAX - (s[i] - '0')) / 10)
+			return false;
+		v = v * 10 + (s[i] - '0');
+	}
+	*version = v;
+	return true;
+}
+
+bool mm_version_from_filename(const char *filename, int64_t *version, const char **name_start)
+{
+	const char *sep;
+	int64_t v;
+
+	if (!ends_with(filename, ".sql"))
+		return false;
+	sep = strchr(filename, '_');
+	if (!sep || !parse_version(filename, (size_t)(sep - filename), false, &v) || v < 1)
+		return false;
+	*version = v;
+	if (name_start)
+		*name_start = sep + 1;
+	return true;
+}
+
+static void migration_release(modmig_migration *m)
+{
+	free(m->name);
+	free(m->file);
+	if (m->owns_bytes)
+		free((char *)m->bytes);
+	if (m->parsed_ok)
+		mm_parsed_clear(&m->parsed);
+	memset(m, 0, sizeof(*m));
+}
+
+static modmig_migration *list_push(migration_list *list)
+{
+	modmig_migration *items;
+	size_t cap;
+
+	if (list->count == list->cap) {
+		cap = list->cap ? list->cap * 2 : 64;
+		items = realloc(list->items, cap * sizeof(*items));
+		if (!items)
+			return NULL;
+		list->items = items;
+		list->cap = cap;
+	}
+	memset(&list->items[list->count], 0, sizeof(list->items[0]));
+	return &list->items[list->count++];
+}
+
+static void list_free(migration_list *list)
+{
+	size_t i;
+
+	for (i = 0; i < list->count; i++)
+		migration_release(&list->items[i]);
+	free(list->items);
+	memset(list, 0, sizeof(*list));
+}
+
+/* root joined with rel; "." stays out of display paths. */
+static char *join_path(const char *root, const char *rel)
+{
+	size_t n;
+
+	if (!root || !strcmp(root, "."))
+		return mm_strdup(rel);
+	n = strlen(root);
+	if (n > 0 && root[n - 1] == '/')
+		return mm_printf("%s%s", root, rel);
+	return mm_printf("%s/%s", root, rel);
+}
+
+/*
+ * Read a whole file, name relative to dir_fd. Loading thousands of files is
+ * dominated by system calls: openat() skips the path walk from the root, and
+ * a regular file is done once fstat's size has been read.
+ */
+static modmig_status read_bytes(int dir_fd, const char *name, const char *path, char **out,
+                                size_t *size, modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	struct stat st;
+	char *data = NULL;
+	size_t have = 0;
+	size_t cap;
+	ssize_t n;
+	char *grown;
+	int fd;
+
+	fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		rc = mm_fail(err, errno == ENOENT ? MODMIG_E_NOT_FOUND : MODMIG_E_IO, path, 0, 0,
+		             "cannot read %s: %s", path, strerror(errno));
+		goto cleanup;
+	}
+	cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
+	data = malloc(cap);
+	if (!data) {
+		rc = mm_fail(err, MODMIG_E_NOMEM, path, 0, 0, "out of memory reading %s", path);
+		goto cleanup;
+	}
+	for (;;) {
+		if (S_ISREG(st.st_mode) && st.st_size > 0 && have == (size_t)st.st_size)
+			break;
+		/* Pipes and files of unknown size are read to EOF. */
+		if (have + 1 >= cap) {
+			grown = realloc(data, cap * 2);
+			if (!grown) {
+				rc = mm_fail(err, MODMIG_E_NOMEM, path, 0, 0,
+				             "out of memory reading %s", path);
+				goto cleanup;
+			}
+			data = grown;
+			cap *= 2;
+		}
+		n = read(fd, data + have, cap - have - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = mm_fail(err, MODMIG_E_IO, path, 0, 0, "cannot read %s: %s", path,
+			             strerror(errno));
+			goto cleanup;
+		}
+		if (n == 0)
+			break;
+		have += (size_t)n;
+	}
+	data[have] = '\0';
+	*out = data;
+	*size = have;
+	data = NULL;
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	free(data);
+	return rc;
+}
+
+/*
+ * Errors about a whole file (its name, its version) point at its first line,
+ * so that every error names file:line as editors and CI annotations expect.
+ */
+static modmig_status bad_name(const char *file, const char *base, bool dir_mode, modmig_error **err)
+{
+	modmig_status rc;
+
+	rc = mm_fail(err, MODMIG_E_VERSION, file, 1, 0,
+	             "bad migration file name '%s': expected <version>_<name>.sql", base);
+	if (dir_mode)
+		mm_hint(err,
+		        "name it like 00001_create_users.sql or 20230101120000_create_users.sql");
+	else
+		mm_hint(err, "name it like 02001_identity_init.sql, with the version in the "
+		             "module's range");
+	return rc;
+}
+
+/*
+ * Fill m from a file name: version and name by the rules of the mode (goose's
+ * in --dir mode, <digits>_<text>.sql otherwise). display becomes m->file.
+ */
+static modmig_status name_migration(modmig_migration *m, const char *base, char *display,
+                                    bool dir_mode, modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	const char *sep = strchr(base, '_');
+	size_t stem = strlen(base) - strlen(".sql");
+	int64_t version = 0;
+
+	m->file = display;
+	if (!sep || !parse_version(base, (size_t)(sep - base), dir_mode, &version) || version < 1 ||
+	    (!dir_mode && (size_t)(sep - base) + 1 >= stem)) {
+		rc = bad_name(display, base, dir_mode, err);
+		goto cleanup;
+	}
+	m->version = version;
+	m->name = mm_strndup(sep + 1, stem - (size_t)(sep - base) - 1);
+	if (!m->name)
+		rc = mm_fail(err, MODMIG_E_NOMEM, display, 0, 0, "out of memory");
+cleanup:
+	return rc;
+}
+
+static modmig_status check_range(const modmig_migration *m, modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	const modmig_module *mod = m->module;
+
+	if (m->version >= mod->first_version && m->version <= mod->last_version)
+		goto cleanup;
+	rc = mm_fail(err, MODMIG_E_VERSION, m->file, 1, 0,
+	             "version %lld is outside module %s's range %lld..%lld", (long long)m->version,
+	             mod->name, (long long)mod->first_version, (long long)mod->last_version);
+	mm_hint(err, "module %s owns versions %lld through %lld; use `modmig create %s NAME`",
+	        mod->name, (long long)mod->first_version, (long long)mod->last_version, mod->name);
+cleanup:
+	return rc;
+}
+
+static modmig_status too_many(const modmig_module *mod, const char *file, size_t count,
+                              modmig_error **err)
+{
+	modmig_status rc;
+
+	rc = mm_fail(err, MODMIG_E_VERSION, file, 1, 0,
+	             "module %s has %zu migrations, more than the %d its version range holds",
+	             mod->name, count, MODULE_MAX_MIGRATIONS);
+	mm_hint(err, "squash old migrations of %s into fewer files", mod->name);
+	return rc;
+}
+
+static int compare_migrations(const void *a, const void *b)
+{
+	const modmig_migration *x = a;
+	const modmig_migration *y = b;
+
+	if (x->version != y->version)
+		return x->version < y->version ? -1 : 1;
+	return strcmp(x->file, y->file);
+}
+
+/* Sort, reject duplicates, and hand the list to src. */
+static modmig_status finish_list(modmig_source *src, migration_list *list, modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	const modmig_migration *a;
+	const modmig_migration *b;
+	size_t i;
+
+	if (list->count > 1)
+		qsort(list->items, list->count, sizeof(list->items[0]), compare_migrations);
+	for (i = 1; i < list->count; i++) {
+		a = &list->items[i - 1];
+		b = &list->items[i];
+		if (a->version != b->version)
+			continue;
+		rc = mm_fail(err, MODMIG_E_VERSION, b->file, 1, 0,
+		             "duplicate version %lld: %s and %s", (long long)b->version, a->file,
+		             b->file);
+		mm_hint(err, "leading zeros do not make a different version; renumber one of "
+		             "them");
+		goto cleanup;
+	}
+	src->migrations = list->items;
+	src->migration_count = list->count;
+	memset(list, 0, sizeof(*list));
+cleanup:
+	return rc;
+}
+
+static modmig_source *source_alloc(void)
+{
+	return calloc(1, sizeof(modmig_source));
+}
+
+static const modmig_module *module_by_name(const mm_manifest *man, const char *name, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < man->module_count; i++)
+		if (strlen(man->modules[i].name) == n && !memcmp(man->modules[i].name, name, n))
+			return &man->modules[i];
+	return NULL;
+}
+
+/* ---- embedded ------------------------------------------------------------ */
+
+modmig_status modmig_source_new_embedded(const modmig_embedded_file *files, size_t count,
+                                         modmig_source **out, modmig_error **err)
+{
+	static const char migrations_dir[] = "/migrations/";
+	modmig_status rc = MODMIG_OK;
+	migration_list list = {0};
+	modmig_source *src = NULL;
+	const modmig_embedded_file *manifest = NULL;
+	const modmig_module *mod;
+	modmig_migration *m;
+	size_t *counts = NULL;
+	const char *path;
+	const char *slash;
+	const char *base;
+	size_t i;
+
+	*out = NULL;
+	for (i = 0; i < count; i++)
+		if (files[i].path && !strcmp(files[i].path, "modules.yaml"))
+			manifest = &files[i];
+	if (!manifest) {
+		rc = mm_fail(err, MODMIG_E_MANIFEST, EMBEDDED_PREFIX "modules.yaml", 0, 0,
+		             "the embedded files have no modules.yaml");
+		mm_hint(err, "generate them with modmig-embed from the modules directory");
+		goto cleanup;
+	}
+	src = source_alloc();
+	if (!src || !(src->origin = mm_strdup(EMBEDDED_ORIGIN))) {
+		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+		goto cleanup;
+	}
+	rc = mm_manifest_parse(EMBEDDED_PREFIX "modules.yaml", (const char *)manifest->data,
+	                       manifest->size, &src->manifest, err);
+	if (rc != MODMIG_OK)
+		goto cleanup;
+	counts = calloc(src->manifest.module_count, sizeof(*counts));
+	if (!counts) {
+		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+		goto cleanup;
+	}
+	for (i = 0; i < count; i++) {
+		path = files[i].path;
+		if (!path || !ends_with(path, ".sql"))
+			continue;
+		slash = strchr(path, '/');
+		if (!slash || strncmp(slash, migrations_dir, strlen(migrations_dir)) != 0)
+			continue;
+		base = slash + strlen(migrations_dir);
+		if (strchr(base, '/'))
+			continue;
+		if (!(m = list_push(&list))) {
+			rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+			goto cleanup;
+		}
+		m->bytes = (const char *)files[i].data;
+		m->size = files[i].size;
+		rc = name_migration(m, base, mm_printf(EMBEDDED_PREFIX "%s", path), false, err);
+		if (!m->file)
+			rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+		if (rc != MODMIG_OK)
+			goto cleanup;
+		mod = module_by_name(&src->manifest, path, (size_t)(slash - path));
+		if (!mod) {
+			rc = mm_fail(err, MODMIG_E_VERSION, m->file, 1, 0,
+			             "%s belongs to module '%.*s', which is not in the manifest",
+			             m->file, (int)(slash - path), path);
+			mm_hint(err, "add the module at the end of modules.yaml or move the file");
+			goto cleanup;
+		}
+		m->module = mod;
+		if (++counts[mod->index] > MODULE_MAX_MIGRATIONS) {
+			rc = too_many(mod, m->file, counts[mod->index], err);
+			goto cleanup;
+		}
+		if ((rc = check_range(m, err)) != MODMIG_OK)
+			goto cleanup;
+		if (files[i].sha256 && strlen(files[i].sha256) == 64)
+			memcpy(m->sha256, files[i].sha256, 65);
+		else
+			mm_sha256_hex(m->bytes, m->size, m->sha256);
+		m->loaded = true;
+	}
+	if ((rc = finish_list(src, &list, err)) != MODMIG_OK)
+		goto cleanup;
+	*out = src;
+	src = NULL;
+cleanup:
+	free(counts);
+	list_free(&list);
+	modmig_source_free(src);
+	return rc;
+}
+
+/* ---- disk ---------------------------------------------------------------- */
+
+/*
+ * Read every *.sql file of one directory into list. Other files are ignored,
+ * as goose does. mod is NULL in --dir mode. A missing directory is no error
+ * when missing_ok (a module without migrations yet).
+ */
+static modmig_status read_directory(const char *dir, const char *display_dir,
+                                    const modmig_module *mod, bool missing_ok, migration_list *list,
+                                    modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	DIR *d = NULL;
+	struct dirent *entry;
+	modmig_migration *m;
+	size_t count = 0;
+
+	d = opendir(dir);
+	if (!d) {
+		if (missing_ok && (errno == ENOENT || errno == ENOTDIR))
+			goto cleanup;
+		rc = mm_fail(err, errno == ENOENT ? MODMIG_E_NOT_FOUND : MODMIG_E_IO, dir, 0, 0,
+		             "cannot open directory %s: %s", dir, strerror(errno));
+		goto cleanup;
+	}
+	while ((entry = readdir(d)) != NULL) {
+		if (entry->d_name[0] == '.' || !ends_with(entry->d_name, ".sql"))
+			continue;
+		if (entry->d_type == DT_DIR)
+			continue;
+		if (!(m = list_push(list))) {
+			rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+			goto cleanup;
+		}
+		m->module = mod;
+		rc = name_migration(m, entry->d_name, join_path(display_dir, entry->d_name),
+		                    mod == NULL, err);
+		if (!m->file)
+			rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+		if (rc != MODMIG_OK)
+			goto cleanup;
+		if (mod && ++count > MODULE_MAX_MIGRATIONS) {
+			rc = too_many(mod, m->file, count, err);
+			goto cleanup;
+		}
+		if (mod && (rc = check_range(m, err)) != MODMIG_OK)
+			goto cleanup;
+	}
+cleanup:
+	if (d)
+		closedir(d);
+	return rc;
+}
+
+static bool has_sql_file(const char *dir, char **first)
+{
+	DIR *d = opendir(dir);
+	struct dirent *entry;
+	bool found = false;
+
+	if (!d)
+		return false;
+	while (!found && (entry = readdir(d)) != NULL) {
+		if (entry->d_name[0] != '.' && ends_with(entry->d_name, ".sql")) {
+			found = true;
+			*first = mm_strdup(entry->d_name);
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+/* A module directory with migrations that the manifest does not list is a mistake. */
+static modmig_status check_stray_modules(const modmig_source *src, modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	DIR *d = NULL;
+	struct dirent *entry;
+	char *dir = NULL;
+	char *first = NULL;
+	char *display = NULL;
+
+	d = opendir(src->root);
+	if (!d)
+		goto cleanup;
+	while ((entry = readdir(d)) != NULL) {
+		if (entry->d_name[0] == '.' ||
+		    module_by_name(&src->manifest, entry->d_name, strlen(entry->d_name)))
+			continue;
+		if (entry->d_type != DT_DIR && entry->d_type != DT_UNKNOWN &&
+		    entry->d_type != DT_LNK)
+			continue;
+		free(dir);
+		dir = mm_printf("%s/%s/migrations", src->root, entry->d_name);
+		if (!dir) {
+			rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+			goto cleanup;
+		}
+		if (!has_sql_file(dir, &first))
+			continue;
+		display = mm_printf("%s/migrations/%s", entry->d_name, first ? first : "");
+		free(dir);
+		dir = display ? join_path(src->root, display) : NULL;
+		rc = mm_fail(err, MODMIG_E_VERSION, dir ? dir : entry->d_name, first ? 1 : 0, 0,
+		             "%s belongs to module '%s', which is not in the manifest",
+		             dir ? dir : entry->d_name, entry->d_name);
+		mm_hint(err, "add the module at the end of %s or move the files",
+		        src->manifest.file);
+		goto cleanup;
+	}
+cleanup:
+	if (d)
+		closedir(d);
+	free(dir);
+	free(first);
+	free(display);
+	return rc;
+}
+
+modmig_status modmig_source_new_manifest(const char *manifest_path, modmig_source **out,
+                                         modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	migration_list list = {0};
+	modmig_source *src = NULL;
+	const modmig_module *mod;
+	const char *slash;
+	char *text = NULL;
+	size_t len = 0;
+	char *dir = NULL;
+	char *display = NULL;
+	size_t i;
+
+	*out = NULL;
+	src = source_alloc();
+	if (!src || !(src->origin = mm_strdup(manifest_path))) {
+		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+		goto cleanup;
+	}
+	slash = strrchr(manifest_path, '/');
+	src->root = slash ? mm_strndup(manifest_path,
+	                               (size_t)(slash - manifest_path) + (slash == manifest_path))
+	                  : mm_strdup(".");
+	if (!src->root) {
+		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+		goto cleanup;
+	}
+	if ((rc = mm_read_file(manifest_path, &text, &len, err)) != MODMIG_OK) {
+		mm_hint(err, "pass the manifest with -m, e.g. -m modules/modules.yaml");
+		goto cleanup;
+	}
+	rc = mm_manifest_parse(manifest_path, text, len, &src->manifest, err);
+	if (rc != MODMIG_OK)
+		goto cleanup;
+	for (i = 0; i < src->manifest.module_count; i++) {
+		mod = &src->manifest.modules[i];
+		free(dir);
+		free(display);
+		display = mm_printf("%s/migrations", mod->name);
+		dir = display ? join_path(src->root, display) : NULL;
+		if (!dir) {
+			rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+			goto cleanup;
+		}
+		if ((rc = read_directory(dir, dir, mod, true, &list, err)) != MODMIG_OK)
+			goto cleanup;
+	}
+	if ((rc = check_stray_modules(src, err)) != MODMIG_OK)
+		goto cleanup;
+	if ((rc = finish_list(src, &list, err)) != MODMIG_OK)
+		goto cleanup;
+	*out = src;
+	src = NULL;
+cleanup:
+	free(text);
+	free(dir);
+	free(display);
+	list_free(&list);
+	modmig_source_free(src);
+	return rc;
+}
+
+/* A light check: the database layer quotes each part with PQescapeIdentifier. */
+static bool plausible_table(const char *s)
+{
+	const char *dot = strchr(s, '.');
+
+	if (!*s || strlen(s) > 127)
+		return false;
+	if (!dot)
+		return true;
+	return dot != s && dot[1] != '\0' && !strchr(dot + 1, '.');
+}
+
+modmig_status modmig_source_new_dir(const char *dir, const char *version_table, modmig_source **out,
+                                    modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	migration_list list = {0};
+	modmig_source *src = NULL;
+
+	*out = NULL;
+	if (version_table && !plausible_table(version_table)) {
+		rc = mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0, "bad version table name '%s'",
+		             version_table);
+		mm_hint(err, "write table or schema.table");
+		goto cleanup;
+	}
+	src = source_alloc();
+	if (!src || !(src->origin = mm_strdup(dir)) || !(src->root = mm_strdup(dir)) ||
+	    !(src->manifest.version_table =
+	              mm_strdup(version_table ? version_table : "goose_db_version"))) {
+		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+		goto cleanup;
+	}
+	src->dir_mode = true;
+	if ((rc = read_directory(dir, dir, NULL, false, &list, err)) != MODMIG_OK)
+		goto cleanup;
+	if ((rc = finish_list(src, &list, err)) != MODMIG_OK)
+		goto cleanup;
+	*out = src;
+	src = NULL;
+cleanup:
+	list_free(&list);
+	modmig_source_free(src);
+	return rc;
+}
+
+void modmig_source_free(modmig_source *src)
+{
+	size_t i;
+
+	if (!src)
+		return;
+	for (i = 0; i < src->migration_count; i++)
+		migration_release(&src->migrations[i]);
+	free(src->migrations);
+	mm_manifest_clear(&src->manifest);
+	free(src->origin);
+	free(src->root);
+	free(src);
+}
+
+/* ---- parsing ------------------------------------------------------------- */
+
+modmig_status mm_migration_load(modmig_migration *m, modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	char *bytes = NULL;
+	size_t size = 0;
+
+	if (m->loaded)
+		goto cleanup;
+	rc = read_bytes(AT_FDCWD, m->file, m->file, &bytes, &size, err);
+	if (rc != MODMIG_OK) {
+		mm_error_set_migration(err, m->version, m->module ? m->module->name : NULL);
+		goto cleanup;
+	}
+	m->bytes = bytes;
+	m->size = size;
+	m->owns_bytes = true;
+	mm_sha256_hex(m->bytes, m->size, m->sha256);
+	m->loaded = true;
+cleanup:
+	return rc;
+}
+
+modmig_status mm_source_load(const modmig_source *src, modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	size_t i;
+
+	/* The handle is logically const: loading fills a cache of the files. */
+	for (i = 0; i < src->migration_count && rc == MODMIG_OK; i++)
+		rc = mm_migration_load((modmig_migration *)&src->migrations[i], err);
+	return rc;
+}
+
+modmig_status mm_migration_parse(modmig_migration *m, modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+
+	if (m->parsed_ok)
+		goto cleanup;
+	if ((rc = mm_migration_load(m, err)) != MODMIG_OK)
+		goto cleanup;
+	rc = mm_parse(m->file, m->bytes ? m->bytes : "", m->size, &m->parsed, err);
+	if (rc != MODMIG_OK) {
+		mm_error_set_migration(err, m->version, m->module ? m->module->name : NULL);
+		goto cleanup;
+	}
+	m->parsed_ok = true;
+cleanup:
+	return rc;
+}
+
+modmig_status modmig_source_parse(modmig_source *src, modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	size_t i;
+
+	for (i = 0; i < src->migration_count; i++)
+		if ((rc = mm_migration_parse(&src->migrations[i], err)) != MODMIG_OK)
+			break;
+	return rc;
+}
+
+modmig_status modmig_migration_parse_file(const char *path, modmig_migration **out,
+                                          modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	modmig_migration *m = NULL;
+	const char *base = strrchr(path, '/');
+	const char *name_start = NULL;
+	char *bytes = NULL;
+	size_t size = 0;
+	size_t base_len;
+
+	*out = NULL;
+	base = base ? base + 1 : path;
+	m = calloc(1, sizeof(*m));
+	if (!m || !(m->file = mm_strdup(path))) {
+		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+		goto cleanup;
+	}
+	if ((rc = read_bytes(AT_FDCWD, path, path, &bytes, &size, err)) != MODMIG_OK)
+		goto cleanup;
+	m->bytes = bytes;
+	m->size = size;
+	m->owns_bytes = true;
+	m->loaded = true;
+	mm_sha256_hex(m->bytes, m->size, m->sha256);
+	base_len = strlen(base);
+	if (mm_version_from_filename(base, &m->version, &name_start)) {
+		m->name = mm_strndup(name_start, base_len - (size_t)(name_start - base) - 4);
+	} else {
+		m->version = 0;
+		m->name = mm_strndup(base, ends_with(base, ".sql") ? base_len - 4 : base_len);
+	}
+	if (!m->name) {
+		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+		goto cleanup;
+	}
+	if ((rc = mm_migration_parse(m, err)) != MODMIG_OK)
+		goto cleanup;
+	*out = m;
+	m = NULL;
+cleanup:
+	modmig_migration_free(m);
+	return rc;
+}
+
+void modmig_migration_free(modmig_migration *migration)
+{
+	if (!migration)
+		return;
+	migration_release(migration);
+	free(migration);
+}
+
+/* ---- accessors ----------------------------------------------------------- */
+
+const char *modmig_source_version_table(const modmig_source *src)
+{
+	return src->manifest.version_table;
+}
+bool modmig_source_is_dir(const modmig_source *src)
+{
+	return src->dir_mode;
+}
+const char *modmig_source_origin(const modmig_source *src)
+{
+	return src->origin;
+}
+
+size_t modmig_source_module_count(const modmig_source *src)
+{
+	return src->manifest.module_count;
+}
+
+const modmig_module *modmig_source_module(const modmig_source *src, size_t index)
+{
+	return index < src->manifest.module_count ? &src->manifest.modules[index] : NULL;
+}
+
+const modmig_module *modmig_source_find_module(const modmig_source *src, const char *name)
+{
+	return name ? module_by_name(&src->manifest, name, strlen(name)) : NULL;
+}
+
+const char *modmig_module_name(const modmig_module *module)
+{
+	return module->name;
+}
+const char *modmig_module_schema(const modmig_module *module)
+{
+	return module->schema;
+}
+size_t modmig_module_index(const modmig_module *module)
+{
+	return module->index;
+}
+int64_t modmig_module_first_version(const modmig_module *module)
+{
+	return module->first_version;
+}
+int64_t modmig_module_last_version(const modmig_module *module)
+{
+	return module->last_version;
+}
+size_t modmig_module_depends_count(const modmig_module *module)
+{
+	return module->depends_count;
+}
+
+const char *modmig_module_depends(const modmig_module *module, size_t index)
+{
+	return index < module->depends_count ? module->depends_on[index] : NULL;
+}
+
+size_t modmig_source_migration_count(const modmig_source *src)
+{
+	return src->migration_count;
+}
+
+const modmig_migration *modmig_source_migration(const modmig_source *src, size_t index)
+{
+	return index < src->migration_count ? &src->migrations[index] : NULL;
+}
+
+const modmig_migration *modmig_source_find(const modmig_source *src, int64_t version)
+{
+	size_t lo = 0;
+	size_t hi = src->migration_count;
+	size_t mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (src->migrations[mid].version == version)
+			return &src->migrations[mid];
+		if (src->migrations[mid].version < version)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+int64_t modmig_migration_version(const modmig_migration *m)
+{
+	return m->version;
+}
+const char *modmig_migration_name(const modmig_migration *m)
+{
+	return m->name;
+}
+const char *modmig_migration_file(const modmig_migration *m)
+{
+	return m->file;
+}
+const modmig_module *modmig_migration_module(const modmig_migration *m)
+{
+	return m->module;
+}
+const char *modmig_migration_sha256(const modmig_migration *m)
+{
+	/* A file that cannot be read has no checksum: "" (documented). */
+	if (!m->loaded && mm_migration_load((modmig_migration *)m, NULL) != MODMIG_OK)
+		return "";
+	return m->sha256;
+}
+
+bool modmig_migration_no_transaction(const modmig_migration *m)
+{
+	return m->parsed_ok && m->parsed.no_transaction;
+}
+
+bool modmig_migration_has_down(const modmig_migration *m)
+{
+	return m->parsed_ok && m->parsed.has_down;
+}
+
+static const mm_section *section(const modmig_migration *m, modmig_direction dir)
+{
+	if (!m->parsed_ok)
+		return NULL;
+	return dir == MODMIG_DOWN ? &m->parsed.down : &m->parsed.up;
+}
+
+size_t modmig_migration_unit_count(const modmig_migration *m, modmig_direction dir)
+{
+	const mm_section *s = section(m, dir);
+
+	return s ? s->count : 0;
+}
+
+const char *modmig_migration_unit_sql(const modmig_migration *m, modmig_direction dir, size_t i)
+{
+	const mm_section *s = section(m, dir);
+
+	return s && i < s->count ? s->units[i].sql : NULL;
+}
+
+int modmig_migration_unit_line(const modmig_migration *m, modmig_direction dir, size_t i)
+{
+	const mm_section *s = section(m, dir);
+
+	return s && i < s->count ? s->units[i].line : 0;
+}
+
+const char *modmig_migration_lock_timeout(const modmig_migration *m)
+{
+	return m->parsed_ok ? m->parsed.lock_timeout : NULL;
+}
+
+const char *modmig_migration_statement_timeout(const modmig_migration *m)
+{
+	return m->parsed_ok ? m->parsed.statement_timeout : NULL;
+}
+
+/* A module named by the caller (NULL name: *out NULL); errors for --dir sources and unknown names. */
+modmig_status mm_source_module_arg(const modmig_source *src, const char *name,
+                                 const modmig_module **out, modmig_error **err)
+{
+	*out = NULL;
+	if (!name)
+		return MODMIG_OK;
+	if (modmig_source_is_dir(src)) {
+		mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0,
+		        "--module needs a manifest; a --dir source has no modules");
+		mm_hint(err, "drop --module, or use -m with a manifest");
+		return MODMIG_E_USAGE;
+	}
+	*out = modmig_source_find_module(src, name);
+	if (!*out) {
+		mm_fail(err, MODMIG_E_NOT_FOUND, modmig_source_origin(src), 0, 0,
+		        "unknown module %s", name);
+		mm_hint(err, "use a module name from %s", modmig_source_origin(src));
+		return MODMIG_E_NOT_FOUND;
+	}
+	return MODMIG_OK;
+}

@@ -1,0 +1,117 @@
+/*
+ * source/source.h - the source layer: the manifest, migration files and their
+ * parsed form, and sources (a manifest tree, a goose directory or embedded
+ * files). Uses base only.
+ */
+#ifndef MODMIG_SOURCE_H
+#define MODMIG_SOURCE_H
+
+#include "base/base.h"
+
+/* ---- parsed migration files (parse.c) ----------------------------------- */
+
+typedef struct mm_unit {
+	char *sql;  /* exactly the text sent to the server (CR of CRLF removed) */
+	size_t len;
+	int line;   /* 1-based line in the file where the unit's text starts */
+	int column; /* 1-based column of its first character */
+} mm_unit;
+
+typedef struct mm_section {
+	mm_unit *units;
+	size_t count;
+} mm_section;
+
+typedef struct mm_parsed {
+	bool no_transaction;
+	bool has_down;
+	mm_section up;
+	mm_section down;
+	char *lock_timeout;      /* from "-- modmig lock_timeout=..." or NULL */
+	char *statement_timeout; /* from "-- modmig statement_timeout=..." or NULL */
+} mm_parsed;
+
+/*
+ * Parse one goose-format migration. file is used in messages only. text need
+ * not be NUL-terminated. On failure out is left empty and *err names file:line.
+ */
+modmig_status mm_parse(const char *file, const char *text, size_t len, mm_parsed *out,
+		       modmig_error **err);
+void mm_parsed_clear(mm_parsed *p);
+
+/* ---- the manifest (manifest.c) ------------------------------------------ */
+
+struct modmig_module {
+	char *name;
+	char *schema; /* NULL if none */
+	char **depends_on;
+	size_t depends_count;
+	size_t index;
+	int64_t first_version; /* (index+1)*1000 + 1 */
+	int64_t last_version;  /* (index+1)*1000 + 999 */
+	int line;              /* where the module entry starts in the manifest */
+	int column;
+};
+
+typedef struct mm_manifest {
+	char *file;          /* display path of the manifest */
+	char *version_table; /* default "goose_db_version" */
+	modmig_module *modules;
+	size_t module_count;
+} mm_manifest;
+
+/* Parse modules.yaml with libyaml's event API. Errors carry file:line:column. */
+modmig_status mm_manifest_parse(const char *file, const char *text, size_t len,
+				mm_manifest *out, modmig_error **err);
+void mm_manifest_clear(mm_manifest *m);
+
+/* ---- migrations and sources (source.c) ---------------------------------- */
+
+struct modmig_migration {
+	int64_t version;
+	char *name;        /* after "<version>_", without ".sql" */
+	char *file;        /* display path */
+	const modmig_module *module; /* NULL in --dir mode */
+	char sha256[65];
+	/*
+	 * The file's bytes: borrowed from the embedded array, or owned (owns_bytes)
+	 * when read from disk. Files on disk are read, hashed and parsed only when
+	 * first needed (mm_migration_load, mm_migration_parse), so that status
+	 * on ten thousand files costs one readdir per directory, not 10 000 reads.
+	 * sha256 is valid once loaded is true.
+	 */
+	const char *bytes;
+	size_t size;
+	bool owns_bytes;
+	bool loaded;
+	bool parsed_ok;
+	mm_parsed parsed;
+};
+
+/* Read and hash m's file unless already done (a no-op for embedded files). */
+modmig_status mm_migration_load(modmig_migration *m, modmig_error **err);
+/* Load every migration of src: for commands that compare checksums. */
+modmig_status mm_source_load(const modmig_source *src, modmig_error **err);
+/* Load, then parse m's bytes into m->parsed unless already done. */
+modmig_status mm_migration_parse(modmig_migration *m, modmig_error **err);
+
+struct modmig_source {
+	mm_manifest manifest; /* empty in --dir mode, except version_table */
+	bool dir_mode;
+	char *origin;         /* manifest path, directory, or "(embedded)" */
+	char *root;           /* the modules directory on disk, or NULL when embedded */
+	modmig_migration *migrations; /* ascending version */
+	size_t migration_count;
+};
+
+/*
+ * goose's version parsing of a file name "<digits>_<text>.sql": returns false
+ * when the name does not have that form. *name_start points at <text>.
+ */
+bool mm_version_from_filename(const char *filename, int64_t *version, const char **name_start);
+
+/* The module named name (NULL name: *out NULL); errors for --dir sources and unknown names. */
+modmig_status mm_source_module_arg(const modmig_source *src, const char *name,
+                                   const modmig_module **out, modmig_error **err);
+
+#endif /* MODMIG_SOURCE_H */

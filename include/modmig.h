@@ -39,13 +39,13 @@ extern "C" {
 typedef enum modmig_status {
 	MODMIG_OK = 0,
 	/* exit 2: bad input, nothing changed */
-	MODMIG_E_USAGE,    /* bad command-line usage or option */
-	MODMIG_E_MANIFEST, /* malformed modules.yaml */
-	MODMIG_E_PARSE,    /* malformed migration file */
-	MODMIG_E_VERSION,  /* bad file name, duplicate or out-of-range version */
+	MODMIG_E_USAGE,     /* bad command-line usage or option */
+	MODMIG_E_MANIFEST,  /* malformed modules.yaml */
+	MODMIG_E_PARSE,     /* malformed migration file */
+	MODMIG_E_VERSION,   /* bad file name, duplicate or out-of-range version */
 	MODMIG_E_NOT_FOUND, /* unknown module, version or file */
-	MODMIG_E_REGISTRY, /* manifest disagrees with the database's module registry */
-	MODMIG_E_REFUSED,  /* refused by the production guard */
+	MODMIG_E_REGISTRY,  /* manifest disagrees with the database's module registry */
+	MODMIG_E_REFUSED,   /* refused by the production guard */
 	/* exit 1: database or runtime failure */
 	MODMIG_E_IO,           /* a file could not be read or written */
 	MODMIG_E_CONNECT,      /* could not connect */
@@ -119,16 +119,16 @@ typedef enum modmig_direction { MODMIG_UP = 0, MODMIG_DOWN = 1 } modmig_directio
 
 /* A source from embedded files (one of them must be "modules.yaml"). */
 modmig_status modmig_source_new_embedded(const modmig_embedded_file *files, size_t count,
-					 modmig_source **out, modmig_error **err);
+                                         modmig_source **out, modmig_error **err);
 /* A source from a manifest on disk; migrations live beside it in <module>/migrations. */
 modmig_status modmig_source_new_manifest(const char *manifest_path, modmig_source **out,
-					 modmig_error **err);
+                                         modmig_error **err);
 /*
  * A plain goose directory: no manifest, no ranges, goose's version parsing.
  * version_table may be NULL for "goose_db_version".
  */
-modmig_status modmig_source_new_dir(const char *dir, const char *version_table,
-				    modmig_source **out, modmig_error **err);
+modmig_status modmig_source_new_dir(const char *dir, const char *version_table, modmig_source **out,
+                                    modmig_error **err);
 void modmig_source_free(modmig_source *src);
 
 /*
@@ -168,7 +168,7 @@ const modmig_migration *modmig_source_find(const modmig_source *src, int64_t ver
  * the file name when it has one, else 0. Free with modmig_migration_free().
  */
 modmig_status modmig_migration_parse_file(const char *path, modmig_migration **out,
-					  modmig_error **err);
+                                          modmig_error **err);
 /* Only for migrations returned by modmig_migration_parse_file(). */
 void modmig_migration_free(modmig_migration *migration);
 
@@ -206,7 +206,7 @@ char *modmig_sqlc_schemas(const modmig_source *src);
  * *out_path receives the new file's path (caller frees with modmig_free()).
  */
 modmig_status modmig_create_migration(const modmig_source *src, const char *module,
-				      const char *name, char **out_path, modmig_error **err);
+                                      const char *name, char **out_path, modmig_error **err);
 
 /* ------------------------------------------------------------------------ */
 /* Logging                                                                  */
@@ -220,25 +220,25 @@ typedef enum modmig_log_level {
 } modmig_log_level;
 
 typedef enum modmig_event_kind {
-	MODMIG_EVENT_MESSAGE = 0,   /* free text */
-	MODMIG_EVENT_APPLIED,       /* a migration was applied */
-	MODMIG_EVENT_ROLLED_BACK,   /* a migration was rolled back */
-	MODMIG_EVENT_FAILED,        /* a migration failed */
-	MODMIG_EVENT_STAMPED,       /* marked applied without running */
-	MODMIG_EVENT_LOCK_WAIT,     /* waiting for another migrator's lock */
-	MODMIG_EVENT_OUT_OF_ORDER,  /* within-module out-of-order arrival */
-	MODMIG_EVENT_DRY_RUN        /* a unit that would run (dry run) */
+	MODMIG_EVENT_MESSAGE = 0,  /* free text */
+	MODMIG_EVENT_APPLIED,      /* a migration was applied */
+	MODMIG_EVENT_ROLLED_BACK,  /* a migration was rolled back */
+	MODMIG_EVENT_FAILED,       /* a migration failed */
+	MODMIG_EVENT_STAMPED,      /* marked applied without running */
+	MODMIG_EVENT_LOCK_WAIT,    /* waiting for another migrator's lock */
+	MODMIG_EVENT_OUT_OF_ORDER, /* within-module out-of-order arrival */
+	MODMIG_EVENT_DRY_RUN       /* a unit that would run (dry run) */
 } modmig_event_kind;
 
 /* Everything in an event is borrowed for the duration of the callback. */
 typedef struct modmig_event {
 	modmig_event_kind kind;
 	modmig_log_level level;
-	const char *message;                /* one line, never NULL */
-	const modmig_migration *migration;  /* or NULL */
+	const char *message;               /* one line, never NULL */
+	const modmig_migration *migration; /* or NULL */
 	modmig_direction direction;
-	double duration_ms;                 /* for APPLIED/ROLLED_BACK/FAILED */
-	const char *sql;                    /* for DRY_RUN: the unit's text */
+	double duration_ms; /* for APPLIED/ROLLED_BACK/FAILED */
+	const char *sql;    /* for DRY_RUN: the unit's text */
 } modmig_event;
 
 typedef void (*modmig_log_fn)(void *userdata, const modmig_event *event);
@@ -273,21 +273,21 @@ int modmig_db_server_version(const modmig_db *db);
 
 typedef enum modmig_state {
 	MODMIG_STATE_APPLIED = 0,
-	MODMIG_STATE_PENDING,  /* not applied, above the highest applied version */
-	MODMIG_STATE_MISSING,  /* not applied, below the highest applied version */
-	MODMIG_STATE_NO_FILE,  /* applied, but no file has that version */
-	MODMIG_STATE_FAILED    /* a NO TRANSACTION migration failed part-way */
+	MODMIG_STATE_PENDING, /* not applied, above the highest applied version */
+	MODMIG_STATE_MISSING, /* not applied, below the highest applied version */
+	MODMIG_STATE_NO_FILE, /* applied, but no file has that version */
+	MODMIG_STATE_FAILED   /* a NO TRANSACTION migration failed part-way */
 } modmig_state;
 
 const char *modmig_state_name(modmig_state state); /* "applied", "pending", ... */
 
 typedef struct modmig_report_row {
 	int64_t version;
-	const char *module;     /* NULL in --dir mode or when unknown */
-	const char *name;       /* NULL for NO_FILE rows */
-	const char *file;       /* NULL for NO_FILE rows */
+	const char *module; /* NULL in --dir mode or when unknown */
+	const char *name;   /* NULL for NO_FILE rows */
+	const char *file;   /* NULL for NO_FILE rows */
 	modmig_state state;
-	const char *applied_at; /* "YYYY-MM-DD HH:MM:SS" or NULL */
+	const char *applied_at;            /* "YYYY-MM-DD HH:MM:SS" or NULL */
 	const modmig_migration *migration; /* NULL for NO_FILE rows */
 } modmig_report_row;
 
@@ -295,7 +295,7 @@ typedef struct modmig_report modmig_report;
 
 /* Every migration and applied version, ascending. Read in one query. */
 modmig_status modmig_db_status(modmig_db *db, const modmig_source *src, modmig_report **out,
-			       modmig_error **err);
+                               modmig_error **err);
 size_t modmig_report_count(const modmig_report *report);
 const modmig_report_row *modmig_report_row_at(const modmig_report *report, size_t index);
 int64_t modmig_report_current_version(const modmig_report *report);
@@ -303,22 +303,22 @@ void modmig_report_free(modmig_report *report);
 
 /* The highest applied version (0 when none). */
 modmig_status modmig_db_version(modmig_db *db, const modmig_source *src, int64_t *version,
-				modmig_error **err);
+                                modmig_error **err);
 
 /* ------------------------------------------------------------------------ */
 /* Running migrations                                                       */
 /* ------------------------------------------------------------------------ */
 
 typedef struct modmig_up_options {
-	int64_t to;                   /* apply up to and including this version; 0 = all */
-	bool by_one;                  /* apply only the next migration */
-	const char *module;           /* only this module's migrations, or NULL */
-	bool strict;                  /* out-of-order within a module is an error */
-	bool dry_run;                 /* report what would run, change nothing */
-	const char *plan_file;        /* apply exactly this reviewed plan, or NULL */
-	bool resume;                  /* continue a failed NO TRANSACTION migration */
-	bool restart;                 /* re-run a failed NO TRANSACTION migration from unit 1 */
-	const char *lock_timeout;     /* per-migration lock_timeout, e.g. "5s", or NULL */
+	int64_t to;                    /* apply up to and including this version; 0 = all */
+	bool by_one;                   /* apply only the next migration */
+	const char *module;            /* only this module's migrations, or NULL */
+	bool strict;                   /* out-of-order within a module is an error */
+	bool dry_run;                  /* report what would run, change nothing */
+	const char *plan_file;         /* apply exactly this reviewed plan, or NULL */
+	bool resume;                   /* continue a failed NO TRANSACTION migration */
+	bool restart;                  /* re-run a failed NO TRANSACTION migration from unit 1 */
+	const char *lock_timeout;      /* per-migration lock_timeout, e.g. "5s", or NULL */
 	const char *statement_timeout; /* per-migration statement_timeout, or NULL */
 } modmig_up_options;
 
@@ -360,40 +360,72 @@ void modmig_result_free(modmig_result *result);
  * advisory lock. *out (may be NULL) receives what was done, also on failure.
  */
 modmig_status modmig_up(modmig_db *db, const modmig_source *src, const modmig_up_options *opts,
-			modmig_result **out, modmig_error **err);
+                        modmig_result **out, modmig_error **err);
 /* Roll back by apply order, most recent first. */
-modmig_status modmig_down(modmig_db *db, const modmig_source *src,
-			  const modmig_down_options *opts, modmig_result **out, modmig_error **err);
+modmig_status modmig_down(modmig_db *db, const modmig_source *src, const modmig_down_options *opts,
+                          modmig_result **out, modmig_error **err);
 /* Roll back the most recently applied migration and apply it again. */
 modmig_status modmig_redo(modmig_db *db, const modmig_source *src, modmig_result **out,
-			  modmig_error **err);
+                          modmig_error **err);
 
 /* ------------------------------------------------------------------------ */
 /* Integrity and operations                                                 */
 /* ------------------------------------------------------------------------ */
 
+/*
+ * Finding kinds, one row each: X(NAME, number, "name", severity, "what it means").
+ * Numbers are explicit and append-only; MODMIG_FINDING_KIND_COUNT is one past
+ * the highest. Severity is MODMIG_SEVERITY_ERROR (verify exits 3) or
+ * MODMIG_SEVERITY_WARNING. Adding a kind is one row here plus the check that
+ * reports it (runner/README.md).
+ */
+typedef enum modmig_severity {
+	MODMIG_SEVERITY_ERROR = 0,
+	MODMIG_SEVERITY_WARNING = 1
+} modmig_severity;
+
+/* clang-format off */
+#define MODMIG_FINDING_KINDS(X)                                                                    \
+	X(CHANGED,      0, "changed",      MODMIG_SEVERITY_ERROR,                                  \
+	  "an applied file's SHA-256 differs from the history")                                   \
+	X(NO_FILE,      1, "no_file",      MODMIG_SEVERITY_ERROR, "an applied version has no file") \
+	X(PENDING,      2, "pending",      MODMIG_SEVERITY_ERROR,                                  \
+	  "not applied, above the highest applied version")                                       \
+	X(MISSING,      3, "missing",      MODMIG_SEVERITY_ERROR,                                  \
+	  "not applied, below the highest applied version")                                       \
+	X(OUT_OF_ORDER, 4, "out_of_order", MODMIG_SEVERITY_ERROR,                                  \
+	  "applied out of order within its module")                                               \
+	X(FAILED,       5, "failed",       MODMIG_SEVERITY_ERROR,                                  \
+	  "a NO TRANSACTION migration failed part-way")                                           \
+	X(REGISTRY,     6, "registry",     MODMIG_SEVERITY_ERROR,                                  \
+	  "the module registry disagrees with the manifest")                                      \
+	X(TAMPERED,     7, "tampered",     MODMIG_SEVERITY_ERROR,                                  \
+	  "the history's append-only trigger is missing")                                         \
+	X(STATE,        8, "state",        MODMIG_SEVERITY_ERROR, "modmig's tables are missing")
+/* clang-format on */
+
 typedef enum modmig_finding_kind {
-	MODMIG_FINDING_CHANGED = 0,  /* an applied file's SHA-256 differs from the history */
-	MODMIG_FINDING_NO_FILE,      /* an applied version has no file */
-	MODMIG_FINDING_PENDING,      /* not applied, above the highest applied version */
-	MODMIG_FINDING_MISSING,      /* not applied, below the highest applied version */
-	MODMIG_FINDING_OUT_OF_ORDER, /* applied out of order within its module */
-	MODMIG_FINDING_FAILED,       /* a NO TRANSACTION migration failed part-way */
-	MODMIG_FINDING_REGISTRY,     /* the module registry disagrees with the manifest */
-	MODMIG_FINDING_TAMPERED,     /* the history's append-only trigger is missing */
-	MODMIG_FINDING_STATE         /* modmig's tables are missing */
+#define MODMIG_X_(name, number, text, severity, doc) MODMIG_FINDING_##name = number,
+	MODMIG_FINDING_KINDS(MODMIG_X_)
+#undef MODMIG_X_
+	        MODMIG_FINDING_KIND_COUNT = 9
 } modmig_finding_kind;
 
-/* "changed", "no_file", "pending", ... */
+/* "changed", "no_file", "pending", ... ("unknown" out of range) */
 const char *modmig_finding_kind_name(modmig_finding_kind kind);
 
 /* Everything borrowed from the findings handle. */
 typedef struct modmig_finding {
 	modmig_finding_kind kind;
-	int64_t version;    /* 0 when the finding is not about one migration */
-	const char *module; /* or NULL */
-	const char *file;   /* or NULL */
-	const char *message; /* one line, never NULL */
+	int64_t version;          /* 0 when the finding is not about one migration */
+	const char *module;       /* or NULL */
+	const char *file;         /* or NULL */
+	const char *message;      /* one line, never NULL */
+	modmig_severity severity; /* the kind's default, or a rule's configured one */
+	int line;                 /* 1-based position in file, 0 when not about one place */
+	int column;
+	const char *rule; /* the rule that found it (lint), or NULL */
+	const char *hint; /* how to fix it, one line, or NULL */
 } modmig_finding;
 
 typedef struct modmig_findings modmig_findings;
@@ -404,14 +436,14 @@ typedef struct modmig_findings modmig_findings;
  * both cases), another status on failure.
  */
 modmig_status modmig_verify(modmig_db *db, const modmig_source *src, modmig_findings **out,
-			    modmig_error **err);
+                            modmig_error **err);
 size_t modmig_findings_count(const modmig_findings *findings);
 const modmig_finding *modmig_findings_at(const modmig_findings *findings, size_t index);
 void modmig_findings_free(modmig_findings *findings);
 
 /* One doctor item; everything borrowed from the checkup handle. */
 typedef struct modmig_check {
-	const char *name;   /* e.g. "connection", "server version", "lock" */
+	const char *name; /* e.g. "connection", "server version", "lock" */
 	bool ok;
 	const char *detail; /* what was found, one line, password redacted */
 	const char *fix;    /* one-line fix when !ok, else NULL */
@@ -426,33 +458,103 @@ typedef struct modmig_checkup modmig_checkup;
  * MODMIG_OK when healthy, MODMIG_E_CHECK when an item failed (*out is set in
  * both cases).
  */
-modmig_status modmig_doctor(const char *conninfo, const modmig_source *src,
-			    modmig_checkup **out, modmig_error **err);
+modmig_status modmig_doctor(const char *conninfo, const modmig_source *src, modmig_checkup **out,
+                            modmig_error **err);
 size_t modmig_checkup_count(const modmig_checkup *checkup);
 const modmig_check *modmig_checkup_at(const modmig_checkup *checkup, size_t index);
 void modmig_checkup_free(modmig_checkup *checkup);
 
+/*
+ * History events, one row each: X(NAME, number, "name", flags, "what happened").
+ * The name is what the history table stores in its event column. Numbers are
+ * explicit and append-only; MODMIG_HISTORY_EVENT_COUNT is one past the highest.
+ * Flags say what an event means for the version it names:
+ *   MODMIG_HISTORY_F_APPLIES   the version is applied with the recorded SHA-256
+ *   MODMIG_HISTORY_F_UNAPPLIES the version is no longer applied
+ *   MODMIG_HISTORY_F_PARTWAY   a NO TRANSACTION migration stands part-way: it
+ *                              failed or was interrupted, or is being run again
+ *   MODMIG_HISTORY_F_REPAIR    an operator's acknowledgement (modmig repair)
+ * Adding an event is one row here plus the code that records it.
+ */
+enum {
+	MODMIG_HISTORY_F_APPLIES = 1,
+	MODMIG_HISTORY_F_UNAPPLIES = 2,
+	MODMIG_HISTORY_F_PARTWAY = 4,
+	MODMIG_HISTORY_F_REPAIR = 8
+};
+
+/* clang-format off */
+#define MODMIG_HISTORY_EVENTS(X)                                                                   \
+	X(APPLIED,         1, "applied",         MODMIG_HISTORY_F_APPLIES,                         \
+	  "a migration's Up committed")                                                           \
+	X(ROLLED_BACK,     2, "rolled_back",     MODMIG_HISTORY_F_UNAPPLIES,                       \
+	  "a migration's Down committed")                                                         \
+	X(FAILED,          3, "failed",          MODMIG_HISTORY_F_PARTWAY,                         \
+	  "a migration's Up failed")                                                              \
+	X(ROLLBACK_FAILED, 4, "rollback_failed", 0, "a migration's Down failed")                    \
+	X(STAMPED,         5, "stamped",         MODMIG_HISTORY_F_APPLIES,                         \
+	  "marked applied without running (adoption)")                                            \
+	X(RESUMED,         6, "resumed",         MODMIG_HISTORY_F_PARTWAY,                         \
+	  "a failed NO TRANSACTION migration continues at its failed unit")                       \
+	X(RESTARTED,       7, "restarted",       MODMIG_HISTORY_F_PARTWAY,                         \
+	  "a failed NO TRANSACTION migration runs again from unit 1")                             \
+	X(UNIT_STARTED,    8, "unit_started",    MODMIG_HISTORY_F_PARTWAY,                         \
+	  "a NO TRANSACTION unit is about to run")                                                \
+	X(UNIT_DONE,       9, "unit_done",       MODMIG_HISTORY_F_PARTWAY,                         \
+	  "a NO TRANSACTION unit took effect")                                                    \
+	X(INTERRUPTED,    10, "interrupted",     0,                                                \
+	  "a migration was cancelled by a signal or the cancel call")                             \
+	X(ACKNOWLEDGED,   11, "acknowledged",    MODMIG_HISTORY_F_REPAIR,                          \
+	  "an out-of-order migration was acknowledged")                                           \
+	X(CHECKSUM_ACCEPTED, 12, "checksum_accepted", MODMIG_HISTORY_F_REPAIR,                     \
+	  "a changed file's new SHA-256 was accepted, with a reason")                             \
+	X(CHECKSUM_RECORDED, 13, "checksum_recorded", MODMIG_HISTORY_F_REPAIR,                     \
+	  "an adopted row got its file's SHA-256")                                                \
+	X(TRIGGERS_RECREATED, 14, "triggers_recreated", MODMIG_HISTORY_F_REPAIR,                   \
+	  "the history's append-only triggers were recreated")                                    \
+	X(REGISTRY_CLEARED, 15, "registry_cleared", MODMIG_HISTORY_F_REPAIR,                       \
+	  "a module registry that nothing was applied under was cleared")                         \
+	X(MARKED_ROLLED_BACK, 16, "marked_rolled_back", MODMIG_HISTORY_F_UNAPPLIES,                \
+	  "the record of a migration was removed without running its Down")
+/* clang-format on */
+
+typedef enum modmig_history_event {
+	MODMIG_HISTORY_UNKNOWN = 0, /* a name this version of modmig does not know */
+#define MODMIG_X_(name, number, text, flags, doc) MODMIG_HISTORY_##name = number,
+	MODMIG_HISTORY_EVENTS(MODMIG_X_)
+#undef MODMIG_X_
+	        MODMIG_HISTORY_EVENT_COUNT = 17
+} modmig_history_event;
+
+/* The stored name of an event ("applied", ...), or NULL for an unknown value. */
+const char *modmig_history_event_name(modmig_history_event event);
+/* The event stored under name, or MODMIG_HISTORY_UNKNOWN. */
+modmig_history_event modmig_history_event_from_name(const char *name);
+/* Its MODMIG_HISTORY_F_* flags (0 for unknown events). */
+unsigned modmig_history_event_flags(modmig_history_event event);
+
 /* One history event; everything borrowed from the history handle. */
 typedef struct modmig_history_row {
 	int64_t id;
-	const char *event;   /* applied, rolled_back, failed, stamped, resumed, restarted */
+	const char *event;         /* the stored name: applied, rolled_back, ... */
+	modmig_history_event kind; /* its enum value, MODMIG_HISTORY_UNKNOWN if unknown */
 	int64_t version;
-	const char *module;  /* or NULL */
-	const char *file;    /* or NULL */
-	const char *sha256;  /* or NULL */
+	const char *module; /* or NULL */
+	const char *file;   /* or NULL */
+	const char *sha256; /* or NULL */
 	double duration_ms;
 	const char *db_user;
 	const char *client_host;
-	const char *at;      /* "YYYY-MM-DD HH:MM:SS+TZ" */
-	int failed_unit;     /* 1-based, 0 when none */
-	const char *error;   /* or NULL */
+	const char *at;    /* "YYYY-MM-DD HH:MM:SS+TZ" */
+	int failed_unit;   /* 1-based, 0 when none */
+	const char *error; /* or NULL */
 } modmig_history_row;
 
 typedef struct modmig_history modmig_history;
 
 /* The append-only history, oldest first; module may be NULL for all. */
 modmig_status modmig_db_history(modmig_db *db, const modmig_source *src, const char *module,
-				modmig_history **out, modmig_error **err);
+                                modmig_history **out, modmig_error **err);
 size_t modmig_history_count(const modmig_history *history);
 const modmig_history_row *modmig_history_at(const modmig_history *history, size_t index);
 void modmig_history_free(modmig_history *history);
@@ -463,7 +565,7 @@ void modmig_history_free(modmig_history *history);
  * in the history as "stamped". For adopting a database whose schema exists.
  */
 modmig_status modmig_stamp(modmig_db *db, const modmig_source *src, int64_t version,
-			   const char *module, modmig_result **out, modmig_error **err);
+                           const char *module, modmig_result **out, modmig_error **err);
 
 /*
  * Write a reviewed plan to path: the exact list of migrations `up` with opts
@@ -473,8 +575,8 @@ modmig_status modmig_stamp(modmig_db *db, const modmig_source *src, int64_t vers
  * the planned migrations (duration 0).
  */
 modmig_status modmig_plan_write(modmig_db *db, const modmig_source *src,
-				const modmig_up_options *opts, const char *path, modmig_result **out,
-				modmig_error **err);
+                                const modmig_up_options *opts, const char *path,
+                                modmig_result **out, modmig_error **err);
 
 /* ------------------------------------------------------------------------ */
 /* Startup API: a service migrates itself                                   */
@@ -488,15 +590,15 @@ typedef enum modmig_policy {
 
 typedef struct modmig_startup_options {
 	modmig_policy policy;
-	const char *conninfo;                /* NULL: DATABASE_URL, then libpq env */
-	const modmig_embedded_file *files;   /* the service's embedded migrations */
+	const char *conninfo;              /* NULL: DATABASE_URL, then libpq env */
+	const modmig_embedded_file *files; /* the service's embedded migrations */
 	size_t file_count;
-	modmig_log_fn log;                   /* may be NULL */
+	modmig_log_fn log; /* may be NULL */
 	void *log_userdata;
-	int lock_timeout_ms;                 /* < 0 waits forever */
-	const char *plan_file;               /* reviewed plan, or NULL */
-	bool allow_unreviewed;               /* production: apply without a plan */
-	bool production;                     /* also set by MODMIG_ENV=production */
+	int lock_timeout_ms;   /* < 0 waits forever */
+	const char *plan_file; /* reviewed plan, or NULL */
+	bool allow_unreviewed; /* production: apply without a plan */
+	bool production;       /* also set by MODMIG_ENV=production */
 } modmig_startup_options;
 
 void modmig_startup_options_init(modmig_startup_options *opts);
@@ -507,7 +609,7 @@ void modmig_startup_options_init(modmig_startup_options *opts);
  * *out (may be NULL) receives what this process applied.
  */
 modmig_status modmig_startup(const modmig_startup_options *opts, modmig_result **out,
-			     modmig_error **err);
+                             modmig_error **err);
 
 #ifdef __cplusplus
 }

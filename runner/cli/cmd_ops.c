@@ -56,13 +56,13 @@ static void print_findings_json(const modmig_findings *f)
 
 static void print_findings(const cli_context *ctx, const modmig_findings *f)
 {
-	size_t counts[MODMIG_FINDING_STATE + 1] = {0}, n = modmig_findings_count(f);
+	size_t counts[MODMIG_FINDING_KIND_COUNT] = {0}, n = modmig_findings_count(f);
 	char version[32];
 
 	for (size_t i = 0; i < n; i++) {
 		const modmig_finding *x = modmig_findings_at(f, i);
 
-		if ((size_t)x->kind <= MODMIG_FINDING_STATE)
+		if ((int)x->kind >= 0 && (int)x->kind < MODMIG_FINDING_KIND_COUNT)
 			counts[x->kind]++;
 		version_text(version, x->version);
 		printf("%s%-12s%s  %s %s %s: %s\n",
@@ -71,7 +71,7 @@ static void print_findings(const cli_context *ctx, const modmig_findings *f)
 		       x->module ? x->module : "-", x->file ? x->file : "-", x->message);
 	}
 	printf("%zu problem%s found:", n, n == 1 ? "" : "s");
-	for (size_t k = 0, first = 1; k <= MODMIG_FINDING_STATE; k++) {
+	for (size_t k = 0, first = 1; k < MODMIG_FINDING_KIND_COUNT; k++) {
 		if (!counts[k])
 			continue;
 		printf("%s %zu %s", first ? "" : ",", counts[k],

@@ -37,7 +37,8 @@ static void fx_init(fixture *f)
 	f->st.applied = f->applied;
 	f->st.events = f->events;
 	f->st.modules = f->registered;
-	f->st.has_version_table = f->st.has_history = f->st.has_registry = true;
+	for (int t = 0; t < MM_TABLE_COUNT; t++)
+		f->st.has[t] = true;
 	f->src.manifest.modules = f->modules;
 	f->src.manifest.module_count = 3;
 	f->src.origin = (char *)"modules/modules.yaml";
@@ -100,6 +101,7 @@ static void test_classify_states(void **state)
 	add_applied(&f, 2500, 3); /* applied, but no file has that version */
 	f.events[0].version = 1002;
 	f.events[0].event = (char *)"failed";
+	f.events[0].kind = MODMIG_HISTORY_FAILED;
 	f.events[0].failed_unit = 2;
 	f.st.event_count = 1;
 	rc = mm_classify(f.migs, f.mig_count, &f.st, &rows, &n, NULL);
@@ -258,6 +260,7 @@ static void test_failed_step_is_marked(void **state)
 	add_file(&f, 1001);
 	f.events[0].version = 1001;
 	f.events[0].event = (char *)"failed";
+	f.events[0].kind = MODMIG_HISTORY_FAILED;
 	f.events[0].failed_unit = 3;
 	f.st.event_count = 1;
 	assert_int_equal(mm_plan_up(f.migs, f.mig_count, &f.st, NULL, NULL, &p, NULL), MODMIG_OK);

@@ -42,7 +42,7 @@ struct modmig_error {
  * file may be NULL; line/column 0 mean unknown.
  */
 modmig_status mm_fail(modmig_error **err, modmig_status code, const char *file, int line,
-		      int column, const char *fmt, ...) MM_PRINTF(6, 7);
+                      int column, const char *fmt, ...) MM_PRINTF(6, 7);
 /* Set the hint of *err (no-op when err or *err is NULL). */
 void mm_hint(modmig_error **err, const char *fmt, ...) MM_PRINTF(2, 3);
 /* Attach a migration to *err (no-op when err or *err is NULL). */
@@ -80,6 +80,20 @@ modmig_status mm_read_file(const char *path, char **out, size_t *len, modmig_err
 
 /* SHA-256 of data as 64 lowercase hex digits plus NUL (OpenSSL EVP). */
 void mm_sha256_hex(const void *data, size_t len, char out[65]);
+
+/*
+ * Binary search over an array sorted ascending by an int64_t member at
+ * key_offset in each element of size bytes: the index of the first element
+ * whose key is >= key (count when none); the first > key with upper set.
+ * Every sorted list of versions in modmig is searched with this.
+ */
+size_t mm_bound_i64(const void *base, size_t count, size_t size, size_t key_offset, int64_t key,
+                    bool upper);
+/* The element whose key equals key, or NULL (same arguments as mm_bound_i64). */
+const void *mm_find_i64(const void *base, size_t count, size_t size, size_t key_offset,
+                        int64_t key);
+#define MM_FIND(arr, count, member, key)                                                           \
+	mm_find_i64((arr), (count), sizeof(*(arr)), offsetof(__typeof__(*(arr)), member), (key))
 
 /* Milliseconds from a monotonic clock. */
 double mm_now_ms(void);

@@ -9,27 +9,27 @@ static const struct {
 	const char *name;
 	int exit_code;
 } status_table[MODMIG_STATUS_COUNT] = {
-	[MODMIG_OK] = {"ok", 0},
-	[MODMIG_E_USAGE] = {"usage", 2},
-	[MODMIG_E_MANIFEST] = {"manifest", 2},
-	[MODMIG_E_PARSE] = {"parse", 2},
-	[MODMIG_E_VERSION] = {"version", 2},
-	[MODMIG_E_NOT_FOUND] = {"not_found", 2},
-	[MODMIG_E_REGISTRY] = {"registry", 2},
-	[MODMIG_E_REFUSED] = {"refused", 2},
-	[MODMIG_E_IO] = {"io", 1},
-	[MODMIG_E_CONNECT] = {"connect", 1},
-	[MODMIG_E_SQL] = {"sql", 1},
-	[MODMIG_E_LOCK_TIMEOUT] = {"lock_timeout", 1},
-	[MODMIG_E_STATE] = {"state", 1},
-	[MODMIG_E_INCOMPLETE] = {"incomplete", 1},
-	[MODMIG_E_NOMEM] = {"nomem", 1},
-	[MODMIG_E_INTERNAL] = {"internal", 1},
-	[MODMIG_E_CHECK] = {"check", 3},
-	[MODMIG_E_STALE] = {"stale", 3},
-	[MODMIG_E_OUT_OF_ORDER] = {"out_of_order", 3},
-	[MODMIG_E_PLAN_MISMATCH] = {"plan_mismatch", 3},
-	[MODMIG_E_PENDING] = {"pending", 3},
+        [MODMIG_OK] = {"ok", 0},
+        [MODMIG_E_USAGE] = {"usage", 2},
+        [MODMIG_E_MANIFEST] = {"manifest", 2},
+        [MODMIG_E_PARSE] = {"parse", 2},
+        [MODMIG_E_VERSION] = {"version", 2},
+        [MODMIG_E_NOT_FOUND] = {"not_found", 2},
+        [MODMIG_E_REGISTRY] = {"registry", 2},
+        [MODMIG_E_REFUSED] = {"refused", 2},
+        [MODMIG_E_IO] = {"io", 1},
+        [MODMIG_E_CONNECT] = {"connect", 1},
+        [MODMIG_E_SQL] = {"sql", 1},
+        [MODMIG_E_LOCK_TIMEOUT] = {"lock_timeout", 1},
+        [MODMIG_E_STATE] = {"state", 1},
+        [MODMIG_E_INCOMPLETE] = {"incomplete", 1},
+        [MODMIG_E_NOMEM] = {"nomem", 1},
+        [MODMIG_E_INTERNAL] = {"internal", 1},
+        [MODMIG_E_CHECK] = {"check", 3},
+        [MODMIG_E_STALE] = {"stale", 3},
+        [MODMIG_E_OUT_OF_ORDER] = {"out_of_order", 3},
+        [MODMIG_E_PLAN_MISMATCH] = {"plan_mismatch", 3},
+        [MODMIG_E_PENDING] = {"pending", 3},
 };
 
 int modmig_exit_code(modmig_status status)
@@ -60,22 +60,55 @@ void modmig_error_free(modmig_error *err)
 	free(err);
 }
 
-modmig_status modmig_error_code(const modmig_error *err) { return err ? err->code : MODMIG_OK; }
+modmig_status modmig_error_code(const modmig_error *err)
+{
+	return err ? err->code : MODMIG_OK;
+}
 const char *modmig_error_message(const modmig_error *err)
 {
 	return err && err->message ? err->message : "out of memory";
 }
-const char *modmig_error_hint(const modmig_error *err) { return err ? err->hint : NULL; }
-const char *modmig_error_sqlstate(const modmig_error *err) { return err ? err->sqlstate : NULL; }
-const char *modmig_error_detail(const modmig_error *err) { return err ? err->detail : NULL; }
-const char *modmig_error_context(const modmig_error *err) { return err ? err->context : NULL; }
-const char *modmig_error_file(const modmig_error *err) { return err ? err->file : NULL; }
-int modmig_error_line(const modmig_error *err) { return err ? err->line : 0; }
-int modmig_error_column(const modmig_error *err) { return err ? err->column : 0; }
-int64_t modmig_error_version(const modmig_error *err) { return err ? err->version : 0; }
-const char *modmig_error_module(const modmig_error *err) { return err ? err->module : NULL; }
+const char *modmig_error_hint(const modmig_error *err)
+{
+	return err ? err->hint : NULL;
+}
+const char *modmig_error_sqlstate(const modmig_error *err)
+{
+	return err ? err->sqlstate : NULL;
+}
+const char *modmig_error_detail(const modmig_error *err)
+{
+	return err ? err->detail : NULL;
+}
+const char *modmig_error_context(const modmig_error *err)
+{
+	return err ? err->context : NULL;
+}
+const char *modmig_error_file(const modmig_error *err)
+{
+	return err ? err->file : NULL;
+}
+int modmig_error_line(const modmig_error *err)
+{
+	return err ? err->line : 0;
+}
+int modmig_error_column(const modmig_error *err)
+{
+	return err ? err->column : 0;
+}
+int64_t modmig_error_version(const modmig_error *err)
+{
+	return err ? err->version : 0;
+}
+const char *modmig_error_module(const modmig_error *err)
+{
+	return err ? err->module : NULL;
+}
 
-void modmig_free(void *ptr) { free(ptr); }
+void modmig_free(void *ptr)
+{
+	free(ptr);
+}
 
 void mm_error_set_field(char **field, const char *value)
 {
@@ -84,7 +117,7 @@ void mm_error_set_field(char **field, const char *value)
 }
 
 modmig_status mm_fail(modmig_error **err, modmig_status code, const char *file, int line,
-		      int column, const char *fmt, ...)
+                      int column, const char *fmt, ...)
 {
 	modmig_error *e;
 	va_list ap;

@@ -24,14 +24,14 @@ modmig_status mm_read_file(const char *path, char **out, size_t *len, modmig_err
 	f = fopen(path, "rb");
 	if (!f) {
 		rc = mm_fail(err, errno == ENOENT ? MODMIG_E_NOT_FOUND : MODMIG_E_IO, path, 0, 0,
-			     "cannot read %s: %s", path, strerror(errno));
+		             "cannot read %s: %s", path, strerror(errno));
 		goto cleanup;
 	}
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
 		mm_buf_append(&b, chunk, n);
 	if (ferror(f)) {
 		rc = mm_fail(err, MODMIG_E_IO, path, 0, 0, "cannot read %s: %s", path,
-			     strerror(errno));
+		             strerror(errno));
 		goto cleanup;
 	}
 	if (len)

@@ -1,4 +1,4 @@
-/* base/str.c - strings, growable buffers and JSON string escaping. */
+/* base/str.c - strings, growable buffers, JSON string escaping and sorted-array search. */
 #include "base/base.h"
 
 #include <stdio.h>
@@ -41,7 +41,10 @@ char *mm_printf(const char *fmt, ...)
 	return p;
 }
 
-void mm_buf_init(mm_buf *b) { memset(b, 0, sizeof(*b)); }
+void mm_buf_init(mm_buf *b)
+{
+	memset(b, 0, sizeof(*b));
+}
 
 void mm_buf_free(mm_buf *b)
 {
@@ -82,7 +85,10 @@ bool mm_buf_append(mm_buf *b, const char *s, size_t n)
 	return true;
 }
 
-bool mm_buf_puts(mm_buf *b, const char *s) { return mm_buf_append(b, s, strlen(s)); }
+bool mm_buf_puts(mm_buf *b, const char *s)
+{
+	return mm_buf_append(b, s, strlen(s));
+}
 
 bool mm_buf_printf(mm_buf *b, const char *fmt, ...)
 {
@@ -108,11 +114,21 @@ bool mm_buf_json_string(mm_buf *b, const char *s)
 	mm_buf_append(b, "\"", 1);
 	for (p = (const unsigned char *)(s ? s : ""); *p; p++) {
 		switch (*p) {
-		case '"': mm_buf_append(b, "\\\"", 2); break;
-		case '\\': mm_buf_append(b, "\\\\", 2); break;
-		case '\n': mm_buf_append(b, "\\n", 2); break;
-		case '\r': mm_buf_append(b, "\\r", 2); break;
-		case '\t': mm_buf_append(b, "\\t", 2); break;
+		case '"':
+			mm_buf_append(b, "\\\"", 2);
+			break;
+		case '\\':
+			mm_buf_append(b, "\\\\", 2);
+			break;
+		case '\n':
+			mm_buf_append(b, "\\n", 2);
+			break;
+		case '\r':
+			mm_buf_append(b, "\\r", 2);
+			break;
+		case '\t':
+			mm_buf_append(b, "\\t", 2);
+			break;
 		default:
 			if (*p < 0x20)
 				mm_buf_printf(b, "\\u%04x", *p);
@@ -136,4 +152,33 @@ char *mm_buf_take(mm_buf *b)
 	p = b->data;
 	mm_buf_init(b);
 	return p;
+}
+
+size_t mm_bound_i64(const void *base, size_t count, size_t size, size_t key_offset, int64_t key,
+                    bool upper)
+{
+	size_t lo = 0, hi = count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int64_t k;
+
+		memcpy(&k, (const char *)base + mid * size + key_offset, sizeof(k));
+		if (k < key || (upper && k == key))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+const void *mm_find_i64(const void *base, size_t count, size_t size, size_t key_offset, int64_t key)
+{
+	size_t i = mm_bound_i64(base, count, size, key_offset, key, false);
+	int64_t k;
+
+	if (i == count)
+		return NULL;
+	memcpy(&k, (const char *)base + i * size + key_offset, sizeof(k));
+	return k == key ? (const char *)base + i * size : NULL;
 }

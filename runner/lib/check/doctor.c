@@ -130,67 +130,53 @@ static void check_tables(modmig_checkup *c, const mm_names *n, const mm_state *s
 			registry_msg = x->message;
 		}
 	}
-	item(c, "version table", st->has_version_table,
-	     st->has_version_table
+	item(c, "version table", st->has[MM_TABLE_VERSION],
+	     st->has[MM_TABLE_VERSION]
 	             ? mm_printf("%s: %zu applied, current version %lld", n->written,
 	                         st->applied_count, (long long)mm_state_max_applied(st))
 	             : mm_printf("%s does not exist", n->written),
 	     mm_strdup(up));
-	if (!st->has_history)
-		item(c, "history", false, mm_printf("%s does not exist", n->history),
-		     mm_strdup(up));
+	if (!st->has[MM_TABLE_HISTORY])
+		item(c, "history", false,
+		     mm_printf("%s does not exist", n->table[MM_TABLE_HISTORY]), mm_strdup(up));
 	else
 		item(c, "history", !tampered,
-		     tampered ? mm_printf("%s has lost its append-only trigger", n->history)
-		              : mm_printf("%s is append-only (trigger present)", n->history),
+		     tampered ? mm_printf("%s has lost its append-only trigger",
+		                          n->table[MM_TABLE_HISTORY])
+		              : mm_printf("%s is append-only (trigger present)",
+		                          n->table[MM_TABLE_HISTORY]),
 		     mm_strdup("recreate the triggers modmig_append_only and modmig_no_truncate, "
 		               "and check the history for changes"));
-	if (!st->has_registry)
-		item(c, "module registry", false, mm_printf("%s does not exist", n->modules),
-		     mm_strdup(up));
+	if (!st->has[MM_TABLE_MODULES])
+		item(c, "module registry", false,
+		     mm_printf("%s does not exist", n->table[MM_TABLE_MODULES]), mm_strdup(up));
 	else
 		item(c, "module registry", !registry,
 		     registry ? mm_strdup(registry_msg)
 		              : mm_printf("%s: %zu modules registered, matches the manifest",
-		                          n->modules, st->module_count),
+		                          n->table[MM_TABLE_MODULES], st->module_count),
 		     mm_strdup("append new modules at the end of the manifest; registered "
 		               "modules keep their name and position"));
 }
 
 static void check_lock(modmig_checkup *c, modmig_db *db, const mm_names *n)
 {
-	uint64_t u;
-	char hi[16], lo[16];
-	const char *params[2] = {hi, lo};
-	PGresult *res;
+	modmig_error *e = NULL;
+	mm_holder h;
 
-	memcpy(&u, &n->lock_key, sizeof(u));
-	snprintf(hi, sizeof(hi), "%u", (unsigned)(u >> 32));
-	snprintf(lo, sizeof(lo), "%u", (unsigned)(u & 0xffffffffu));
-	res = PQexecParams(db->conn,
-	                   "select l.pid, coalesce(nullif(a.application_name, ''), 'no name'), "
-	                   "coalesce(a.usename, '?'), coalesce(to_char(a.xact_start, "
-	                   "'YYYY-MM-DD HH24:MI:SSOF'), to_char(a.backend_start, "
-	                   "'YYYY-MM-DD HH24:MI:SSOF'), '?') from pg_locks l left join "
-	                   "pg_stat_activity a on a.pid = l.pid where l.locktype = 'advisory' and "
-	                   "l.granted and l.classid = $1::oid and l.objid = $2::oid and "
-	                   "l.objsubid = 1 and l.database = (select oid from pg_database where "
-	                   "datname = current_database()) limit 1",
-	                   2, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		item(c, "lock", false, mm_db_redact(db, PQresultErrorMessage(res)),
+	if (mm_lock_holder(db, n, &h, &e) != MODMIG_OK)
+		item(c, "lock", false, mm_strdup(modmig_error_message(e)),
 		     mm_strdup("the role needs to read pg_locks and pg_stat_activity"));
-	else if (PQntuples(res) == 0)
+	else if (!h.found)
 		item(c, "lock", true, mm_printf("free (advisory key %lld)", (long long)n->lock_key),
 		     NULL);
 	else
 		item(c, "lock", true,
 		     mm_printf("held by pid %s (%s, user %s, since %s; advisory key %lld): a "
 		               "migration may be running",
-		               PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
-		               PQgetvalue(res, 0, 3), (long long)n->lock_key),
+		               h.pid, h.app, h.user, h.since, (long long)n->lock_key),
 		     NULL);
-	PQclear(res);
+	modmig_error_free(e);
 }
 
 static void check_pending(modmig_checkup *c, const modmig_source *src, const mm_state *st)
@@ -220,14 +206,14 @@ static void check_pending(modmig_checkup *c, const modmig_source *src, const mm_
 /* Findings other than pending work and missing tables, which have their own items. */
 static void check_findings(modmig_checkup *c, const modmig_findings *f)
 {
-	size_t counts[MODMIG_FINDING_STATE + 1] = {0}, total = 0, i;
+	size_t counts[MODMIG_FINDING_KIND_COUNT] = {0}, total = 0, i;
 	mm_buf b;
 
 	for (i = 0; i < modmig_findings_count(f); i++) {
 		modmig_finding_kind k = modmig_findings_at(f, i)->kind;
 
 		if (k == MODMIG_FINDING_PENDING || k == MODMIG_FINDING_MISSING ||
-		    k == MODMIG_FINDING_STATE || (size_t)k > MODMIG_FINDING_STATE)
+		    k == MODMIG_FINDING_STATE || (int)k < 0 || (int)k >= MODMIG_FINDING_KIND_COUNT)
 			continue;
 		counts[k]++;
 		total++;
@@ -239,7 +225,7 @@ static void check_findings(modmig_checkup *c, const modmig_findings *f)
 	}
 	mm_buf_init(&b);
 	mm_buf_printf(&b, "%zu finding%s:", total, total == 1 ? "" : "s");
-	for (i = 0; i <= MODMIG_FINDING_STATE; i++)
+	for (i = 0; i < MODMIG_FINDING_KIND_COUNT; i++)
 		if (counts[i])
 			mm_buf_printf(&b, " %zu %s", counts[i],
 			              modmig_finding_kind_name((modmig_finding_kind)i));
@@ -348,14 +334,19 @@ static void run_online(modmig_checkup *c, modmig_db *db, const modmig_source *sr
 	st = mm_session_open(&s, db, src, &e);
 	if (st != MODMIG_OK) {
 		item(c, "state", false, mm_strdup(e ? e->message : "cannot read modmig's state"),
-		     e && e->hint
-		             ? mm_strdup(e->hint)
-		             : mm_printf("let the role read modmig's tables, e.g. GRANT "
-		                         "SELECT, INSERT ON %s, %s, %s TO the role, or "
-		                         "connect as their owner",
-		                         s.names.version ? s.names.version : "the version table",
-		                         s.names.history ? s.names.history : "its history",
-		                         s.names.modules ? s.names.modules : "its registry"));
+		     e && e->hint ? mm_strdup(e->hint)
+		                  : mm_printf("let the role read modmig's tables, e.g. GRANT "
+		                              "SELECT, INSERT ON %s, %s, %s TO the role, or "
+		                              "connect as their owner",
+		                              s.names.table[MM_TABLE_VERSION]
+		                                      ? s.names.table[MM_TABLE_VERSION]
+		                                      : "the version table",
+		                              s.names.table[MM_TABLE_HISTORY]
+		                                      ? s.names.table[MM_TABLE_HISTORY]
+		                                      : "its history",
+		                              s.names.table[MM_TABLE_MODULES]
+		                                      ? s.names.table[MM_TABLE_MODULES]
+		                                      : "its registry"));
 		/* The lock and the privileges do not need the state. */
 		if (s.names.written)
 			check_lock(c, db, &s.names);

@@ -30,14 +30,19 @@ typedef struct checks {
 	size_t sum_count;
 } checks;
 
+static const struct {
+	const char *name;
+	modmig_severity severity;
+} kinds[MODMIG_FINDING_KIND_COUNT] = {
+#define MODMIG_X_(id, number, text, sev, doc) [number] = {text, sev},
+        MODMIG_FINDING_KINDS(MODMIG_X_)
+#undef MODMIG_X_
+};
+
 const char *modmig_finding_kind_name(modmig_finding_kind kind)
 {
-	static const char *const names[] = {"changed",  "no_file",      "pending",
-	                                    "missing",  "out_of_order", "failed",
-	                                    "registry", "tampered",     "state"};
-
-	if ((size_t)kind < sizeof(names) / sizeof(names[0]))
-		return names[kind];
+	if ((int)kind >= 0 && (int)kind < MODMIG_FINDING_KIND_COUNT && kinds[kind].name)
+		return kinds[kind].name;
 	return "unknown";
 }
 
@@ -66,6 +71,7 @@ static void add(modmig_findings *f, modmig_finding_kind kind, int64_t version, c
 	it->module = module ? mm_strdup(module) : NULL;
 	it->file = file ? mm_strdup(file) : NULL;
 	it->message = message;
+	it->severity = kinds[kind].severity;
 	f->count++;
 	if ((module && !it->module) || (file && !it->file))
 		f->oom = true;
@@ -120,23 +126,28 @@ static modmig_status read_checks(modmig_db *db, const mm_names *n, const mm_stat
                                  modmig_error **err)
 {
 	modmig_status rc = MODMIG_OK;
-	const char *params[1] = {n->history};
+	const char *params[1] = {n->table[MM_TABLE_HISTORY]};
 	PGresult *res = NULL;
 	mm_buf b;
-	char *sql = NULL;
+	char *sql = NULL, *applies = NULL;
 	int rows, i;
 
 	memset(out, 0, sizeof(*out));
 	mm_buf_init(&b);
+	applies = mm_event_sql_list(MODMIG_HISTORY_F_APPLIES);
+	if (!applies) {
+		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+		goto cleanup;
+	}
 	mm_buf_puts(&b, "select 0::bigint, count(*)::text from pg_trigger where tgrelid = "
 	                "to_regclass($1) and not tgisinternal and tgenabled <> 'D' and tgname in "
 	                "('modmig_append_only', 'modmig_no_truncate')");
-	if (st->has_history)
+	if (st->has[MM_TABLE_HISTORY])
 		mm_buf_printf(&b,
 		              " union all select version, sha256 from (select distinct on "
 		              "(version) version, sha256 from %s where version is not null and "
-		              "event in ('applied', 'stamped') order by version, id desc) h",
-		              n->history);
+		              "event in (%s) order by version, id desc) h",
+		              n->table[MM_TABLE_HISTORY], applies);
 	mm_buf_puts(&b, " order by 1");
 	sql = mm_buf_take(&b);
 	if (!sql) {
@@ -168,6 +179,7 @@ static modmig_status read_checks(modmig_db *db, const mm_names *n, const mm_stat
 	}
 cleanup:
 	PQclear(res);
+	free(applies);
 	free(sql);
 	if (rc != MODMIG_OK)
 		checks_clear(out);
@@ -176,35 +188,10 @@ cleanup:
 
 static const recorded *find_sum(const checks *c, int64_t version)
 {
-	size_t lo = 0, hi = c->sum_count;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (c->sums[mid].version == version)
-			return &c->sums[mid];
-		if (c->sums[mid].version < version)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return MM_FIND(c->sums, c->sum_count, version, version);
 }
 
 /* ---- the checks --------------------------------------------------------- */
-
-static const modmig_module *module_of(const modmig_source *src, int64_t version)
-{
-	size_t i, n = modmig_source_module_count(src);
-
-	for (i = 0; i < n; i++) {
-		const modmig_module *m = modmig_source_module(src, i);
-
-		if (version >= m->first_version && version <= m->last_version)
-			return m;
-	}
-	return NULL;
-}
 
 /*
  * Versions of one module share a segment: (v - 1) / 1000 is the module's
@@ -251,31 +238,34 @@ static modmig_status earliest_above(const modmig_source *src, const mm_state *st
 static void check_state_tables(modmig_findings *f, const mm_names *n, const mm_state *st,
                                const checks *c)
 {
-	if (!st->has_version_table && !st->has_history && !st->has_registry) {
+	int t;
+
+	for (t = 0; t < MM_TABLE_COUNT && !st->has[t]; t++)
+		;
+	if (t == MM_TABLE_COUNT) {
 		add(f, MODMIG_FINDING_STATE, 0, NULL, NULL,
 		    mm_printf("the version table %s does not exist: nothing was migrated here yet; "
 		              "run 'modmig up'",
 		              n->written));
 		return;
 	}
-	if (!st->has_version_table)
+	if (!st->has[MM_TABLE_VERSION])
 		add(f, MODMIG_FINDING_STATE, 0, NULL, NULL,
 		    mm_printf("the version table %s is missing while modmig's history exists; "
 		              "restore it from a backup",
 		              n->written));
-	if (!st->has_history)
-		add(f, MODMIG_FINDING_STATE, 0, NULL, NULL,
-		    mm_printf("the history table %s is missing; run 'modmig up' to create it",
-		              n->history));
-	if (!st->has_registry)
-		add(f, MODMIG_FINDING_STATE, 0, NULL, NULL,
-		    mm_printf("the module registry %s is missing; run 'modmig up' to create it",
-		              n->modules));
-	if (st->has_history && c->triggers < TRIGGER_COUNT)
+	/* modmig's own tables are created again by the next up */
+	for (t = 0; t < MM_TABLE_COUNT; t++)
+		if (t != MM_TABLE_VERSION && !st->has[t])
+			add(f, MODMIG_FINDING_STATE, 0, NULL, NULL,
+			    mm_printf("%s %s is missing; run 'modmig up' to create it",
+			              mm_table_what((mm_table)t), n->table[t]));
+	if (st->has[MM_TABLE_HISTORY] && c->triggers < TRIGGER_COUNT)
 		add(f, MODMIG_FINDING_TAMPERED, 0, NULL, NULL,
 		    mm_printf("the history table %s lacks its append-only trigger%s (%d of %d "
 		              "present): past events may have been changed",
-		              n->history, TRIGGER_COUNT - c->triggers > 1 ? "s" : "", c->triggers,
+		              n->table[MM_TABLE_HISTORY],
+		              TRIGGER_COUNT - c->triggers > 1 ? "s" : "", c->triggers,
 		              TRIGGER_COUNT));
 }
 
@@ -284,7 +274,7 @@ static void check_registry(modmig_findings *f, const modmig_source *src, const m
 	modmig_error *rerr = NULL;
 	size_t first_new = 0;
 
-	if (modmig_source_is_dir(src) || !st->has_registry)
+	if (modmig_source_is_dir(src) || !st->has[MM_TABLE_MODULES])
 		return;
 	if (mm_registry_check(src, st, &first_new, &rerr) != MODMIG_OK)
 		add(f, MODMIG_FINDING_REGISTRY, 0, NULL, rerr ? rerr->file : NULL,
@@ -297,7 +287,7 @@ static void check_row(modmig_findings *f, const modmig_source *src, const mm_sta
                       const checks *c, const long *best, const mm_row *r)
 {
 	const modmig_migration *m = r->migration;
-	const modmig_module *mod = m ? m->module : module_of(src, r->version);
+	const modmig_module *mod = m ? m->module : mm_source_module_of(src, r->version);
 	const char *module = mod ? mod->name : NULL, *file = m ? m->file : NULL;
 	const recorded *sum;
 	int64_t above;

@@ -510,3 +510,10 @@ int modmig_db_server_version(const modmig_db *db)
 {
 	return db ? db->server_version : 0;
 }
+
+bool mm_db_is_missing_relation(const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	return state && (strcmp(state, "42P01") == 0 || strcmp(state, "3F000") == 0);
+}

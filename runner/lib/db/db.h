@@ -44,4 +44,10 @@ modmig_status mm_db_exec(modmig_db *db, const char *sql, modmig_status code, con
 /* A copy of text with every known password replaced by "xxxxx". */
 char *mm_db_redact(const modmig_db *db, const char *text);
 
+/*
+ * A result that failed because a relation or schema does not exist (42P01,
+ * 3F000): how state readers tell "not created yet" from a real failure.
+ */
+bool mm_db_is_missing_relation(const PGresult *res);
+
 #endif /* MODMIG_DB_H */

@@ -220,14 +220,14 @@ typedef struct run_args {
 	modmig_direction dir;
 	const char *lock_timeout; /* already resolved: file header, else option */
 	const char *statement_timeout;
-	size_t first_unit;  /* > 0 when resuming a failed NO TRANSACTION migration */
-	const char *prefix; /* history event recorded first (resumed/restarted), or NULL */
-	size_t failed_unit; /* out: 1-based unit that failed, 0 when unknown */
+	size_t first_unit;           /* > 0 when resuming a failed NO TRANSACTION migration */
+	modmig_history_event prefix; /* recorded first (resumed/restarted), or UNKNOWN */
+	size_t failed_unit;          /* out: 1-based unit that failed, 0 when unknown */
 } run_args;
 
-static const char *done_event(modmig_direction dir)
+static modmig_history_event done_event(modmig_direction dir)
 {
-	return dir == MODMIG_UP ? "applied" : "rolled_back";
+	return dir == MODMIG_UP ? MODMIG_HISTORY_APPLIED : MODMIG_HISTORY_ROLLED_BACK;
 }
 
 static modmig_status run_in_transaction(run_args *a, modmig_error **err)
@@ -268,7 +268,7 @@ cleanup:
 }
 
 /* Write state rows in their own transaction (after NO TRANSACTION units). */
-static modmig_status record(const run_args *a, const char *event, double duration_ms,
+static modmig_status record(const run_args *a, modmig_history_event event, double duration_ms,
                             int failed_unit, const char *error_text, modmig_error **err)
 {
 	modmig_status rc = MODMIG_OK;
@@ -277,7 +277,8 @@ static modmig_status record(const run_args *a, const char *event, double duratio
 
 	mm_buf_init(&b);
 	mm_buf_puts(&b, "BEGIN;\n");
-	if (strcmp(event, "applied") == 0 || strcmp(event, "rolled_back") == 0)
+	if (modmig_history_event_flags(event) &
+	    (MODMIG_HISTORY_F_APPLIES | MODMIG_HISTORY_F_UNAPPLIES))
 		mm_store_sql_version_row(&b, &a->s->names, a->dir, a->m->version);
 	mm_store_sql_history_row(&b, a->s->db, &a->s->names, event, a->m, duration_ms, failed_unit,
 	                         error_text);
@@ -356,8 +357,9 @@ static modmig_status run_autocommit(run_args *a, modmig_error **err)
 				        "the cause and finish the rollback by hand",
 				        taken);
 		}
-		record(a, a->dir == MODMIG_UP ? "failed" : "rollback_failed", mm_now_ms() - start,
-		       (int)i + 1, err && *err ? (*err)->message : NULL, NULL);
+		record(a,
+		       a->dir == MODMIG_UP ? MODMIG_HISTORY_FAILED : MODMIG_HISTORY_ROLLBACK_FAILED,
+		       mm_now_ms() - start, (int)i + 1, err && *err ? (*err)->message : NULL, NULL);
 	}
 	if (a->lock_timeout)
 		mm_db_exec(a->s->db, "RESET lock_timeout", MODMIG_E_SQL, "reset", NULL);
@@ -535,9 +537,9 @@ modmig_status mm_apply_one(mm_session *s, const mm_step *step, modmig_direction 
 	        m->parsed.statement_timeout ? m->parsed.statement_timeout : statement_timeout;
 	if (step->failed && mode == MM_RESUME) {
 		a.first_unit = step->failed_unit > 0 ? (size_t)step->failed_unit - 1 : 0;
-		a.prefix = "resumed";
+		a.prefix = MODMIG_HISTORY_RESUMED;
 	} else if (step->failed && mode == MM_RESTART) {
-		a.prefix = "restarted";
+		a.prefix = MODMIG_HISTORY_RESTARTED;
 	}
 	rc = m->parsed.no_transaction ? run_autocommit(&a, err) : run_in_transaction(&a, err);
 	took = mm_now_ms() - start;

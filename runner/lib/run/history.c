@@ -34,13 +34,6 @@ static const char *value(const PGresult *res, int row, int col)
 	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
 }
 
-static bool is_missing_table(const PGresult *res)
-{
-	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-
-	return state && (strcmp(state, "42P01") == 0 || strcmp(state, "3F000") == 0);
-}
-
 static modmig_status fill(modmig_history *h, PGresult *res, modmig_error **err)
 {
 	int rows = PQntuples(res), i;
@@ -56,6 +49,7 @@ static modmig_status fill(modmig_history *h, PGresult *res, modmig_error **err)
 
 		r->id = strtoll(PQgetvalue(res, i, C_ID), NULL, 10);
 		r->event = PQgetvalue(res, i, C_EVENT);
+		r->kind = modmig_history_event_from_name(r->event);
 		r->version = version ? strtoll(version, NULL, 10) : 0;
 		r->module = value(res, i, C_MODULE);
 		r->file = value(res, i, C_FILE);
@@ -96,7 +90,7 @@ modmig_status modmig_db_history(modmig_db *db, const modmig_source *src, const c
 	                "round(duration_ms * 1000)::bigint, db_user, client_host, "
 	                "to_char(at, 'YYYY-MM-DD HH24:MI:SSOF'), failed_unit, error from %s "
 	                "where $1::text is null or module = $1 order by id",
-	                n.history);
+	                n.table[MM_TABLE_HISTORY]);
 	if (!h || !sql) {
 		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
 		goto cleanup;
@@ -105,7 +99,7 @@ modmig_status modmig_db_history(modmig_db *db, const modmig_source *src, const c
 	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
 		rc = fill(h, res, err);
 		res = NULL; /* h owns it now */
-	} else if (!is_missing_table(res)) {
+	} else if (!mm_db_is_missing_relation(res)) {
 		rc = mm_db_fail(db, res, MODMIG_E_STATE, err, "cannot read modmig's history");
 	}
 	if (rc == MODMIG_OK) {

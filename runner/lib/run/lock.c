@@ -11,40 +11,56 @@
 #include <string.h>
 #include <time.h>
 
-typedef struct holder {
-	char pid[16];
-	char app[64];
-} holder;
-
 /*
  * Who holds the lock. A bigint advisory key shows in pg_locks as classid
  * (high 32 bits), objid (low 32 bits) and objsubid 1.
  */
-static void find_holder(modmig_db *db, int64_t key, holder *h)
+modmig_status mm_lock_holder(modmig_db *db, const mm_names *n, mm_holder *h, modmig_error **err)
 {
+	modmig_status rc = MODMIG_OK;
 	uint64_t u;
 	char hi[16], lo[16];
 	const char *params[2] = {hi, lo};
 	PGresult *res;
 
-	memcpy(&u, &key, sizeof(u));
+	memset(h, 0, sizeof(*h));
+	memcpy(&u, &n->lock_key, sizeof(u));
 	snprintf(hi, sizeof(hi), "%u", (unsigned)(u >> 32));
 	snprintf(lo, sizeof(lo), "%u", (unsigned)(u & 0xffffffffu));
-	snprintf(h->pid, sizeof(h->pid), "?");
-	snprintf(h->app, sizeof(h->app), "unknown");
 	res = PQexecParams(db->conn,
-	                   "select l.pid, coalesce(nullif(a.application_name, ''), 'no name') "
+	                   "select l.pid, coalesce(nullif(a.application_name, ''), 'no name'), "
+	                   "coalesce(a.usename, '?'), coalesce(to_char(a.xact_start, "
+	                   "'YYYY-MM-DD HH24:MI:SSOF'), to_char(a.backend_start, "
+	                   "'YYYY-MM-DD HH24:MI:SSOF'), '?'), coalesce(a.state, '?'), "
+	                   "coalesce(extract(epoch from now() - a.state_change)::int, 0) "
 	                   "from pg_locks l left join pg_stat_activity a on a.pid = l.pid "
 	                   "where l.locktype = 'advisory' and l.granted and l.classid = $1::oid "
 	                   "and l.objid = $2::oid and l.objsubid = 1 and l.database = "
 	                   "(select oid from pg_database where datname = current_database()) "
 	                   "limit 1",
 	                   2, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 6) {
+		rc = mm_db_fail(db, res, MODMIG_E_SQL, err, "cannot read who holds the lock");
+	} else if (PQntuples(res) == 1) {
+		h->found = true;
 		snprintf(h->pid, sizeof(h->pid), "%s", PQgetvalue(res, 0, 0));
 		snprintf(h->app, sizeof(h->app), "%s", PQgetvalue(res, 0, 1));
+		snprintf(h->user, sizeof(h->user), "%s", PQgetvalue(res, 0, 2));
+		snprintf(h->since, sizeof(h->since), "%s", PQgetvalue(res, 0, 3));
+		snprintf(h->state, sizeof(h->state), "%s", PQgetvalue(res, 0, 4));
+		h->state_seconds = atoi(PQgetvalue(res, 0, 5));
 	}
 	PQclear(res);
+	return rc;
+}
+
+/* The holder for a wait message; "?" when it cannot be seen (it may just have let go). */
+static void find_holder(modmig_db *db, const mm_names *n, mm_holder *h)
+{
+	if (mm_lock_holder(db, n, h, NULL) != MODMIG_OK || !h->found) {
+		snprintf(h->pid, sizeof(h->pid), "?");
+		snprintf(h->app, sizeof(h->app), "unknown");
+	}
 }
 
 static void nap(long ms)
@@ -65,10 +81,10 @@ static void format_wait(int ms, char *out, size_t size)
 
 static modmig_status lock_timed_out(modmig_db *db, const mm_names *n, modmig_error **err)
 {
-	holder h;
+	mm_holder h;
 	char wait[32];
 
-	find_holder(db, n->lock_key, &h);
+	find_holder(db, n, &h);
 	format_wait(db->lock_timeout_ms, wait, sizeof(wait));
 	mm_fail(err, MODMIG_E_LOCK_TIMEOUT, NULL, 0, 0,
 	        "timed out after %s waiting for the migration lock held by pid %s (%s)", wait,
@@ -109,13 +125,13 @@ modmig_status mm_lock_acquire(modmig_db *db, const mm_names *n, modmig_error **e
 	bool got = false, reported = false;
 	double start = mm_now_ms();
 	long delay_ms = 10;
-	holder h;
+	mm_holder h;
 
 	while ((rc = try_lock(db, n, &got, err)) == MODMIG_OK && !got) {
 		if (db->lock_timeout_ms >= 0 && mm_now_ms() - start >= db->lock_timeout_ms)
 			return lock_timed_out(db, n, err);
 		if (!reported) {
-			find_holder(db, n->lock_key, &h);
+			find_holder(db, n, &h);
 			mm_emit(db, MODMIG_EVENT_LOCK_WAIT, MODMIG_LOG_INFO, NULL, MODMIG_UP, 0,
 			        NULL, "waiting for the migration lock held by pid %s (%s)", h.pid,
 			        h.app);
@@ -170,7 +186,8 @@ modmig_status mm_session_create_state(mm_session *s, modmig_error **err)
 	if (rc != MODMIG_OK)
 		return rc;
 	/* What was missing now exists, empty; the rows read so far still hold. */
-	s->state.has_version_table = s->state.has_history = s->state.has_registry = true;
+	for (int t = 0; t < MM_TABLE_COUNT; t++)
+		s->state.has[t] = true;
 	if (!modmig_source_is_dir(s->src))
 		rc = mm_store_register(s->db, &s->names, s->src, first_new, err);
 	return rc;

@@ -17,27 +17,13 @@
  */
 static bool is_failed(const mm_event_row *e)
 {
-	return e && e->event &&
-	       (strcmp(e->event, "failed") == 0 || strcmp(e->event, "resumed") == 0 ||
-	        strcmp(e->event, "restarted") == 0);
+	return e && (modmig_history_event_flags(e->kind) & MODMIG_HISTORY_F_PARTWAY);
 }
 
 static const modmig_migration *find_migration(const modmig_migration *migs, size_t count,
                                               int64_t version)
 {
-	size_t lo = 0, hi = count;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (migs[mid].version == version)
-			return &migs[mid];
-		if (migs[mid].version < version)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return MM_FIND(migs, count, version, version);
 }
 
 static bool in_module(const modmig_module *module, int64_t version)
@@ -322,7 +308,7 @@ modmig_status mm_plan_parse_all(const mm_plan *plan, modmig_error **err)
 
 /* A failed NO TRANSACTION migration blocks up until told how to go on. */
 modmig_status mm_plan_check_failed(const mm_plan *plan, const modmig_up_options *opts,
-                                  modmig_error **err)
+                                   modmig_error **err)
 {
 	size_t i;
 	bool any = false;

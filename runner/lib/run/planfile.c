@@ -531,8 +531,8 @@ static bool plan_done(const mm_planfile *pf, const mm_session *s)
 	for (i = 0; i < pf->count; i++) {
 		const mm_event_row *e = mm_state_find_event(&s->state, pf->steps[i].version);
 
-		if (!mm_state_find_applied(&s->state, pf->steps[i].version) || !e || !e->event ||
-		    strcmp(e->event, "applied") != 0 || !e->sha256 ||
+		if (!mm_state_find_applied(&s->state, pf->steps[i].version) || !e ||
+		    e->kind != MODMIG_HISTORY_APPLIED || !e->sha256 ||
 		    strcmp(e->sha256, pf->steps[i].sha256) != 0)
 			return false;
 	}

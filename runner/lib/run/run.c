@@ -64,8 +64,7 @@ static bool nothing_to_do(mm_session *s, const modmig_up_options *opts, const mo
 	size_t first_new = 0;
 	bool none;
 
-	if (opts->plan_file || opts->resume || opts->restart || !s->state.has_version_table ||
-	    !s->state.has_history || !s->state.has_registry)
+	if (opts->plan_file || opts->resume || opts->restart || !mm_state_complete(&s->state))
 		return false;
 	if (!modmig_source_is_dir(src) &&
 	    (mm_registry_check(src, &s->state, &first_new, NULL) != MODMIG_OK ||

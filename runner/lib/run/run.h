@@ -9,6 +9,18 @@
 
 /* ---- the lock and the locked session (lock.c) --------------------------- */
 
+/* The session holding the migration lock, as pg_locks and pg_stat_activity see it. */
+typedef struct mm_holder {
+	bool found;
+	char pid[16];
+	char app[64];
+	char user[64];
+	char since[40];    /* its transaction's start, else its backend's */
+	char state[32];    /* pg_stat_activity.state: active, idle, idle in transaction */
+	int state_seconds; /* how long it has been in that state */
+} mm_holder;
+
+modmig_status mm_lock_holder(modmig_db *db, const mm_names *n, mm_holder *h, modmig_error **err);
 modmig_status mm_lock_acquire(modmig_db *db, const mm_names *n, modmig_error **err);
 void mm_lock_release(modmig_db *db, const mm_names *n);
 
@@ -90,7 +102,7 @@ modmig_status mm_registry_check(const modmig_source *src, const mm_state *st, si
 modmig_status mm_plan_parse_all(const mm_plan *plan, modmig_error **err);
 /* A failed NO TRANSACTION migration in plan blocks up unless resuming or restarting. */
 modmig_status mm_plan_check_failed(const mm_plan *plan, const modmig_up_options *opts,
-                                  modmig_error **err);
+                                   modmig_error **err);
 
 /* Set the result's final version from the session's state (result.c). */
 void mm_result_finish(modmig_result *r, const mm_session *s);

@@ -56,7 +56,8 @@ static char *stamp_sql(mm_session *s, int64_t version, const modmig_module *modu
 		if (!selected(m, version, module, &s->state))
 			continue;
 		mm_store_sql_version_row(&b, &s->names, MODMIG_UP, m->version);
-		mm_store_sql_history_row(&b, s->db, &s->names, "stamped", m, 0, 0, NULL);
+		mm_store_sql_history_row(&b, s->db, &s->names, MODMIG_HISTORY_STAMPED, m, 0, 0,
+		                         NULL);
 		(*count)++;
 	}
 	mm_buf_puts(&b, "COMMIT;\n");

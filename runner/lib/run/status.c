@@ -32,21 +32,6 @@ const char *modmig_state_name(modmig_state state)
 	return "unknown";
 }
 
-/* The module whose range holds version, for applied versions with no file. */
-static const char *module_of(const modmig_source *src, int64_t version)
-{
-	size_t i, n = modmig_source_module_count(src);
-
-	for (i = 0; i < n; i++) {
-		const modmig_module *m = modmig_source_module(src, i);
-
-		if (version >= modmig_module_first_version(m) &&
-		    version <= modmig_module_last_version(m))
-			return modmig_module_name(m);
-	}
-	return NULL;
-}
-
 /* Names, state read without the lock, and the registry checked. */
 static modmig_status read_state(mm_session *s, modmig_db *db, const modmig_source *src,
                                 modmig_error **err)
@@ -97,7 +82,9 @@ modmig_status modmig_db_status(modmig_db *db, const modmig_source *src, modmig_r
 			row->name = m->name;
 			row->file = m->file;
 		} else {
-			row->module = module_of(src, in->version);
+			const modmig_module *mod = mm_source_module_of(src, in->version);
+
+			row->module = mod ? mod->name : NULL;
 		}
 		if (in->applied) {
 			memcpy(r->applied_at[i], in->applied->applied_at, sizeof(r->applied_at[i]));

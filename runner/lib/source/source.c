@@ -846,20 +846,7 @@ const modmig_migration *modmig_source_migration(const modmig_source *src, size_t
 
 const modmig_migration *modmig_source_find(const modmig_source *src, int64_t version)
 {
-	size_t lo = 0;
-	size_t hi = src->migration_count;
-	size_t mid;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (src->migrations[mid].version == version)
-			return &src->migrations[mid];
-		if (src->migrations[mid].version < version)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return MM_FIND(src->migrations, src->migration_count, version, version);
 }
 
 int64_t modmig_migration_version(const modmig_migration *m)
@@ -934,9 +921,10 @@ const char *modmig_migration_statement_timeout(const modmig_migration *m)
 	return m->parsed_ok ? m->parsed.statement_timeout : NULL;
 }
 
-/* A module named by the caller (NULL name: *out NULL); errors for --dir sources and unknown names. */
+/* A module named by the caller (NULL name: *out NULL); errors for --dir sources and unknown names.
+ */
 modmig_status mm_source_module_arg(const modmig_source *src, const char *name,
-                                 const modmig_module **out, modmig_error **err)
+                                   const modmig_module **out, modmig_error **err)
 {
 	*out = NULL;
 	if (!name)
@@ -955,4 +943,17 @@ modmig_status mm_source_module_arg(const modmig_source *src, const char *name,
 		return MODMIG_E_NOT_FOUND;
 	}
 	return MODMIG_OK;
+}
+
+const modmig_module *mm_source_module_of(const modmig_source *src, int64_t version)
+{
+	size_t i;
+
+	for (i = 0; i < src->manifest.module_count; i++) {
+		const modmig_module *m = &src->manifest.modules[i];
+
+		if (version >= m->first_version && version <= m->last_version)
+			return m;
+	}
+	return NULL;
 }

@@ -11,7 +11,7 @@
 /* ---- parsed migration files (parse.c) ----------------------------------- */
 
 typedef struct mm_unit {
-	char *sql;  /* exactly the text sent to the server (CR of CRLF removed) */
+	char *sql; /* exactly the text sent to the server (CR of CRLF removed) */
 	size_t len;
 	int line;   /* 1-based line in the file where the unit's text starts */
 	int column; /* 1-based column of its first character */
@@ -36,7 +36,7 @@ typedef struct mm_parsed {
  * not be NUL-terminated. On failure out is left empty and *err names file:line.
  */
 modmig_status mm_parse(const char *file, const char *text, size_t len, mm_parsed *out,
-		       modmig_error **err);
+                       modmig_error **err);
 void mm_parsed_clear(mm_parsed *p);
 
 /* ---- the manifest (manifest.c) ------------------------------------------ */
@@ -61,16 +61,16 @@ typedef struct mm_manifest {
 } mm_manifest;
 
 /* Parse modules.yaml with libyaml's event API. Errors carry file:line:column. */
-modmig_status mm_manifest_parse(const char *file, const char *text, size_t len,
-				mm_manifest *out, modmig_error **err);
+modmig_status mm_manifest_parse(const char *file, const char *text, size_t len, mm_manifest *out,
+                                modmig_error **err);
 void mm_manifest_clear(mm_manifest *m);
 
 /* ---- migrations and sources (source.c) ---------------------------------- */
 
 struct modmig_migration {
 	int64_t version;
-	char *name;        /* after "<version>_", without ".sql" */
-	char *file;        /* display path */
+	char *name;                  /* after "<version>_", without ".sql" */
+	char *file;                  /* display path */
 	const modmig_module *module; /* NULL in --dir mode */
 	char sha256[65];
 	/*
@@ -98,8 +98,8 @@ modmig_status mm_migration_parse(modmig_migration *m, modmig_error **err);
 struct modmig_source {
 	mm_manifest manifest; /* empty in --dir mode, except version_table */
 	bool dir_mode;
-	char *origin;         /* manifest path, directory, or "(embedded)" */
-	char *root;           /* the modules directory on disk, or NULL when embedded */
+	char *origin;                 /* manifest path, directory, or "(embedded)" */
+	char *root;                   /* the modules directory on disk, or NULL when embedded */
 	modmig_migration *migrations; /* ascending version */
 	size_t migration_count;
 };
@@ -113,5 +113,8 @@ bool mm_version_from_filename(const char *filename, int64_t *version, const char
 /* The module named name (NULL name: *out NULL); errors for --dir sources and unknown names. */
 modmig_status mm_source_module_arg(const modmig_source *src, const char *name,
                                    const modmig_module **out, modmig_error **err);
+
+/* The module whose version range holds version, or NULL (also in --dir mode). */
+const modmig_module *mm_source_module_of(const modmig_source *src, int64_t version);
 
 #endif /* MODMIG_SOURCE_H */

@@ -17,73 +17,71 @@ void modmig_startup_options_init(modmig_startup_options *opts)
 	opts->lock_timeout_ms = -1;
 }
 
-static bool recorded_with_file(const mm_event_row *e)
+/*
+ * The verify policy is modmig verify, read as a service needs it: a registry
+ * that disagrees, anything not applied, or an applied file that changed fails
+ * the start; verify's other findings (out of order, no file, a missing
+ * trigger) are reported through the log and do not stop the service.
+ */
+static const modmig_finding *first_of(const modmig_findings *f, unsigned kinds, size_t *count)
 {
-	static const char *const events[] = {"applied", "stamped", "resumed", "restarted"};
+	const modmig_finding *first = NULL;
 	size_t i;
 
-	for (i = 0; e && e->event && i < sizeof(events) / sizeof(events[0]); i++)
-		if (strcmp(e->event, events[i]) == 0)
-			return e->sha256 != NULL;
-	return false;
+	*count = 0;
+	for (i = 0; i < modmig_findings_count(f); i++) {
+		const modmig_finding *x = modmig_findings_at(f, i);
+
+		if (!(kinds & (1u << x->kind)))
+			continue;
+		if (!(*count)++)
+			first = x;
+	}
+	return first;
 }
 
-/* Anything not applied fails with PENDING; an applied file that changed with CHECK. */
 static modmig_status verify(modmig_db *db, const modmig_source *src, modmig_error **err)
 {
-	modmig_status rc;
-	mm_session s;
-	mm_row *rows = NULL;
-	size_t count = 0, i, first_new = 0, waiting = 0;
-	const mm_row *first = NULL;
+	const unsigned waiting = 1u << MODMIG_FINDING_PENDING | 1u << MODMIG_FINDING_MISSING |
+	                         1u << MODMIG_FINDING_FAILED;
+	modmig_findings *f = NULL;
+	const modmig_finding *x;
+	size_t count, i;
+	modmig_status rc = modmig_verify(db, src, &f, err);
 
-	memset(&s, 0, sizeof(s));
-	rc = mm_source_load(src, err);
-	if (rc == MODMIG_OK)
-		rc = mm_session_open(&s, db, src, err);
-	if (rc == MODMIG_OK && !modmig_source_is_dir(src))
-		rc = mm_registry_check(src, &s.state, &first_new, err);
-	if (rc == MODMIG_OK)
-		rc = mm_classify(src->migrations, src->migration_count, &s.state, &rows, &count,
-		                 err);
-	if (rc != MODMIG_OK)
+	if (rc != MODMIG_OK && rc != MODMIG_E_CHECK)
 		goto cleanup;
-	for (i = 0; i < count; i++) {
-		if (rows[i].state != MODMIG_STATE_APPLIED && !waiting++)
-			first = &rows[i];
-	}
-	if (first) {
-		rc = mm_fail(err, MODMIG_E_PENDING,
-		             first->migration ? first->migration->file : NULL, 0, 0,
-		             "%zu migration%s not applied, the first is %lld (%s)", waiting,
-		             waiting == 1 ? " is" : "s are", (long long)first->version,
-		             modmig_state_name(first->state));
-		mm_hint(err, "apply them with modmig up, or start the service with the apply "
-		             "policy");
-		mm_error_set_migration(err, first->version,
-		                       first->migration && first->migration->module
-		                               ? first->migration->module->name
-		                               : NULL);
+	rc = MODMIG_OK;
+	if ((x = first_of(f, 1u << MODMIG_FINDING_REGISTRY, &count)) != NULL) {
+		rc = mm_fail(err, MODMIG_E_REGISTRY, x->file, 0, 0, "%s", x->message);
 		goto cleanup;
 	}
-	for (i = 0; i < count; i++) {
-		const mm_row *r = &rows[i];
-
-		if (!r->migration || !recorded_with_file(r->event) ||
-		    strcmp(r->event->sha256, r->migration->sha256) == 0)
-			continue;
-		rc = mm_fail(err, MODMIG_E_CHECK, r->migration->file, 0, 0,
-		             "migration %lld changed since it was applied", (long long)r->version);
+	if ((x = first_of(f, waiting, &count)) != NULL) {
+		rc = mm_fail(err, MODMIG_E_PENDING, x->file, 0, 0,
+		             "%zu migration%s not applied, the first is %lld (%s)", count,
+		             count == 1 ? " is" : "s are", (long long)x->version,
+		             modmig_finding_kind_name(x->kind));
+		mm_hint(err, "apply them first, or start the service with the apply policy");
+		mm_error_set_migration(err, x->version, x->module);
+		goto cleanup;
+	}
+	if ((x = first_of(f, 1u << MODMIG_FINDING_CHANGED, &count)) != NULL) {
+		rc = mm_fail(err, MODMIG_E_CHECK, x->file, 0, 0,
+		             "migration %lld changed since it was applied", (long long)x->version);
 		mm_hint(err, "restore the applied file; put further changes in a new migration");
-		mm_error_set_migration(err, r->version,
-		                       r->migration->module ? r->migration->module->name : NULL);
+		mm_error_set_migration(err, x->version, x->module);
 		goto cleanup;
+	}
+	for (i = 0; i < modmig_findings_count(f); i++) {
+		x = modmig_findings_at(f, i);
+		if (x->kind != MODMIG_FINDING_STATE)
+			mm_emit(db, MODMIG_EVENT_MESSAGE, MODMIG_LOG_WARN, NULL, MODMIG_UP, 0, NULL,
+			        "%s: %s", modmig_finding_kind_name(x->kind), x->message);
 	}
 	mm_emit(db, MODMIG_EVENT_MESSAGE, MODMIG_LOG_INFO, NULL, MODMIG_UP, 0, NULL,
-	        "all %zu migrations are applied", count);
+	        "all %zu migrations are applied", modmig_source_migration_count(src));
 cleanup:
-	free(rows);
-	mm_session_close(&s);
+	modmig_findings_free(f);
 	return rc;
 }
 

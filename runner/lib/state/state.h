@@ -13,16 +13,26 @@
 
 /*
  * The version table as written in the configuration and the quoted names
- * derived from it. The history and the registry live beside the version
- * table: "<table>_history" and "<table>_modules" in the same schema.
+ * derived from it: every state table lives beside the version table, named
+ * after it (tables.def).
  */
+/* modmig's tables, indexes into mm_names.table[] and mm_state.has[] (tables.def). */
+typedef enum mm_table {
+#define MM_STATE_TABLE(id, suffix, what, ddl) MM_TABLE_##id,
+#include "state/tables.def"
+#undef MM_STATE_TABLE
+	MM_TABLE_COUNT
+} mm_table;
+
+/* How messages name a state table ("the history table", ...). */
+const char *mm_table_what(mm_table t);
+
 typedef struct mm_names {
-	char *written;  /* as configured, e.g. "app.goose_db_version" */
-	char *version;  /* quoted and qualified, e.g. "app"."goose_db_version" */
-	char *history;  /* "app"."goose_db_version_history" */
-	char *modules;  /* "app"."goose_db_version_modules" */
-	char *schema;   /* quoted schema, or NULL when unqualified */
-	char *guard_fn; /* the history's append-only trigger function */
+	char *written;               /* as configured, e.g. "app.goose_db_version" */
+	char *schema;                /* quoted schema, or NULL when unqualified */
+	char *table[MM_TABLE_COUNT]; /* quoted and qualified, e.g. "app"."goose_db_version_history"
+	                              */
+	char *guard_fn;              /* the history's append-only trigger function */
 	int64_t lock_key;
 } mm_names;
 
@@ -42,7 +52,8 @@ typedef struct mm_applied {
 /* The most recent history event of a version. */
 typedef struct mm_event_row {
 	int64_t version;
-	char *event; /* applied, rolled_back, failed, stamped, resumed, restarted */
+	char *event;               /* the stored name, as read */
+	modmig_history_event kind; /* its enum value (UNKNOWN for names we do not know) */
 	char *sha256;
 	int failed_unit; /* 1-based, 0 when none */
 	char *error;
@@ -55,10 +66,8 @@ typedef struct mm_registered {
 } mm_registered;
 
 typedef struct mm_state {
-	bool has_version_table;
-	bool has_history;
-	bool has_registry;
-	mm_applied *applied; /* ascending version */
+	bool has[MM_TABLE_COUNT]; /* which state tables exist */
+	mm_applied *applied;      /* ascending version */
 	size_t applied_count;
 	mm_event_row *events; /* ascending version */
 	size_t event_count;
@@ -78,6 +87,8 @@ int64_t mm_state_max_applied(const mm_state *st);
  */
 int64_t mm_state_max_applied_upto(const mm_state *st, int64_t limit);
 
+/* Whether every state table exists. */
+bool mm_state_complete(const mm_state *st);
 /* Create whichever state tables st says are missing, in one transaction. */
 modmig_status mm_store_create(modmig_db *db, const mm_names *n, const mm_state *st,
                               modmig_error **err);
@@ -90,8 +101,13 @@ modmig_status mm_store_register(modmig_db *db, const mm_names *n, const modmig_s
  * literals. duration_ms < 0 lets the server measure the transaction so far.
  */
 bool mm_store_sql_version_row(mm_buf *b, const mm_names *n, modmig_direction dir, int64_t version);
-bool mm_store_sql_history_row(mm_buf *b, modmig_db *db, const mm_names *n, const char *event,
-                              const modmig_migration *m, double duration_ms, int failed_unit,
-                              const char *error);
+bool mm_store_sql_history_row(mm_buf *b, modmig_db *db, const mm_names *n,
+                              modmig_history_event event, const modmig_migration *m,
+                              double duration_ms, int failed_unit, const char *error);
+
+/* ---- history events (events.c) ----------------------------------------- */
+
+/* The stored names of every event with one of flags, as an SQL list 'a', 'b'. */
+char *mm_event_sql_list(unsigned flags);
 
 #endif /* MODMIG_STATE_H */

@@ -11,7 +11,23 @@
 
 /* PostgreSQL truncates identifiers to 63 bytes; "_history" must still fit. */
 #define MAX_TABLE_NAME 55
-#define GUARD_FUNCTION "modmig_history_append_only"
+/* The history's trigger function, named after the version table like the tables. */
+#define GUARD_SUFFIX "_guard"
+
+static const struct {
+	const char *suffix;
+	const char *what;
+	const char *ddl;
+} tables[MM_TABLE_COUNT] = {
+#define MM_STATE_TABLE(id, sfx, wh, sql) [MM_TABLE_##id] = {sfx, wh, sql},
+#include "state/tables.def"
+#undef MM_STATE_TABLE
+};
+
+const char *mm_table_what(mm_table t)
+{
+	return (unsigned)t < MM_TABLE_COUNT ? tables[t].what : "a state table";
+}
 
 /* ---- names -------------------------------------------------------------- */
 
@@ -69,6 +85,8 @@ modmig_status mm_names_init(modmig_db *db, const char *version_table, mm_names *
 	modmig_status rc = MODMIG_OK;
 	const char *table = version_table, *dot;
 	char *schema_raw = NULL;
+	bool quoted = true;
+	int t;
 
 	memset(out, 0, sizeof(*out));
 	if (!table || !*table)
@@ -89,13 +107,12 @@ modmig_status mm_names_init(modmig_db *db, const char *version_table, mm_names *
 	out->written = mm_strdup(version_table ? version_table : table);
 	if (schema_raw)
 		out->schema = quote(db, schema_raw, strlen(schema_raw));
-	out->version = qualified(db, out->schema, table, "");
-	out->history = qualified(db, out->schema, table, "_history");
-	out->modules = qualified(db, out->schema, table, "_modules");
-	out->guard_fn = qualified(db, out->schema, GUARD_FUNCTION, "");
+	for (t = 0; t < MM_TABLE_COUNT; t++)
+		if (!(out->table[t] = qualified(db, out->schema, table, tables[t].suffix)))
+			quoted = false;
+	out->guard_fn = qualified(db, out->schema, table, GUARD_SUFFIX);
 	out->lock_key = lock_key(out->written ? out->written : "");
-	if (!out->written || (schema_raw && !out->schema) || !out->version || !out->history ||
-	    !out->modules || !out->guard_fn)
+	if (!out->written || (schema_raw && !out->schema) || !quoted || !out->guard_fn)
 		rc = mm_db_fail(db, NULL, MODMIG_E_NOMEM, err, "cannot quote the version table");
 cleanup:
 	free(schema_raw);
@@ -106,10 +123,11 @@ cleanup:
 
 void mm_names_clear(mm_names *n)
 {
+	int t;
+
 	free(n->written);
-	free(n->version);
-	free(n->history);
-	free(n->modules);
+	for (t = 0; t < MM_TABLE_COUNT; t++)
+		free(n->table[t]);
 	free(n->schema);
 	free(n->guard_fn);
 	memset(n, 0, sizeof(*n));
@@ -128,32 +146,32 @@ static char *state_query(const mm_names *n, const mm_state *have)
 	bool any = false;
 
 	mm_buf_init(&b);
-	if (have->has_version_table) {
+	if (have->has[MM_TABLE_VERSION]) {
 		mm_buf_printf(&b,
 		              "select 1, v.version_id, v.id::bigint, "
 		              "to_char(v.tstamp, 'YYYY-MM-DD HH24:MI:SS'), null::text, null::text, "
 		              "null::int, null::text from (select distinct on (version_id) "
 		              "version_id, id, is_applied, tstamp from %s order by version_id, id "
 		              "desc) v where v.is_applied and v.version_id <> 0",
-		              n->version);
+		              n->table[MM_TABLE_VERSION]);
 		any = true;
 	}
-	if (have->has_history) {
+	if (have->has[MM_TABLE_HISTORY]) {
 		mm_buf_printf(
 		        &b,
 		        "%sselect 2, h.version, h.id, null, h.event, h.sha256, h.failed_unit, "
 		        "h.error from (select distinct on (version) version, id, event, "
 		        "sha256, failed_unit, error from %s where version is not null order by "
 		        "version, id desc) h",
-		        any ? " union all " : "", n->history);
+		        any ? " union all " : "", n->table[MM_TABLE_HISTORY]);
 		any = true;
 	}
-	if (have->has_registry) {
+	if (have->has[MM_TABLE_MODULES]) {
 		mm_buf_printf(
 		        &b,
 		        "%sselect 3, m.position::bigint, 0::bigint, null, m.name, null, null, "
 		        "null from %s m",
-		        any ? " union all " : "", n->modules);
+		        any ? " union all " : "", n->table[MM_TABLE_MODULES]);
 		any = true;
 	}
 	if (!any)
@@ -199,6 +217,7 @@ static modmig_status state_from_rows(const PGresult *res, mm_state *st, modmig_e
 
 			e->version = key;
 			e->event = value_dup(res, i, 4);
+			e->kind = modmig_history_event_from_name(e->event);
 			e->sha256 = value_dup(res, i, 5);
 			e->failed_unit = PQgetisnull(res, i, 6) ? 0 : atoi(PQgetvalue(res, i, 6));
 			e->error = value_dup(res, i, 7);
@@ -229,13 +248,6 @@ static PGresult *one_result(PGconn *conn)
 	return keep;
 }
 
-static bool is_missing_table(const PGresult *res)
-{
-	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-
-	return state && (strcmp(state, "42P01") == 0 || strcmp(state, "3F000") == 0);
-}
-
 /*
  * The full query and an existence check go in one pipeline, so a fresh or
  * goose-only database costs no extra round trip before we know what exists.
@@ -244,24 +256,29 @@ modmig_status mm_state_read(modmig_db *db, const mm_names *n, mm_state *out, mod
 {
 	modmig_status rc = MODMIG_OK;
 	PGresult *full = NULL, *exist = NULL, *sync = NULL, *partial = NULL;
-	const char *exist_params[3] = {n->version, n->history, n->modules};
-	char *query = NULL;
-	bool piped = false;
+	char *query = NULL, *exist_sql = NULL;
+	bool piped = false, any = false;
+	mm_buf eb;
+	int t;
 
 	memset(out, 0, sizeof(*out));
-	out->has_version_table = out->has_history = out->has_registry = true;
+	mm_buf_init(&eb);
+	mm_buf_puts(&eb, "select ");
+	for (t = 0; t < MM_TABLE_COUNT; t++) {
+		out->has[t] = true;
+		mm_buf_printf(&eb, "%sto_regclass($%d) is not null", t ? ", " : "", t + 1);
+	}
+	exist_sql = mm_buf_take(&eb);
 	query = state_query(n, out);
-	if (!query) {
+	if (!query || !exist_sql) {
 		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
 		goto cleanup;
 	}
 	piped = PQenterPipelineMode(db->conn) == 1;
 	if (!piped || !PQsendQueryParams(db->conn, query, 0, NULL, NULL, NULL, NULL, 0) ||
 	    !PQpipelineSync(db->conn) ||
-	    !PQsendQueryParams(db->conn,
-	                       "select to_regclass($1) is not null, to_regclass($2) is not null, "
-	                       "to_regclass($3) is not null",
-	                       3, NULL, exist_params, NULL, NULL, 0) ||
+	    !PQsendQueryParams(db->conn, exist_sql, MM_TABLE_COUNT, NULL,
+	                       (const char *const *)n->table, NULL, NULL, 0) ||
 	    !PQpipelineSync(db->conn)) {
 		rc = mm_db_fail(db, NULL, MODMIG_E_SQL, err, "cannot read modmig's state");
 		goto cleanup;
@@ -278,14 +295,14 @@ modmig_status mm_state_read(modmig_db *db, const mm_names *n, mm_state *out, mod
 		rc = state_from_rows(full, out, err);
 		goto cleanup;
 	}
-	if (!is_missing_table(full) || PQresultStatus(exist) != PGRES_TUPLES_OK) {
+	if (!mm_db_is_missing_relation(full) || PQresultStatus(exist) != PGRES_TUPLES_OK ||
+	    PQnfields(exist) != MM_TABLE_COUNT || PQntuples(exist) != 1) {
 		rc = mm_db_fail(db, full, MODMIG_E_STATE, err, "cannot read modmig's state");
 		goto cleanup;
 	}
-	out->has_version_table = PQgetvalue(exist, 0, 0)[0] == 't';
-	out->has_history = PQgetvalue(exist, 0, 1)[0] == 't';
-	out->has_registry = PQgetvalue(exist, 0, 2)[0] == 't';
-	if (!out->has_version_table && !out->has_history && !out->has_registry)
+	for (t = 0; t < MM_TABLE_COUNT; t++)
+		any |= (out->has[t] = PQgetvalue(exist, 0, t)[0] == 't');
+	if (!any)
 		goto cleanup;
 	/* Some tables exist (a goose database being adopted): read those. */
 	free(query);
@@ -305,6 +322,7 @@ cleanup:
 	PQclear(exist);
 	PQclear(partial);
 	free(query);
+	free(exist_sql);
 	if (rc != MODMIG_OK)
 		mm_state_clear(out);
 	return rc;
@@ -329,36 +347,12 @@ void mm_state_clear(mm_state *st)
 
 const mm_applied *mm_state_find_applied(const mm_state *st, int64_t version)
 {
-	size_t lo = 0, hi = st->applied_count;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (st->applied[mid].version == version)
-			return &st->applied[mid];
-		if (st->applied[mid].version < version)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return MM_FIND(st->applied, st->applied_count, version, version);
 }
 
 const mm_event_row *mm_state_find_event(const mm_state *st, int64_t version)
 {
-	size_t lo = 0, hi = st->event_count;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (st->events[mid].version == version)
-			return &st->events[mid];
-		if (st->events[mid].version < version)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return MM_FIND(st->events, st->event_count, version, version);
 }
 
 int64_t mm_state_max_applied(const mm_state *st)
@@ -368,20 +362,23 @@ int64_t mm_state_max_applied(const mm_state *st)
 
 int64_t mm_state_max_applied_upto(const mm_state *st, int64_t limit)
 {
-	size_t lo = 0, hi = st->applied_count;
+	size_t i = mm_bound_i64(st->applied, st->applied_count, sizeof(*st->applied),
+	                        offsetof(mm_applied, version), limit, true);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (st->applied[mid].version <= limit)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo ? st->applied[lo - 1].version : 0;
+	return i ? st->applied[i - 1].version : 0;
 }
 
 /* ---- creating and extending ------------------------------------------- */
+
+bool mm_state_complete(const mm_state *st)
+{
+	int t;
+
+	for (t = 0; t < MM_TABLE_COUNT; t++)
+		if (!st->has[t])
+			return false;
+	return true;
+}
 
 modmig_status mm_store_create(modmig_db *db, const mm_names *n, const mm_state *st,
                               modmig_error **err)
@@ -389,51 +386,17 @@ modmig_status mm_store_create(modmig_db *db, const mm_names *n, const mm_state *
 	modmig_status rc = MODMIG_OK;
 	mm_buf b;
 	char *sql = NULL;
+	int t;
 
-	if (st->has_version_table && st->has_history && st->has_registry)
+	if (mm_state_complete(st))
 		return MODMIG_OK;
 	mm_buf_init(&b);
 	mm_buf_puts(&b, "BEGIN;\n");
 	if (n->schema)
 		mm_buf_printf(&b, "CREATE SCHEMA IF NOT EXISTS %s;\n", n->schema);
-	if (!st->has_version_table)
-		mm_buf_printf(
-		        &b,
-		        "CREATE TABLE %s (id integer GENERATED BY DEFAULT AS IDENTITY PRIMARY "
-		        "KEY, version_id bigint NOT NULL, is_applied boolean NOT NULL, "
-		        "tstamp timestamp NOT NULL DEFAULT now());\n"
-		        "INSERT INTO %s (version_id, is_applied) VALUES (0, true);\n",
-		        n->version, n->version);
-	if (!st->has_history)
-		mm_buf_printf(
-		        &b,
-		        "CREATE TABLE %s (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
-		        "event text NOT NULL, version bigint, module text, file text, sha256 text, "
-		        "duration_ms double precision, db_user text NOT NULL DEFAULT current_user, "
-		        "client_host text, client_addr inet DEFAULT inet_client_addr(), "
-		        "application_name text DEFAULT current_setting('application_name'), "
-		        "failed_unit integer, error text, at timestamptz NOT NULL DEFAULT now());\n"
-		        "CREATE INDEX ON %s (version, id);\n"
-		        "CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS "
-		        "$modmig$ BEGIN RAISE EXCEPTION 'the modmig history is append-only: %% is "
-		        "not "
-		        "allowed', TG_OP USING HINT = 'record a new event instead of changing old "
-		        "ones'; END $modmig$;\n"
-		        "CREATE TRIGGER modmig_append_only BEFORE UPDATE OR DELETE ON %s FOR EACH "
-		        "ROW "
-		        "EXECUTE PROCEDURE %s();\n"
-		        "CREATE TRIGGER modmig_no_truncate BEFORE TRUNCATE ON %s FOR EACH "
-		        "STATEMENT "
-		        "EXECUTE PROCEDURE %s();\n",
-		        n->history, n->history, n->guard_fn, n->history, n->guard_fn, n->history,
-		        n->guard_fn);
-	if (!st->has_registry)
-		mm_buf_printf(
-		        &b,
-		        "CREATE TABLE %s (name text PRIMARY KEY, position integer NOT NULL "
-		        "UNIQUE, first_version bigint NOT NULL, last_version bigint NOT NULL, "
-		        "registered_at timestamptz NOT NULL DEFAULT now());\n",
-		        n->modules);
+	for (t = 0; t < MM_TABLE_COUNT; t++)
+		if (!st->has[t])
+			mm_buf_printf(&b, tables[t].ddl, n->table[t], n->guard_fn);
 	mm_buf_puts(&b, "COMMIT;\n");
 	sql = mm_buf_take(&b);
 	if (!sql) {
@@ -466,7 +429,7 @@ modmig_status mm_store_register(modmig_db *db, const mm_names *n, const modmig_s
 	if (!values)
 		goto nomem;
 	mm_buf_printf(&sql, "INSERT INTO %s (name, position, first_version, last_version) VALUES ",
-	              n->modules);
+	              n->table[MM_TABLE_MODULES]);
 	for (i = first_new; i < count; i++, k += 4) {
 		const modmig_module *m = modmig_source_module(src, i);
 
@@ -523,14 +486,14 @@ bool mm_store_sql_version_row(mm_buf *b, const mm_names *n, modmig_direction dir
 	if (dir == MODMIG_UP)
 		return mm_buf_printf(
 		        b, "INSERT INTO %s (version_id, is_applied) VALUES (%lld, true);\n",
-		        n->version, (long long)version);
-	return mm_buf_printf(b, "DELETE FROM %s WHERE version_id = %lld;\n", n->version,
-	                     (long long)version);
+		        n->table[MM_TABLE_VERSION], (long long)version);
+	return mm_buf_printf(b, "DELETE FROM %s WHERE version_id = %lld;\n",
+	                     n->table[MM_TABLE_VERSION], (long long)version);
 }
 
-bool mm_store_sql_history_row(mm_buf *b, modmig_db *db, const mm_names *n, const char *event,
-                              const modmig_migration *m, double duration_ms, int failed_unit,
-                              const char *error)
+bool mm_store_sql_history_row(mm_buf *b, modmig_db *db, const mm_names *n,
+                              modmig_history_event event, const modmig_migration *m,
+                              double duration_ms, int failed_unit, const char *error)
 {
 	const modmig_module *mod = modmig_migration_module(m);
 	const char *file = modmig_migration_file(m), *base = file ? strrchr(file, '/') : NULL;
@@ -538,8 +501,8 @@ bool mm_store_sql_history_row(mm_buf *b, modmig_db *db, const mm_names *n, const
 	mm_buf_printf(b,
 	              "INSERT INTO %s (event, version, module, file, sha256, duration_ms, "
 	              "client_host, failed_unit, error) VALUES (",
-	              n->history);
-	append_literal(b, db, event);
+	              n->table[MM_TABLE_HISTORY]);
+	append_literal(b, db, modmig_history_event_name(event));
 	mm_buf_printf(b, ", %lld, ", (long long)modmig_migration_version(m));
 	append_literal(b, db, mod ? modmig_module_name(mod) : NULL);
 	mm_buf_puts(b, ", ");

@@ -7,7 +7,8 @@
  */
 #include "run/run.h"
 
-#include <pg_query.h>
+#include "sql/sql.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,22 +81,22 @@ static bool unit_by_results(const composed *c, const mm_section *sec, int ok_res
 		return false;
 	for (i = 0; i < c->count; i++) {
 		const mm_unit *u = &sec->units[c->first + i];
-		PgQuerySplitResult split = pg_query_split_with_scanner(u->sql);
-		int n = split.error || split.n_stmts < 1 ? 1 : split.n_stmts;
+		mm_sql_split split;
+		bool split_ok =
+		        mm_sql_split_text(u->sql, MM_SQL_SPLIT_SCANNER, &split, NULL) == MODMIG_OK;
+		int n = !split_ok || split.count < 1 ? 1 : (int)split.count;
 
 		if (k < n) {
 			*unit = c->first + i;
-			*offset = split.error || !split.n_stmts
-			                  ? 0
-			                  : (size_t)split.stmts[k]->stmt_location;
+			*offset = !split_ok || !split.count ? 0 : split.stmts[k].offset;
 			while (*offset < u->len &&
 			       (u->sql[*offset] == ' ' || u->sql[*offset] == '\n' ||
 			        u->sql[*offset] == '\t'))
 				(*offset)++;
-			pg_query_free_split_result(split);
+			mm_sql_split_clear(&split);
 			return true;
 		}
-		pg_query_free_split_result(split);
+		mm_sql_split_clear(&split);
 		k -= n;
 	}
 	return false;
@@ -375,58 +376,58 @@ cleanup:
 
 /* ---- timeouts explained ------------------------------------------------- */
 
-/* Append a JSON string's text (from libpg_query's output) as an array element. */
-static void add_element(mm_buf *arr, const char *start, const char *end)
+/* Append s (NULL for none) as an element of a text[] literal. */
+static void add_element(mm_buf *arr, const char *s)
 {
-	mm_buf_puts(arr, arr->len > 1 ? ",\"" : "\"");
-	mm_buf_append(arr, start, (size_t)(end - start));
-	mm_buf_puts(arr, "\"");
-}
+	const char *p;
 
-/* The text of a JSON string value starting at p, up to its closing quote; NULL with escapes. */
-static const char *json_text(const char *p, const char **end)
-{
-	*end = strchr(p, '"');
-	if (!*end || memchr(p, '\\', (size_t)(*end - p)))
-		return NULL;
-	return p;
+	if (arr->len > 1)
+		mm_buf_puts(arr, ",");
+	if (!s) {
+		mm_buf_puts(arr, "NULL");
+		return;
+	}
+	mm_buf_puts(arr, "\"");
+	for (p = s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			mm_buf_append(arr, "\\", 1);
+		mm_buf_append(arr, p, 1);
+	}
+	mm_buf_puts(arr, "\"");
 }
 
 /*
  * The tables a unit names, as two text[] literals (schemas with NULL for
- * none, and names), from the range variables of libpg_query's parse tree:
- * each "relname" with the "schemaname" before it in the same object.
+ * none, and names), from the sql layer's relations of each statement. A unit
+ * the grammar cannot parse names none, and the timeout goes unexplained.
  */
 static void relations_of(const char *sql, mm_buf *schemas, mm_buf *names)
 {
-	static const char rel_key[] = "\"relname\":\"", schema_key[] = "\"schemaname\":\"";
-	PgQueryParseResult parsed = pg_query_parse(sql);
-	const char *tree = parsed.error ? NULL : parsed.parse_tree, *p = tree;
+	mm_sql_tree *tree = NULL;
+	mm_sql_names rels = {0};
+	size_t i;
+	size_t j;
 
 	mm_buf_puts(schemas, "{");
 	mm_buf_puts(names, "{");
-	while (p && (p = strstr(p, rel_key)) != NULL) {
-		const char *open = p, *rel, *rel_end, *schema = NULL, *schema_end = NULL, *at;
-
-		while (open > tree && *open != '{')
-			open--;
-		p += sizeof(rel_key) - 1;
-		rel = json_text(p, &rel_end);
-		if (!rel)
-			continue;
-		at = strstr(open, schema_key);
-		if (at && at < p)
-			schema = json_text(at + sizeof(schema_key) - 1, &schema_end);
-		if (schema)
-			add_element(schemas, schema, schema_end);
-		else
-			mm_buf_puts(schemas, schemas->len > 1 ? ",NULL" : "NULL");
-		add_element(names, rel, rel_end);
-		p = rel_end;
+	if (mm_sql_tree_new(sql, &tree, NULL) != MODMIG_OK)
+		goto cleanup;
+	for (i = 0; i < mm_sql_tree_count(tree); i++) {
+		if (mm_sql_relations(mm_sql_tree_stmt(tree, i), &rels) != MODMIG_OK)
+			goto cleanup;
+		for (j = 0; j < rels.count; j++) {
+			if (!rels.items[j].name)
+				continue;
+			add_element(schemas, rels.items[j].schema);
+			add_element(names, rels.items[j].name);
+		}
+		mm_sql_names_clear(&rels);
 	}
+cleanup:
 	mm_buf_puts(schemas, "}");
 	mm_buf_puts(names, "}");
-	pg_query_free_parse_result(parsed);
+	mm_sql_names_clear(&rels);
+	mm_sql_tree_free(tree);
 }
 
 /* The strongest lock another session holds on a table of the unit: "pid 12 (psql, ...) holds". */

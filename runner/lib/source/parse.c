@@ -1,12 +1,11 @@
 /*
- * parse.c - goose-format migration files (DESIGN §3): annotations, the modmig
- * header settings, StatementBegin/End blocks, ENVSUB, and statement splitting
- * with libpg_query's parser (its scanner as a checked fallback).
+ * parse.c - goose-format migration files (DESIGN §3), read line by line:
+ * annotations, the modmig header settings, StatementBegin/End blocks and
+ * ENVSUB. The SQL between annotations is split into statements by
+ * parse_split.c.
  */
-#include "source/source.h"
+#include "source/parse.h"
 
-#include <pg_query.h>
-#include <pg_query/pg_query.pb-c.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -39,39 +38,6 @@ static const struct {
 #define ANNOTATION_HINT                                                                            \
 	"write '-- +goose ' at column 1 followed by one of: Up, Down, StatementBegin, "            \
 	"StatementEnd, NO TRANSACTION, ENVSUB ON, ENVSUB OFF"
-
-enum stage { STAGE_HEADER, STAGE_UP, STAGE_DOWN };
-
-/*
- * Text gathered for one libpg_query call. libpg_query reports byte offsets into
- * this text, so each of its lines remembers where it came from in the file.
- */
-typedef struct chunk {
-	mm_buf text;
-	size_t *starts; /* offset of each line in text */
-	int *lines;     /* its line in the file */
-	size_t count;
-	size_t cap;
-	bool has_code; /* a line that is neither blank nor a -- comment */
-} chunk;
-
-typedef struct parser {
-	const char *file;
-	modmig_error **err;
-	mm_parsed *out;
-	enum stage stage;
-	int up_line;
-	int down_line;
-	bool envsub;
-	bool in_block;
-	int block_line;
-	bool block_has_text;
-	size_t block_lines;
-	mm_buf block;
-	chunk sql;
-	size_t up_cap;
-	size_t down_cap;
-} parser;
 
 static bool is_space(char c)
 {
@@ -145,94 +111,6 @@ static enum annotation classify(const char *s, size_t n)
 	return ANN_NONE;
 }
 
-/* ---- chunks ------------------------------------------------------------- */
-
-static void chunk_reset(chunk *c)
-{
-	c->text.len = 0;
-	if (c->text.data)
-		c->text.data[0] = '\0';
-	c->count = 0;
-	c->has_code = false;
-}
-
-static void chunk_free(chunk *c)
-{
-	mm_buf_free(&c->text);
-	free(c->starts);
-	free(c->lines);
-	memset(c, 0, sizeof(*c));
-}
-
-static bool chunk_begin_line(chunk *c, int line)
-{
-	if (c->count == c->cap) {
-		size_t cap = c->cap ? 2 * c->cap : 64;
-		size_t *starts = realloc(c->starts, cap * sizeof(*starts));
-		int *lines;
-
-		if (!starts)
-			return false;
-		c->starts = starts;
-		lines = realloc(c->lines, cap * sizeof(*lines));
-		if (!lines)
-			return false;
-		c->lines = lines;
-		c->cap = cap;
-	}
-	c->starts[c->count] = c->text.len;
-	c->lines[c->count] = line;
-	c->count++;
-	return true;
-}
-
-/* Index of the chunk line holding offset (binary search: lines are in order). */
-static size_t chunk_line_at(const chunk *c, size_t offset)
-{
-	size_t lo = 0;
-	size_t hi = c->count;
-
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (c->starts[mid] <= offset)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-static void chunk_position(const chunk *c, size_t offset, int *line, int *column)
-{
-	size_t i;
-
-	if (c->count == 0) {
-		*line = 0;
-		*column = 0;
-		return;
-	}
-	i = chunk_line_at(c, offset);
-	*line = c->lines[i];
-	*column = (int)(offset - c->starts[i]) + 1;
-}
-
-/* ---- errors ------------------------------------------------------------- */
-
-static modmig_status fail_nomem(parser *ps, int line)
-{
-	return mm_fail(ps->err, MODMIG_E_NOMEM, ps->file, line, 0,
-	               "out of memory parsing the file");
-}
-
-/* libpg_query's cursorpos is 1-based; 0 means unknown. */
-static size_t cursor_offset(int cursorpos, size_t len)
-{
-	size_t off = cursorpos > 0 ? (size_t)cursorpos - 1 : 0;
-
-	return off < len ? off : (len ? len - 1 : 0);
-}
-
 /* ---- ENVSUB ------------------------------------------------------------- */
 
 /*
@@ -287,7 +165,7 @@ static modmig_status substitute(parser *ps, mm_buf *dst, const char *s, size_t n
 			continue;
 		}
 		if (!name) {
-			rc = fail_nomem(ps, line);
+			rc = mm_parse_nomem(ps, line);
 			goto cleanup;
 		}
 		value = getenv(name);
@@ -306,7 +184,7 @@ static modmig_status substitute(parser *ps, mm_buf *dst, const char *s, size_t n
 	}
 	mm_buf_append(dst, s + copied, n - copied);
 	if (dst->oom)
-		rc = fail_nomem(ps, line);
+		rc = mm_parse_nomem(ps, line);
 cleanup:
 	free(name);
 	return rc;
@@ -319,280 +197,7 @@ static modmig_status append_text(parser *ps, mm_buf *dst, const char *s, size_t 
 	if (ps->envsub)
 		rc = substitute(ps, dst, s, n, line);
 	else if (!mm_buf_append(dst, s, n))
-		rc = fail_nomem(ps, line);
-	return rc;
-}
-
-/* ---- units -------------------------------------------------------------- */
-
-static modmig_status add_unit(parser *ps, const char *sql, size_t len, int line, int column)
-{
-	modmig_status rc = MODMIG_OK;
-	mm_section *sec = ps->stage == STAGE_DOWN ? &ps->out->down : &ps->out->up;
-	size_t *cap = ps->stage == STAGE_DOWN ? &ps->down_cap : &ps->up_cap;
-	mm_unit *u;
-
-	if (sec->count == *cap) {
-		size_t want = *cap ? 2 * *cap : 8;
-		mm_unit *units = realloc(sec->units, want * sizeof(*units));
-
-		if (!units) {
-			rc = fail_nomem(ps, line);
-			goto cleanup;
-		}
-		sec->units = units;
-		*cap = want;
-	}
-	u = &sec->units[sec->count];
-	u->sql = mm_strndup(sql, len);
-	if (!u->sql) {
-		rc = fail_nomem(ps, line);
-		goto cleanup;
-	}
-	u->len = len;
-	u->line = line;
-	u->column = column;
-	sec->count++;
-cleanup:
-	return rc;
-}
-
-/* ---- statement splitting ------------------------------------------------ */
-
-static bool is_comment(const PgQuery__ScanToken *t)
-{
-	return t->token == PG_QUERY__TOKEN__SQL_COMMENT || t->token == PG_QUERY__TOKEN__C_COMMENT;
-}
-
-static bool is_semicolon(const PgQuery__ScanToken *t)
-{
-	return t->token == PG_QUERY__TOKEN__ASCII_59;
-}
-
-/* Lex the chunk; on failure report the lexer's message at its position. */
-static modmig_status scan_chunk(parser *ps, PgQueryScanResult *scan, PgQuery__ScanResult **tokens,
-                                const char *failure)
-{
-	modmig_status rc = MODMIG_OK;
-	chunk *c = &ps->sql;
-	int line;
-	int column;
-	size_t i;
-
-	*scan = pg_query_scan(c->text.data);
-	if (scan->error) {
-		chunk_position(c, cursor_offset(scan->error->cursorpos, c->text.len), &line,
-		               &column);
-		if (failure) {
-			rc = mm_fail(ps->err, MODMIG_E_PARSE, ps->file, line, column, "%s",
-			             failure);
-			mm_hint(ps->err, "put '-- +goose Up' above the first statement");
-		} else {
-			rc = mm_fail(ps->err, MODMIG_E_PARSE, ps->file, line, column, "%s",
-			             scan->error->message);
-			mm_hint(ps->err, "close the string, quoted identifier, dollar quote or "
-			                 "comment that starts here");
-		}
-		goto cleanup;
-	}
-	*tokens = pg_query__scan_result__unpack(NULL, scan->pbuf.len,
-	                                        (const uint8_t *)scan->pbuf.data);
-	if (!*tokens) {
-		rc = fail_nomem(ps, c->count ? c->lines[0] : 0);
-		goto cleanup;
-	}
-	for (i = 0; i < (*tokens)->n_tokens; i++) {
-		const PgQuery__ScanToken *t = (*tokens)->tokens[i];
-
-		if (t->start < 0 || t->end < t->start || (size_t)t->end > c->text.len) {
-			rc = mm_fail(ps->err, MODMIG_E_INTERNAL, ps->file,
-			             c->count ? c->lines[0] : 0, 0,
-			             "libpg_query returned a token outside the text");
-			goto cleanup;
-		}
-	}
-cleanup:
-	return rc;
-}
-
-/* Lines before Up may hold comments only. */
-static modmig_status check_header(parser *ps)
-{
-	modmig_status rc = MODMIG_OK;
-	chunk *c = &ps->sql;
-	PgQueryScanResult scan = {0};
-	PgQuery__ScanResult *tokens = NULL;
-	bool scanned = false;
-	int line;
-	int column;
-	size_t i;
-
-	if (!c->has_code)
-		goto cleanup;
-	scanned = true;
-	rc = scan_chunk(ps, &scan, &tokens, "sql before -- +goose Up");
-	if (rc)
-		goto cleanup;
-	for (i = 0; i < tokens->n_tokens; i++) {
-		if (is_comment(tokens->tokens[i]))
-			continue;
-		chunk_position(c, (size_t)tokens->tokens[i]->start, &line, &column);
-		rc = mm_fail(ps->err, MODMIG_E_PARSE, ps->file, line, column,
-		             "sql before -- +goose Up");
-		mm_hint(ps->err, "put '-- +goose Up' above the first statement");
-		goto cleanup;
-	}
-cleanup:
-	if (tokens)
-		pg_query__scan_result__free_unpacked(tokens, NULL);
-	if (scanned)
-		pg_query_free_scan_result(scan);
-	chunk_reset(c);
-	return rc;
-}
-
-static modmig_status uncovered(parser *ps, const PgQuery__ScanToken *t)
-{
-	int line;
-	int column;
-
-	chunk_position(&ps->sql, (size_t)t->start, &line, &column);
-	mm_fail(ps->err, MODMIG_E_PARSE, ps->file, line, column,
-	        "cannot split the sql here into statements");
-	mm_hint(ps->err, "check the syntax near this line, or wrap the statement in "
-	                 "-- +goose StatementBegin / -- +goose StatementEnd");
-	return MODMIG_E_PARSE;
-}
-
-/*
- * Turn the gathered SQL into units. The split gives statement ranges; the
- * token list tells where real SQL starts and ends inside them, and proves that
- * every token outside comments and semicolons landed in some unit, because
- * the scanner fallback is known to drop text it does not understand.
- */
-static modmig_status flush_sql(parser *ps, const char *where)
-{
-	modmig_status rc = MODMIG_OK;
-	chunk *c = &ps->sql;
-	PgQueryScanResult scan = {0};
-	PgQuerySplitResult split = {0};
-	PgQuery__ScanResult *tokens = NULL;
-	PgQuery__ScanToken **tok;
-	bool scanned = false;
-	bool split_done = false;
-	size_t n;
-	size_t k = 0;
-	int s;
-
-	if (!c->has_code)
-		goto cleanup;
-	scanned = true;
-	rc = scan_chunk(ps, &scan, &tokens, NULL);
-	if (rc)
-		goto cleanup;
-	tok = tokens->tokens;
-	n = tokens->n_tokens;
-
-	split_done = true;
-	split = pg_query_split_with_parser(c->text.data);
-	if (split.error) {
-		pg_query_free_split_result(split);
-		split = pg_query_split_with_scanner(c->text.data);
-	}
-	if (split.error) {
-		int line;
-		int column;
-
-		chunk_position(c, cursor_offset(split.error->cursorpos, c->text.len), &line,
-		               &column);
-		rc = mm_fail(ps->err, MODMIG_E_PARSE, ps->file, line, column, "%s",
-		             split.error->message);
-		mm_hint(ps->err, "fix the sql near this line");
-		goto cleanup;
-	}
-
-	for (s = 0; s < split.n_stmts; s++) {
-		const PgQuerySplitStmt *st = split.stmts[s];
-		size_t loc;
-		size_t stop;
-		size_t floor = k;
-		size_t first = n;
-		size_t last;
-		size_t term;
-		size_t start;
-		size_t j;
-		int line;
-		int column;
-		int first_line;
-
-		if (st->stmt_location < 0 || st->stmt_len < 0 ||
-		    (size_t)st->stmt_location + (size_t)st->stmt_len > c->text.len) {
-			rc = mm_fail(ps->err, MODMIG_E_INTERNAL, ps->file,
-			             c->count ? c->lines[0] : 0, 0,
-			             "libpg_query returned a statement outside the text");
-			goto cleanup;
-		}
-		loc = (size_t)st->stmt_location;
-		stop = loc + (size_t)st->stmt_len;
-		for (; k < n && (size_t)tok[k]->start < stop; k++) {
-			if (is_comment(tok[k]) || is_semicolon(tok[k]))
-				continue;
-			if ((size_t)tok[k]->start < loc) {
-				rc = uncovered(ps, tok[k]);
-				goto cleanup;
-			}
-			first = k;
-			break;
-		}
-		if (first == n)
-			continue; /* nothing but comments */
-		last = first;
-		for (j = first + 1; j < n && (size_t)tok[j]->start < stop; j++)
-			if (!is_comment(tok[j]))
-				last = j;
-		term = last + 1;
-		while (term < n && is_comment(tok[term]))
-			term++;
-		chunk_position(c, (size_t)tok[first]->start, &first_line, &column);
-		if (term == n || !is_semicolon(tok[term])) {
-			rc = mm_fail(ps->err, MODMIG_E_PARSE, ps->file, first_line, column,
-			             "statement is not terminated with ';' %s", where);
-			mm_hint(ps->err, "end the statement with ';', or wrap it in "
-			                 "-- +goose StatementBegin / -- +goose StatementEnd");
-			goto cleanup;
-		}
-		/*
-		 * Start at the real SQL, but keep a comment that shares its line,
-		 * unless that comment began on an earlier line.
-		 */
-		start = first;
-		while (start > floor && is_comment(tok[start - 1])) {
-			chunk_position(c, (size_t)tok[start - 1]->start, &line, &column);
-			if (line != first_line)
-				break;
-			start--;
-		}
-		chunk_position(c, (size_t)tok[start]->start, &line, &column);
-		rc = add_unit(ps, c->text.data + tok[start]->start,
-		              (size_t)(tok[term]->end - tok[start]->start), line, column);
-		if (rc)
-			goto cleanup;
-		k = term + 1;
-	}
-	for (; k < n; k++) {
-		if (!is_comment(tok[k]) && !is_semicolon(tok[k])) {
-			rc = uncovered(ps, tok[k]);
-			goto cleanup;
-		}
-	}
-cleanup:
-	if (split_done)
-		pg_query_free_split_result(split);
-	if (tokens)
-		pg_query__scan_result__free_unpacked(tokens, NULL);
-	if (scanned)
-		pg_query_free_scan_result(scan);
-	chunk_reset(c);
+		rc = mm_parse_nomem(ps, line);
 	return rc;
 }
 
@@ -687,7 +292,7 @@ static modmig_status parse_setting(parser *ps, const char *s, size_t n, size_t a
 	}
 	*slot = mm_strndup(s + value, end - value);
 	if (!*slot)
-		rc = fail_nomem(ps, line);
+		rc = mm_parse_nomem(ps, line);
 cleanup:
 	return rc;
 }
@@ -744,7 +349,7 @@ static modmig_status on_up(parser *ps, int line)
 		             "-- +goose Up after -- +goose Down (line %d)", ps->down_line);
 		mm_hint(ps->err, "put the Up section first");
 	} else {
-		rc = check_header(ps);
+		rc = mm_parse_check_header(ps);
 		ps->stage = STAGE_UP;
 		ps->up_line = line;
 	}
@@ -764,7 +369,7 @@ static modmig_status on_down(parser *ps, int line)
 	} else if (ps->stage == STAGE_DOWN) {
 		rc = repeated_section(ps, line, "Down", ps->down_line);
 	} else {
-		rc = flush_sql(ps, "before -- +goose Down");
+		rc = mm_parse_flush(ps, "before -- +goose Down");
 		ps->stage = STAGE_DOWN;
 		ps->down_line = line;
 		ps->out->has_down = true;
@@ -786,7 +391,7 @@ static modmig_status on_begin(parser *ps, int line)
 		             ps->block_line);
 		mm_hint(ps->err, "close the open block with '-- +goose StatementEnd' first");
 	} else {
-		rc = flush_sql(ps, "before -- +goose StatementBegin");
+		rc = mm_parse_flush(ps, "before -- +goose StatementBegin");
 		ps->in_block = true;
 		ps->block_line = line;
 		ps->block_has_text = false;
@@ -812,7 +417,7 @@ static modmig_status on_end(parser *ps, int line)
 		                 "or remove both lines");
 	} else {
 		ps->in_block = false;
-		rc = add_unit(ps, ps->block.data, ps->block.len, ps->block_line + 1, 1);
+		rc = mm_parse_add_unit(ps, ps->block.data, ps->block.len, ps->block_line + 1, 1);
 	}
 	return rc;
 }
@@ -826,7 +431,7 @@ static modmig_status add_text_line(parser *ps, const char *s, size_t n, int line
 		i++;
 	if (ps->in_block) {
 		if (ps->block_lines++ > 0 && !mm_buf_append(&ps->block, "\n", 1)) {
-			rc = fail_nomem(ps, line);
+			rc = mm_parse_nomem(ps, line);
 			goto cleanup;
 		}
 		if (i < n)
@@ -834,15 +439,15 @@ static modmig_status add_text_line(parser *ps, const char *s, size_t n, int line
 		rc = append_text(ps, &ps->block, s, n, line);
 		goto cleanup;
 	}
-	if (!chunk_begin_line(&ps->sql, line)) {
-		rc = fail_nomem(ps, line);
+	if (!mm_chunk_begin_line(&ps->sql, line)) {
+		rc = mm_parse_nomem(ps, line);
 		goto cleanup;
 	}
 	if (i < n && !(n - i >= 2 && s[i] == '-' && s[i + 1] == '-'))
 		ps->sql.has_code = true;
 	rc = append_text(ps, &ps->sql.text, s, n, line);
 	if (!rc && !mm_buf_append(&ps->sql.text, "\n", 1))
-		rc = fail_nomem(ps, line);
+		rc = mm_parse_nomem(ps, line);
 cleanup:
 	return rc;
 }
@@ -893,9 +498,9 @@ static modmig_status parse_line(parser *ps, const char *s, size_t n, int line)
 	}
 	if (ps->stage == STAGE_HEADER) {
 		/* checked as a whole at Up, so that a block comment may span lines */
-		if (!chunk_begin_line(&ps->sql, line) || !mm_buf_append(&ps->sql.text, s, n) ||
+		if (!mm_chunk_begin_line(&ps->sql, line) || !mm_buf_append(&ps->sql.text, s, n) ||
 		    !mm_buf_append(&ps->sql.text, "\n", 1)) {
-			rc = fail_nomem(ps, line);
+			rc = mm_parse_nomem(ps, line);
 			goto cleanup;
 		}
 		at = 0;
@@ -920,7 +525,7 @@ static modmig_status finish(parser *ps)
 		rc = mm_fail(ps->err, MODMIG_E_PARSE, ps->file, 1, 0, "no -- +goose Up annotation");
 		mm_hint(ps->err, "add '-- +goose Up' above the first statement");
 	} else {
-		rc = flush_sql(ps, "at the end of the file");
+		rc = mm_parse_flush(ps, "at the end of the file");
 	}
 	return rc;
 }
@@ -985,7 +590,7 @@ cleanup:
 	if (rc)
 		mm_parsed_clear(out);
 	mm_buf_free(&ps.block);
-	chunk_free(&ps.sql);
+	mm_chunk_free(&ps.sql);
 	return rc;
 }
 

@@ -4,9 +4,10 @@
  */
 #include "source/source.h"
 
+#include "sql/sql.h"
+
 #include <errno.h>
 #include <fcntl.h>
-#include <pg_query.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -37,22 +38,16 @@ static bool is_plain_lowercase(const char *s)
 }
 
 /*
- * A reserved word such as "user" cannot stand unquoted in CREATE SCHEMA, even
- * when it is plain lowercase; PostgreSQL's own grammar is the judge.
+ * A keyword such as "user" cannot stand unquoted in CREATE SCHEMA or a search
+ * path, even when it is plain lowercase. A schema name is a ColId in
+ * PostgreSQL's grammar, which admits unreserved and column-name keywords but
+ * neither reserved nor type-or-function-name keywords (left, authorization).
  */
 static bool is_reserved(const char *schema)
 {
-	PgQueryParseResult result;
-	char *sql = mm_printf("CREATE SCHEMA %s", schema);
-	bool reserved = true;
+	mm_sql_keyword kind = mm_sql_keyword_of(schema);
 
-	if (!sql)
-		return true;
-	result = pg_query_parse(sql);
-	reserved = result.error != NULL;
-	pg_query_free_parse_result(result);
-	free(sql);
-	return reserved;
+	return kind == MM_SQL_KEYWORD_RESERVED || kind == MM_SQL_KEYWORD_TYPE_FUNC_NAME;
 }
 
 static void append_identifier(mm_buf *b, const char *name, bool check_keywords)

@@ -16,8 +16,6 @@
 #define MANIFEST_MAX_BYTES   (1024 * 1024)
 #define MANIFEST_MAX_MODULES 9000
 #define MANIFEST_MAX_DEPENDS 1000
-/* PostgreSQL truncates identifiers beyond NAMEDATALEN - 1 bytes. */
-#define IDENTIFIER_MAX 63
 
 typedef struct dependency_mark {
 	size_t module;
@@ -220,44 +218,6 @@ cleanup:
 	return rc;
 }
 
-static bool is_module_name(const char *s)
-{
-	size_t i;
-
-	if (!(s[0] >= 'a' && s[0] <= 'z'))
-		return false;
-	for (i = 1; s[i]; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
-			return false;
-	return i <= IDENTIFIER_MAX;
-}
-
-/* One unquoted SQL identifier part of n bytes. */
-static bool is_identifier_part(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n == 0 || n > IDENTIFIER_MAX)
-		return false;
-	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || s[0] == '_'))
-		return false;
-	for (i = 1; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '$'))
-			return false;
-	return true;
-}
-
-static bool is_table_name(const char *s)
-{
-	const char *dot = strchr(s, '.');
-
-	if (!dot)
-		return is_identifier_part(s, strlen(s));
-	return is_identifier_part(s, (size_t)(dot - s)) &&
-	       is_identifier_part(dot + 1, strlen(dot + 1));
-}
-
 /* The current event is a key scalar; reject a repeat of an earlier key. */
 static modmig_status check_key(walker *w, const char *const *known, size_t known_count, bool *seen,
                                const char *where, size_t *which)
@@ -426,7 +386,7 @@ static modmig_status read_module(walker *w, size_t index)
 		} else if (key == 1) {
 			if ((rc = take_string(w, "schema", &m->schema)) != MODMIG_OK)
 				goto cleanup;
-			if (!is_identifier_part(m->schema, strlen(m->schema))) {
+			if (!mm_is_identifier_part(m->schema, strlen(m->schema))) {
 				rc = fail_at(w, w->event.start_mark, "bad schema name");
 				mm_hint(w->err,
 				        "use letters, digits and underscores, starting with "
@@ -443,7 +403,7 @@ static modmig_status read_module(walker *w, size_t index)
 		mm_hint(w->err, "add 'name: <module>' to this entry");
 		goto cleanup;
 	}
-	if (!is_module_name(m->name)) {
+	if (!mm_is_module_name(m->name)) {
 		rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, mark_line(name_mark),
 		             mark_column(name_mark), "bad module name '%.64s'", m->name);
 		mm_hint(w->err, "module names are lowercase letters, digits and underscores, "
@@ -542,7 +502,7 @@ static modmig_status read_top(walker *w)
 			rc = take_string(w, "version_table", &w->out->version_table);
 			if (rc != MODMIG_OK)
 				goto cleanup;
-			if (!is_table_name(w->out->version_table)) {
+			if (!mm_is_table_name(w->out->version_table)) {
 				rc = fail_at(w, w->event.start_mark, "bad version_table name");
 				mm_hint(w->err, "write table or schema.table with letters, digits "
 				                "and underscores");

@@ -27,55 +27,7 @@ typedef struct migration_list {
 	size_t cap;
 } migration_list;
 
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s);
-	size_t k = strlen(suffix);
-
-	return n >= k && memcmp(s + n - k, suffix, k) == 0;
-}
-
-/*
- * Digits (at least one, at most what fits int64) up to the first '_'. sign
- * allows the leading '+' that goose's strconv.ParseInt accepts.
- */
-static bool parse_version(const char *s, size_t n, bool sign, int64_t *version)
-{
-	int64_t v = 0;
-	size_t i = 0;
-
-	if (sign && n > 0 && s[0] == '+')
-		i = 1;
-	if (i == n)
-		return false;
-	for (; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		if (v > (INT64_MAX - (s[i] - '0')) / 10)
-			return false;
-		v = v * 10 + (s[i] - '0');
-	}
-	*version = v;
-	return true;
-}
-
-bool mm_version_from_filename(const char *filename, int64_t *version, const char **name_start)
-{
-	const char *sep;
-	int64_t v;
-
-	if (!ends_with(filename, ".sql"))
-		return false;
-	sep = strchr(filename, '_');
-	if (!sep || !parse_version(filename, (size_t)(sep - filename), false, &v) || v < 1)
-		return false;
-	*version = v;
-	if (name_start)
-		*name_start = sep + 1;
-	return true;
-}
-
-static void migration_release(modmig_migration *m)
+void mm_migration_release(modmig_migration *m)
 {
 	free(m->name);
 	free(m->file);
@@ -108,7 +60,7 @@ static void list_free(migration_list *list)
 	size_t i;
 
 	for (i = 0; i < list->count; i++)
-		migration_release(&list->items[i]);
+		mm_migration_release(&list->items[i]);
 	free(list->items);
 	memset(list, 0, sizeof(*list));
 }
@@ -131,8 +83,8 @@ static char *join_path(const char *root, const char *rel)
  * dominated by system calls: openat() skips the path walk from the root, and
  * a regular file is done once fstat's size has been read.
  */
-static modmig_status read_bytes(int dir_fd, const char *name, const char *path, char **out,
-                                size_t *size, modmig_error **err)
+modmig_status mm_source_read_bytes(int dir_fd, const char *name, const char *path, char **out,
+                                   size_t *size, modmig_error **err)
 {
 	modmig_status rc = MODMIG_OK;
 	struct stat st;
@@ -224,8 +176,8 @@ static modmig_status name_migration(modmig_migration *m, const char *base, char 
 	int64_t version = 0;
 
 	m->file = display;
-	if (!sep || !parse_version(base, (size_t)(sep - base), dir_mode, &version) || version < 1 ||
-	    (!dir_mode && (size_t)(sep - base) + 1 >= stem)) {
+	if (!sep || !mm_parse_version(base, (size_t)(sep - base), dir_mode, &version) ||
+	    version < 1 || (!dir_mode && (size_t)(sep - base) + 1 >= stem)) {
 		rc = bad_name(display, base, dir_mode, err);
 		goto cleanup;
 	}
@@ -309,7 +261,7 @@ static modmig_source *source_alloc(void)
 	return calloc(1, sizeof(modmig_source));
 }
 
-static const modmig_module *module_by_name(const mm_manifest *man, const char *name, size_t n)
+const modmig_module *mm_manifest_module_by_name(const mm_manifest *man, const char *name, size_t n)
 {
 	size_t i;
 
@@ -363,7 +315,7 @@ modmig_status modmig_source_new_embedded(const modmig_embedded_file *files, size
 	}
 	for (i = 0; i < count; i++) {
 		path = files[i].path;
-		if (!path || !ends_with(path, ".sql"))
+		if (!path || !mm_ends_with(path, ".sql"))
 			continue;
 		slash = strchr(path, '/');
 		if (!slash || strncmp(slash, migrations_dir, strlen(migrations_dir)) != 0)
@@ -382,7 +334,7 @@ modmig_status modmig_source_new_embedded(const modmig_embedded_file *files, size
 			rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
 		if (rc != MODMIG_OK)
 			goto cleanup;
-		mod = module_by_name(&src->manifest, path, (size_t)(slash - path));
+		mod = mm_manifest_module_by_name(&src->manifest, path, (size_t)(slash - path));
 		if (!mod) {
 			rc = mm_fail(err, MODMIG_E_VERSION, m->file, 1, 0,
 			             "%s belongs to module '%.*s', which is not in the manifest",
@@ -440,7 +392,7 @@ static modmig_status read_directory(const char *dir, const char *display_dir,
 		goto cleanup;
 	}
 	while ((entry = readdir(d)) != NULL) {
-		if (entry->d_name[0] == '.' || !ends_with(entry->d_name, ".sql"))
+		if (entry->d_name[0] == '.' || !mm_ends_with(entry->d_name, ".sql"))
 			continue;
 		if (entry->d_type == DT_DIR)
 			continue;
@@ -477,7 +429,7 @@ static bool has_sql_file(const char *dir, char **first)
 	if (!d)
 		return false;
 	while (!found && (entry = readdir(d)) != NULL) {
-		if (entry->d_name[0] != '.' && ends_with(entry->d_name, ".sql")) {
+		if (entry->d_name[0] != '.' && mm_ends_with(entry->d_name, ".sql")) {
 			found = true;
 			*first = mm_strdup(entry->d_name);
 		}
@@ -501,7 +453,8 @@ static modmig_status check_stray_modules(const modmig_source *src, modmig_error 
 		goto cleanup;
 	while ((entry = readdir(d)) != NULL) {
 		if (entry->d_name[0] == '.' ||
-		    module_by_name(&src->manifest, entry->d_name, strlen(entry->d_name)))
+		    mm_manifest_module_by_name(&src->manifest, entry->d_name,
+		                               strlen(entry->d_name)))
 			continue;
 		if (entry->d_type != DT_DIR && entry->d_type != DT_UNKNOWN &&
 		    entry->d_type != DT_LNK)
@@ -649,311 +602,10 @@ void modmig_source_free(modmig_source *src)
 	if (!src)
 		return;
 	for (i = 0; i < src->migration_count; i++)
-		migration_release(&src->migrations[i]);
+		mm_migration_release(&src->migrations[i]);
 	free(src->migrations);
 	mm_manifest_clear(&src->manifest);
 	free(src->origin);
 	free(src->root);
 	free(src);
-}
-
-/* ---- parsing ------------------------------------------------------------- */
-
-modmig_status mm_migration_load(modmig_migration *m, modmig_error **err)
-{
-	modmig_status rc = MODMIG_OK;
-	char *bytes = NULL;
-	size_t size = 0;
-
-	if (m->loaded)
-		goto cleanup;
-	rc = read_bytes(AT_FDCWD, m->file, m->file, &bytes, &size, err);
-	if (rc != MODMIG_OK) {
-		mm_error_set_migration(err, m->version, m->module ? m->module->name : NULL);
-		goto cleanup;
-	}
-	m->bytes = bytes;
-	m->size = size;
-	m->owns_bytes = true;
-	mm_sha256_hex(m->bytes, m->size, m->sha256);
-	m->loaded = true;
-cleanup:
-	return rc;
-}
-
-modmig_status mm_source_load(const modmig_source *src, modmig_error **err)
-{
-	modmig_status rc = MODMIG_OK;
-	size_t i;
-
-	/* The handle is logically const: loading fills a cache of the files. */
-	for (i = 0; i < src->migration_count && rc == MODMIG_OK; i++)
-		rc = mm_migration_load((modmig_migration *)&src->migrations[i], err);
-	return rc;
-}
-
-modmig_status mm_migration_parse(modmig_migration *m, modmig_error **err)
-{
-	modmig_status rc = MODMIG_OK;
-
-	if (m->parsed_ok)
-		goto cleanup;
-	if ((rc = mm_migration_load(m, err)) != MODMIG_OK)
-		goto cleanup;
-	rc = mm_parse(m->file, m->bytes ? m->bytes : "", m->size, &m->parsed, err);
-	if (rc != MODMIG_OK) {
-		mm_error_set_migration(err, m->version, m->module ? m->module->name : NULL);
-		goto cleanup;
-	}
-	m->parsed_ok = true;
-cleanup:
-	return rc;
-}
-
-modmig_status modmig_source_parse(modmig_source *src, modmig_error **err)
-{
-	modmig_status rc = MODMIG_OK;
-	size_t i;
-
-	for (i = 0; i < src->migration_count; i++)
-		if ((rc = mm_migration_parse(&src->migrations[i], err)) != MODMIG_OK)
-			break;
-	return rc;
-}
-
-modmig_status modmig_migration_parse_file(const char *path, modmig_migration **out,
-                                          modmig_error **err)
-{
-	modmig_status rc = MODMIG_OK;
-	modmig_migration *m = NULL;
-	const char *base = strrchr(path, '/');
-	const char *name_start = NULL;
-	char *bytes = NULL;
-	size_t size = 0;
-	size_t base_len;
-
-	*out = NULL;
-	base = base ? base + 1 : path;
-	m = calloc(1, sizeof(*m));
-	if (!m || !(m->file = mm_strdup(path))) {
-		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
-		goto cleanup;
-	}
-	if ((rc = read_bytes(AT_FDCWD, path, path, &bytes, &size, err)) != MODMIG_OK)
-		goto cleanup;
-	m->bytes = bytes;
-	m->size = size;
-	m->owns_bytes = true;
-	m->loaded = true;
-	mm_sha256_hex(m->bytes, m->size, m->sha256);
-	base_len = strlen(base);
-	if (mm_version_from_filename(base, &m->version, &name_start)) {
-		m->name = mm_strndup(name_start, base_len - (size_t)(name_start - base) - 4);
-	} else {
-		m->version = 0;
-		m->name = mm_strndup(base, ends_with(base, ".sql") ? base_len - 4 : base_len);
-	}
-	if (!m->name) {
-		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
-		goto cleanup;
-	}
-	if ((rc = mm_migration_parse(m, err)) != MODMIG_OK)
-		goto cleanup;
-	*out = m;
-	m = NULL;
-cleanup:
-	modmig_migration_free(m);
-	return rc;
-}
-
-void modmig_migration_free(modmig_migration *migration)
-{
-	if (!migration)
-		return;
-	migration_release(migration);
-	free(migration);
-}
-
-/* ---- accessors ----------------------------------------------------------- */
-
-const char *modmig_source_version_table(const modmig_source *src)
-{
-	return src->manifest.version_table;
-}
-bool modmig_source_is_dir(const modmig_source *src)
-{
-	return src->dir_mode;
-}
-const char *modmig_source_origin(const modmig_source *src)
-{
-	return src->origin;
-}
-
-size_t modmig_source_module_count(const modmig_source *src)
-{
-	return src->manifest.module_count;
-}
-
-const modmig_module *modmig_source_module(const modmig_source *src, size_t index)
-{
-	return index < src->manifest.module_count ? &src->manifest.modules[index] : NULL;
-}
-
-const modmig_module *modmig_source_find_module(const modmig_source *src, const char *name)
-{
-	return name ? module_by_name(&src->manifest, name, strlen(name)) : NULL;
-}
-
-const char *modmig_module_name(const modmig_module *module)
-{
-	return module->name;
-}
-const char *modmig_module_schema(const modmig_module *module)
-{
-	return module->schema;
-}
-size_t modmig_module_index(const modmig_module *module)
-{
-	return module->index;
-}
-int64_t modmig_module_first_version(const modmig_module *module)
-{
-	return module->first_version;
-}
-int64_t modmig_module_last_version(const modmig_module *module)
-{
-	return module->last_version;
-}
-size_t modmig_module_depends_count(const modmig_module *module)
-{
-	return module->depends_count;
-}
-
-const char *modmig_module_depends(const modmig_module *module, size_t index)
-{
-	return index < module->depends_count ? module->depends_on[index] : NULL;
-}
-
-size_t modmig_source_migration_count(const modmig_source *src)
-{
-	return src->migration_count;
-}
-
-const modmig_migration *modmig_source_migration(const modmig_source *src, size_t index)
-{
-	return index < src->migration_count ? &src->migrations[index] : NULL;
-}
-
-const modmig_migration *modmig_source_find(const modmig_source *src, int64_t version)
-{
-	return MM_FIND(src->migrations, src->migration_count, version, version);
-}
-
-int64_t modmig_migration_version(const modmig_migration *m)
-{
-	return m->version;
-}
-const char *modmig_migration_name(const modmig_migration *m)
-{
-	return m->name;
-}
-const char *modmig_migration_file(const modmig_migration *m)
-{
-	return m->file;
-}
-const modmig_module *modmig_migration_module(const modmig_migration *m)
-{
-	return m->module;
-}
-const char *modmig_migration_sha256(const modmig_migration *m)
-{
-	/* A file that cannot be read has no checksum: "" (documented). */
-	if (!m->loaded && mm_migration_load((modmig_migration *)m, NULL) != MODMIG_OK)
-		return "";
-	return m->sha256;
-}
-
-bool modmig_migration_no_transaction(const modmig_migration *m)
-{
-	return m->parsed_ok && m->parsed.no_transaction;
-}
-
-bool modmig_migration_has_down(const modmig_migration *m)
-{
-	return m->parsed_ok && m->parsed.has_down;
-}
-
-static const mm_section *section(const modmig_migration *m, modmig_direction dir)
-{
-	if (!m->parsed_ok)
-		return NULL;
-	return dir == MODMIG_DOWN ? &m->parsed.down : &m->parsed.up;
-}
-
-size_t modmig_migration_unit_count(const modmig_migration *m, modmig_direction dir)
-{
-	const mm_section *s = section(m, dir);
-
-	return s ? s->count : 0;
-}
-
-const char *modmig_migration_unit_sql(const modmig_migration *m, modmig_direction dir, size_t i)
-{
-	const mm_section *s = section(m, dir);
-
-	return s && i < s->count ? s->units[i].sql : NULL;
-}
-
-int modmig_migration_unit_line(const modmig_migration *m, modmig_direction dir, size_t i)
-{
-	const mm_section *s = section(m, dir);
-
-	return s && i < s->count ? s->units[i].line : 0;
-}
-
-const char *modmig_migration_lock_timeout(const modmig_migration *m)
-{
-	return m->parsed_ok ? m->parsed.lock_timeout : NULL;
-}
-
-const char *modmig_migration_statement_timeout(const modmig_migration *m)
-{
-	return m->parsed_ok ? m->parsed.statement_timeout : NULL;
-}
-
-/* A module named by the caller (NULL name: *out NULL); errors for --dir sources and unknown names.
- */
-modmig_status mm_source_module_arg(const modmig_source *src, const char *name,
-                                   const modmig_module **out, modmig_error **err)
-{
-	*out = NULL;
-	if (!name)
-		return MODMIG_OK;
-	if (modmig_source_is_dir(src)) {
-		mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0,
-		        "--module needs a manifest; a --dir source has no modules");
-		mm_hint(err, "drop --module, or use -m with a manifest");
-		return MODMIG_E_USAGE;
-	}
-	*out = modmig_source_find_module(src, name);
-	if (!*out) {
-		mm_fail(err, MODMIG_E_NOT_FOUND, modmig_source_origin(src), 0, 0,
-		        "unknown module %s", name);
-		mm_hint(err, "use a module name from %s", modmig_source_origin(src));
-		return MODMIG_E_NOT_FOUND;
-	}
-	return MODMIG_OK;
-}
-
-const modmig_module *mm_source_module_of(const modmig_source *src, int64_t version)
-{
-	size_t i;
-
-	for (i = 0; i < src->manifest.module_count; i++) {
-		const modmig_module *m = &src->manifest.modules[i];
-
-		if (version >= m->first_version && version <= m->last_version)
-			return m;
-	}
-	return NULL;
 }

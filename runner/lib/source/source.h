@@ -117,4 +117,34 @@ modmig_status mm_source_module_arg(const modmig_source *src, const char *name,
 /* The module whose version range holds version, or NULL (also in --dir mode). */
 const modmig_module *mm_source_module_of(const modmig_source *src, int64_t version);
 
+/* Free what m owns (its name, file, bytes and parsed units), not m itself. */
+void mm_migration_release(modmig_migration *m);
+/* The module of the manifest named by the n bytes of name, or NULL. */
+const modmig_module *mm_manifest_module_by_name(const mm_manifest *man, const char *name, size_t n);
+
+/* ---- naming rules (names.c) --------------------------------------------- */
+
+/* PostgreSQL's longest identifier (NAMEDATALEN - 1). */
+#define IDENTIFIER_MAX 63
+
+bool mm_ends_with(const char *s, const char *suffix);
+/*
+ * Digits (at least one, at most what fits int64) in s[0..n). sign allows the
+ * leading '+' that goose's strconv.ParseInt accepts.
+ */
+bool mm_parse_version(const char *s, size_t n, bool sign, int64_t *version);
+/* [a-z][a-z0-9_]* of at most IDENTIFIER_MAX bytes */
+bool mm_is_module_name(const char *s);
+/* One unquoted SQL identifier part of n bytes. */
+bool mm_is_identifier_part(const char *s, size_t n);
+/* table or schema.table, each an unquoted identifier part */
+bool mm_is_table_name(const char *s);
+
+/*
+ * Read a migration file (name relative to dir_fd, AT_FDCWD for a path); path
+ * names it in messages. *out is NUL-terminated and owned by the caller.
+ */
+modmig_status mm_source_read_bytes(int dir_fd, const char *name, const char *path, char **out,
+                                   size_t *len, modmig_error **err);
+
 #endif /* MODMIG_SOURCE_H */

@@ -4,7 +4,7 @@
 BUILD ?= build
 MESON_OPTS ?=
 DEB_PACKAGES := build-essential pkg-config meson ninja-build libpq-dev libyaml-dev \
-	libssl-dev libpg-query-dev libprotobuf-c-dev libcmocka-dev postgresql postgresql-client python3 valgrind
+	libssl-dev libpg-query-dev libprotobuf-c-dev libcmocka-dev postgresql postgresql-client pgbouncer python3 valgrind
 
 .PHONY: all deps build test demo clean format fuzz
 

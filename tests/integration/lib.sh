@@ -2,6 +2,14 @@
 #
 # Source it first thing in a t_*.sh test. If no throwaway cluster is running
 # (MODMIG_TEST_PG unset), the test re-runs itself under tests/pgtmp.sh.
+# A test that needs a PgBouncer or a hot standby says so before sourcing:
+#
+#   MODMIG_TEST_NEEDS="pgbouncer standby"
+#   . "$(dirname "$0")/lib.sh"
+#
+# and, if the running pgtmp.sh was started without them, re-runs itself under
+# its own pgtmp.sh (same server version) that has them. Never a skip: if they
+# cannot be started, the test fails.
 #
 #   mm ARGS...            run $MODMIG, capture stdout/stderr/exit into OUT ERR RC
 #   new_db [NAME]         create a fresh database; sets DB (name) and URL
@@ -11,7 +19,19 @@
 #   expect_no_out TEXT    assert stdout does not contain TEXT (expect_no_err)
 #   expect_eq A B MSG     assert A == B
 #   expect_sql "Q" WANT   assert query output equals WANT
-#   db_fingerprint        a digest of the database's schema and version rows
+#   schema_dump [DB]      the schema of DB (default $DB) as stable text, from
+#                         catalog queries (schema_dump.sql): no OIDs, no
+#                         creation order, any server version (no pg_dump)
+#   db_fingerprint [VT]   a digest of schema_dump plus the version table rows
+#   pg_major              the server's major version (13 .. 18)
+#   bouncer_url [DB]      libpq URL of DB (default $DB) through the PgBouncer
+#                         (transaction pooling; needs MODMIG_TEST_NEEDS=pgbouncer)
+#   standby_url [DB]      libpq URL of DB (default $DB) on the hot standby
+#                         (read-only; needs MODMIG_TEST_NEEDS=standby)
+#   wait_standby_replay [SECONDS]  wait until the standby has replayed the
+#                         primary's current WAL position (default 30 s); call it
+#                         after writing on the primary and before reading the
+#                         standby (new_db's database too). Fails the test on timeout.
 #   finish                print the summary and exit non-zero on any failure
 set -uo pipefail
 
@@ -20,8 +40,26 @@ set -uo pipefail
 : "${EXAMPLE_SERVICE:=$MODMIG_SOURCE_ROOT/build/tests/example-service}"
 ROOT=$MODMIG_SOURCE_ROOT
 
+_pgtmp_opts=(); _pgtmp_missing=""
+for _need in ${MODMIG_TEST_NEEDS:-}; do
+  case $_need in
+    pgbouncer) _pgtmp_opts+=(--pgbouncer); [ -n "${MODMIG_TEST_BOUNCER_URL:-}" ] || _pgtmp_missing+=" pgbouncer" ;;
+    standby) _pgtmp_opts+=(--standby); [ -n "${MODMIG_TEST_STANDBY_URL:-}" ] || _pgtmp_missing+=" standby" ;;
+    *) echo "lib.sh: unknown MODMIG_TEST_NEEDS item '$_need' (known: pgbouncer standby)" >&2; exit 1 ;;
+  esac
+done
 if [ -z "${MODMIG_TEST_PG:-}" ]; then
-  exec "$ROOT/tests/pgtmp.sh" -- bash "$0" "$@"
+  exec "$ROOT/tests/pgtmp.sh" "${_pgtmp_opts[@]}" -- bash "$0" "$@"
+fi
+if [ -n "$_pgtmp_missing" ]; then
+  # The suite's cluster lacks what this test needs: a private one, same version.
+  if [ -n "${MODMIG_TEST_REEXEC:-}" ]; then
+    echo "$(basename "$0"): pgtmp.sh did not provide:$_pgtmp_missing" >&2; exit 1
+  fi
+  exec env -u MODMIG_TEST_BOUNCER_URL -u MODMIG_TEST_BOUNCER_HOST -u MODMIG_TEST_BOUNCER_PORT \
+    -u MODMIG_TEST_STANDBY_URL -u MODMIG_TEST_STANDBY_HOST -u MODMIG_TEST_STANDBY_PORT MODMIG_TEST_REEXEC=1 \
+    "$ROOT/tests/pgtmp.sh" ${MODMIG_TEST_PGVERSION:+--version "$MODMIG_TEST_PGVERSION"} "${_pgtmp_opts[@]}" \
+    -- bash "$0" "$@"
 fi
 
 TEST_NAME=$(basename "$0" .sh)
@@ -90,11 +128,39 @@ expect_sql() {
   if [ "$got" = "$2" ]; then pass; else fail "query [$1]: got [$got] want [$2]"; fi
 }
 
-# Schema (pg_dump --schema-only) plus the version table rows, as one digest.
+# The schema as text (see schema_dump.sql). Errors go to stderr, never hidden.
+schema_dump() {
+  psql -qAtX -v ON_ERROR_STOP=1 -d "${1:-$DB}" -f "$ROOT/tests/integration/schema_dump.sql"
+}
+# Schema plus the version table rows, as one digest (no version table: none).
 db_fingerprint() {
   local vt=${1:-goose_db_version}
-  { pg_dump --schema-only --no-owner -d "$DB" 2>/dev/null | grep -v -e '^--' -e '^\\restrict' -e '^\\unrestrict' ;
-    psql -qAtX -d "$DB" -c "SELECT version_id, is_applied FROM $vt ORDER BY id" 2>/dev/null; } | md5sum | cut -d' ' -f1
+  { schema_dump; psql -qAtX -d "$DB" -c "SELECT version_id, is_applied FROM $vt ORDER BY id" 2>/dev/null; } |
+    md5sum | cut -d' ' -f1
+}
+
+pg_major() {
+  if [ -n "${MODMIG_TEST_PGVERSION:-}" ]; then echo "$MODMIG_TEST_PGVERSION"
+  else echo $(( $(psql -qAtX -d postgres -c "SHOW server_version_num") / 10000 )); fi
+}
+bouncer_url() {
+  [ -n "${MODMIG_TEST_BOUNCER_HOST:-}" ] || { echo "bouncer_url: no PgBouncer (set MODMIG_TEST_NEEDS=pgbouncer before sourcing lib.sh)" >&2; return 1; }
+  echo "postgresql://$PGUSER@/${1:-$DB}?host=$MODMIG_TEST_BOUNCER_HOST&port=$MODMIG_TEST_BOUNCER_PORT"
+}
+standby_url() {
+  [ -n "${MODMIG_TEST_STANDBY_HOST:-}" ] || { echo "standby_url: no standby (set MODMIG_TEST_NEEDS=standby before sourcing lib.sh)" >&2; return 1; }
+  echo "postgresql://$PGUSER@/${1:-$DB}?host=$MODMIG_TEST_STANDBY_HOST&port=$MODMIG_TEST_STANDBY_PORT"
+}
+wait_standby_replay() {
+  local secs=${1:-30} lsn url i
+  url=$(standby_url postgres) || { fail "wait_standby_replay: no standby"; return 1; }
+  lsn=$(psql -qAtX -d postgres -c "SELECT pg_current_wal_lsn()") || { fail "wait_standby_replay: cannot read the primary's WAL position"; return 1; }
+  for ((i = 0; i < secs * 10; i++)); do
+    [ "$(psql -qAtX -d "$url" -c "SELECT coalesce(pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn, false)" 2>/dev/null)" = t ] && return 0
+    sleep 0.1
+  done
+  fail "the standby did not replay up to $lsn within ${secs}s (at $(psql -qAtX -d "$url" -c "SELECT pg_last_wal_replay_lsn()" 2>&1))"
+  return 1
 }
 
 finish() {
@@ -104,24 +170,15 @@ finish() {
 }
 
 # ---- helpers for the online tests (t_online_*.sh) ---------------------------
-#   schema_dump [DB]        pg_dump --schema-only of DB (default $DB), stable:
-#                           no comments, no \restrict keys (pg_dump >= 15.14
-#                           prints a random one per run)
-#   schema_fingerprint [VT] like db_fingerprint, built on schema_dump
+#   schema_fingerprint [VT] a digest of schema_dump plus the version table rows
+#                           (the same as db_fingerprint)
 #   goose_section FILE Up|Down   the text of one section of a goose file
 #   history_table [SCHEMA]  the name of modmig's history table (a table whose
 #                           name contains 'history' in the version table's schema)
 #   history_sql "COLS" "WHERE..."  not provided: query "$(history_table)" directly
 #   copy_modules            copies modules/ to $TMP/modules, sets MODS
 #   add_migration MODULE VERSION NAME UP_SQL [DOWN_SQL]  writes a file into $MODS
-schema_dump() {
-  pg_dump --schema-only --no-owner -d "${1:-$DB}" 2>/dev/null | grep -v -e '^--' -e '^\\restrict' -e '^\\unrestrict'
-}
-schema_fingerprint() {
-  local vt=${1:-goose_db_version}
-  { schema_dump; psql -qAtX -d "$DB" -c "SELECT version_id, is_applied FROM $vt ORDER BY id" 2>/dev/null; } |
-    md5sum | cut -d' ' -f1
-}
+schema_fingerprint() { db_fingerprint "$@"; }
 goose_section() {
   awk -v want="$2" '
     tolower($0) ~ /^--[ \t]*\+goose[ \t]+up[ \t\r]*$/ {s="up"; next}

@@ -115,7 +115,7 @@ expect_eq "$(history_versions rolled_back | head -n 1)" "$(echo "$ALL" | tail -n
 mm -d "$URL" --dir "$G" up
 expect_rc 0 "apply goose_app again"
 A2=$(schema_dump)
-expect_eq "$(md5sum <<<"$A2")" "$(md5sum <<<"$A1")" "pg_dump --schema-only identical both times"
+expect_eq "$(md5sum <<<"$A2")" "$(md5sum <<<"$A1")" "schema_dump identical both times"
 [ "$A1" = "$A2" ] || diff <(echo "$A1") <(echo "$A2") | head -n 20 >&2
 expect_eq "$(applied_versions)" "$ALL" "all applied again"
 

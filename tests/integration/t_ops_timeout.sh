@@ -44,7 +44,7 @@ EOF2
 new_db
 mm -d "$URL" --dir "$D" up --by-one
 expect_rc 0 "first migration"
-# pg_dump would wait for the holder: fingerprint first
+# schema_dump (pg_get_viewdef) could wait for the holder: fingerprint first
 fp=$(db_fingerprint); h=$(history_count)
 hold_lock accounts
 holder_pid=$(sql "SELECT pid FROM pg_stat_activity WHERE application_name = 'lock_holder'")

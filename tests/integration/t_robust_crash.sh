@@ -44,7 +44,6 @@ for i in $(seq 1 $NMIG); do
 done
 
 VT=goose_db_version
-schema_dump() { pg_dump --schema-only --no-owner -d "$DB" 2>&1 | grep -v -e '^--' -e '^$' -e '^\\restrict ' -e '^\\unrestrict '; }
 applied() { sql "SELECT string_agg(version_id::text, ' ' ORDER BY version_id) FROM $VT WHERE is_applied" 2>&1; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 

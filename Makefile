@@ -3,6 +3,8 @@
 
 BUILD ?= build
 MESON_OPTS ?=
+PG_VERSIONS ?= 15
+SUITES ?=
 DEB_PACKAGES := build-essential pkg-config meson ninja-build libpq-dev libyaml-dev \
 	libssl-dev libpg-query-dev libprotobuf-c-dev libcmocka-dev postgresql postgresql-client pgbouncer python3 valgrind
 
@@ -22,10 +24,19 @@ build: deps
 	@tests/configure.sh $(BUILD) $(MESON_OPTS)
 	@ninja -C $(BUILD)
 
-# The whole suite against a throwaway PostgreSQL; the last line is "N passed, N failed".
+# The whole suite (or only the meson suites in SUITES, e.g. SUITES="online ops")
+# once per server version in PG_VERSIONS (tests/pg-versions.txt lists them;
+# 15 is Debian's, the others are installed once from npm), each against its
+# own throwaway PostgreSQL of that version. One summary line per version,
+# then the total: the last line is "N passed, N failed".
 test: build
-	@rc=0; tests/pgtmp.sh -- meson test -C $(BUILD) --print-errorlogs --num-processes 2 || rc=$$?; \
-	  tests/summary.sh $(BUILD); exit $$rc
+	@rm -f $(BUILD)/meson-logs/testlog-pg*.json; rc=0; \
+	for v in $(PG_VERSIONS); do \
+	  echo "== make test: PostgreSQL $$v$(if $(SUITES), (suites: $(SUITES)))"; \
+	  PGTMP_VERSION=$$v tests/pgtmp.sh -- meson test -C $(BUILD) --print-errorlogs --num-processes 2 \
+	    --logbase testlog-pg$$v $(foreach s,$(SUITES),--suite $(s)) || rc=$$?; \
+	done; \
+	tests/summary.sh $(BUILD) $(PG_VERSIONS) || rc=1; exit $$rc
 
 demo: build
 	@tests/pgtmp.sh -- tests/demo.sh $(BUILD)

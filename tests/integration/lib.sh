@@ -8,8 +8,9 @@
 #   . "$(dirname "$0")/lib.sh"
 #
 # and, if the running pgtmp.sh was started without them, re-runs itself under
-# its own pgtmp.sh (same server version) that has them. Never a skip: if they
-# cannot be started, the test fails.
+# its own pgtmp.sh (same server version) that has them. Likewise
+# MODMIG_TEST_MIN_VERSION=18 re-runs the test on PostgreSQL 18 when the suite's
+# server is older. Never a skip: if they cannot be started, the test fails.
 #
 #   mm ARGS...            run $MODMIG, capture stdout/stderr/exit into OUT ERR RC
 #   new_db [NAME]         create a fresh database; sets DB (name) and URL
@@ -48,6 +49,17 @@ for _need in ${MODMIG_TEST_NEEDS:-}; do
     *) echo "lib.sh: unknown MODMIG_TEST_NEEDS item '$_need' (known: pgbouncer standby)" >&2; exit 1 ;;
   esac
 done
+# MODMIG_TEST_MIN_VERSION=N: the test needs server version N or newer (for
+# syntax older servers reject); on an older one it re-runs under version N.
+_pgtmp_version=""
+if [ -n "${MODMIG_TEST_MIN_VERSION:-}" ]; then
+  if [ -z "${MODMIG_TEST_PG:-}" ]; then
+    [ "${PGTMP_VERSION:-0}" -ge "$MODMIG_TEST_MIN_VERSION" ] 2>/dev/null || _pgtmp_opts+=(--version "$MODMIG_TEST_MIN_VERSION")
+  elif [ "${MODMIG_TEST_PGVERSION:-0}" -lt "$MODMIG_TEST_MIN_VERSION" ]; then
+    _pgtmp_missing+=" PostgreSQL>=$MODMIG_TEST_MIN_VERSION"; _pgtmp_version=$MODMIG_TEST_MIN_VERSION
+    echo "$(basename "$0"): needs PostgreSQL $MODMIG_TEST_MIN_VERSION or newer, the suite runs ${MODMIG_TEST_PGVERSION:-?}: running on $MODMIG_TEST_MIN_VERSION" >&2
+  fi
+fi
 if [ -z "${MODMIG_TEST_PG:-}" ]; then
   exec "$ROOT/tests/pgtmp.sh" "${_pgtmp_opts[@]}" -- bash "$0" "$@"
 fi
@@ -58,7 +70,7 @@ if [ -n "$_pgtmp_missing" ]; then
   fi
   exec env -u MODMIG_TEST_BOUNCER_URL -u MODMIG_TEST_BOUNCER_HOST -u MODMIG_TEST_BOUNCER_PORT \
     -u MODMIG_TEST_STANDBY_URL -u MODMIG_TEST_STANDBY_HOST -u MODMIG_TEST_STANDBY_PORT MODMIG_TEST_REEXEC=1 \
-    "$ROOT/tests/pgtmp.sh" ${MODMIG_TEST_PGVERSION:+--version "$MODMIG_TEST_PGVERSION"} "${_pgtmp_opts[@]}" \
+    "$ROOT/tests/pgtmp.sh" --version "${_pgtmp_version:-${MODMIG_TEST_PGVERSION:-}}" "${_pgtmp_opts[@]}" \
     -- bash "$0" "$@"
 fi
 

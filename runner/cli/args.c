@@ -13,60 +13,65 @@
 #include <string.h>
 #include <unistd.h>
 
-enum {
-	OPT_DIR = CLI_OPT_FIRST_LONG,
-	OPT_TABLE,
-	OPT_JSON,
-	OPT_NO_COLOR,
-	OPT_LOCK_TIMEOUT,
-	OPT_VERSION,
-};
-
-static const struct option global_options[] = {
-        {"database", required_argument, NULL, 'd'},
-        {"manifest", required_argument, NULL, 'm'},
-        {"dir", required_argument, NULL, OPT_DIR},
-        {"table", required_argument, NULL, OPT_TABLE},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"quiet", no_argument, NULL, 'q'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"no-color", no_argument, NULL, OPT_NO_COLOR},
-        {"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, OPT_VERSION},
-        {NULL, 0, NULL, 0},
-};
-static const char global_shortopts[] = "d:m:qvh";
-
 /* ---- option parsing -------------------------------------------------------- */
 
-bool cli_parser_init(cli_parser *p, cli_context *ctx, const cli_command *cmd, int argc, char **argv,
-                     const struct option *command_options, const char *command_shortopts)
+/* Whether o is in cmd's space-separated list of option names. */
+static bool takes(const cli_command *cmd, const cli_option *o)
 {
-	size_t nglobal = sizeof(global_options) / sizeof(global_options[0]) - 1;
-	size_t ncommand = 0;
-	const char *extra = command_shortopts ? command_shortopts : "";
+	const char *p = cmd ? cmd->options : "";
+
+	while (*p) {
+		size_t len = strcspn(p, " ");
+
+		if (len == strlen(o->name) && strncmp(p, o->name, len) == 0)
+			return true;
+		p += len;
+		p += strspn(p, " ");
+	}
+	return false;
+}
+
+/*
+ * The getopt tables for cmd (NULL: before the command name, global options
+ * only), built from options.def: every global option plus the command's own.
+ */
+bool cli_parser_init(cli_parser *p, cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+{
+	size_t n = 0, k = 0;
+	char *s;
 
 	memset(p, 0, sizeof(*p));
 	p->ctx = ctx;
 	p->cmd = cmd;
 	p->argc = argc;
 	p->argv = argv;
-	while (command_options && command_options[ncommand].name)
-		ncommand++;
-	p->options = calloc(nglobal + ncommand + 1, sizeof(*p->options));
+	for (const cli_option *o = cli_options; o->name; o++)
+		n++;
+	p->options = calloc(n + 1, sizeof(*p->options));
 	/* '+' stops at the command name; ':' tells a missing value from an unknown option */
-	p->shortopts = malloc(strlen(global_shortopts) + strlen(extra) + 3);
+	p->shortopts = malloc(3 * n + 3);
 	if (!p->options || !p->shortopts) {
 		cli_parser_free(p);
 		return false;
 	}
-	memcpy(p->options, global_options, nglobal * sizeof(*p->options));
-	if (ncommand)
-		memcpy(p->options + nglobal, command_options, ncommand * sizeof(*p->options));
-	strcpy(p->shortopts, cmd ? ":" : "+:");
-	strcat(p->shortopts, global_shortopts);
-	strcat(p->shortopts, extra);
+	s = p->shortopts;
+	*s++ = cmd ? ':' : '+';
+	if (!cmd)
+		*s++ = ':';
+	for (const cli_option *o = cli_options; o->name; o++) {
+		if (!o->global && !takes(cmd, o))
+			continue;
+		p->options[k].name = o->name;
+		p->options[k].has_arg = o->arg ? required_argument : no_argument;
+		p->options[k].val = o->id;
+		k++;
+		if (o->letter) {
+			*s++ = o->letter;
+			if (o->arg)
+				*s++ = ':';
+		}
+	}
+	*s = '\0';
 	if (cmd)
 		ctx->command = cmd->name;
 	return true;
@@ -82,8 +87,9 @@ void cli_parser_free(cli_parser *p)
 
 static const char *option_name_of(const cli_parser *p, int val, char buf[8])
 {
-	for (const struct option *o = p->options; o->name; o++)
-		if (o->val == val)
+	(void)p;
+	for (const cli_option *o = cli_options; o->name; o++)
+		if (o->id == val)
 			return o->name;
 	snprintf(buf, 8, "%c", val);
 	return buf;
@@ -142,42 +148,45 @@ static bool apply_global(cli_parser *p, int c, bool *stop)
 
 	*stop = false;
 	switch (c) {
-	case 'd':
+	case CLI_OPT_DATABASE:
 		ctx->database = optarg;
 		return true;
-	case 'm':
+	case CLI_OPT_MANIFEST:
 		ctx->manifest = optarg;
 		return true;
-	case OPT_DIR:
+	case CLI_OPT_DIR:
 		ctx->dir = optarg;
 		return true;
-	case OPT_TABLE:
+	case CLI_OPT_TABLE:
 		ctx->table = optarg;
 		return true;
-	case OPT_JSON:
+	case CLI_OPT_JSON:
 		ctx->json = true;
 		return true;
-	case 'q':
+	case CLI_OPT_QUIET:
 		ctx->verbosity = -1;
 		return true;
-	case 'v':
+	case CLI_OPT_VERBOSE:
 		ctx->verbosity = 1;
 		return true;
-	case OPT_NO_COLOR:
+	case CLI_OPT_NO_COLOR:
 		ctx->no_color = true;
 		return true;
-	case OPT_LOCK_TIMEOUT:
+	case CLI_OPT_LOCK_TIMEOUT:
 		if (!cli_parse_duration_ms(ctx, "--lock-timeout", optarg, &ctx->lock_timeout_ms)) {
 			p->exit_code = CLI_EXIT_USAGE;
 			*stop = true;
 		}
 		return true;
-	case 'h':
+	case CLI_OPT_HELP:
 		cli_print_command_help(p->cmd, stdout);
 		p->exit_code = CLI_EXIT_OK;
 		*stop = true;
 		return true;
-	case OPT_VERSION:
+	case CLI_OPT_PRODUCTION:
+		ctx->production = true;
+		return true;
+	case CLI_OPT_VERSION:
 		printf("modmig %s\n", CLI_VERSION);
 		p->exit_code = CLI_EXIT_OK;
 		*stop = true;
@@ -210,6 +219,10 @@ int cli_getopt(cli_parser *p)
 			report_bad_option(p, c);
 			return CLI_OPT_STOP;
 		}
+		/* a short letter means its option: handlers see only CLI_OPT_<ID> */
+		for (const cli_option *o = cli_options; c < 256 && o->name; o++)
+			if (o->letter == c)
+				c = o->id;
 		if (apply_global(p, c, &stop)) {
 			if (stop)
 				return CLI_OPT_STOP;
@@ -228,13 +241,6 @@ char **cli_rest(const cli_parser *p)
 	return p->argv + optind;
 }
 
-enum { OPT_MODULE = CLI_OPT_COMMAND_BASE };
-
-static const struct option module_options[] = {
-        {"module", required_argument, NULL, OPT_MODULE},
-        {NULL, 0, NULL, 0},
-};
-
 bool cli_parse_plain(cli_context *ctx, const cli_command *cmd, int argc, char **argv, int min,
                      int max, const char *what, char ***args, int *exit_code)
 {
@@ -250,12 +256,12 @@ bool cli_parse_with_module(cli_context *ctx, const cli_command *cmd, int argc, c
 	int c;
 
 	*exit_code = CLI_EXIT_USAGE;
-	if (!cli_parser_init(&p, ctx, cmd, argc, argv, module ? module_options : NULL, NULL)) {
+	if (!cli_parser_init(&p, ctx, cmd, argc, argv)) {
 		*exit_code = cli_out_of_memory(ctx);
 		goto cleanup;
 	}
 	while ((c = cli_getopt(&p)) != -1) {
-		if (!module || c != OPT_MODULE) {
+		if (!module || c != CLI_OPT_MODULE) {
 			*exit_code = p.exit_code;
 			goto cleanup;
 		}

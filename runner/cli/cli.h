@@ -59,11 +59,30 @@ typedef int (*cli_run_fn)(cli_context *ctx, const cli_command *cmd, int argc, ch
 struct cli_command {
 	const char *name;
 	cli_run_fn run;
-	const char *summary; /* one line for `modmig --help` */
-	const char *usage;   /* full text for `modmig CMD --help` */
+	const char *summary;     /* one line for `modmig --help` */
+	const char *synopsis;    /* the arguments after the name in the usage line */
+	const char *options;     /* its own options by long name, space-separated */
+	const char *description; /* what it does, for `modmig CMD --help` */
 };
 
+/* One row of options.def. */
+typedef struct cli_option {
+	int id; /* CLI_OPT_<ID> */
+	bool global;
+	const char *name; /* long name without "--" */
+	char letter;      /* short letter, or 0 */
+	const char *arg;  /* value's name, or NULL for a flag */
+	const char *help;
+} cli_option;
+
+/* Every option, ended by a row with name NULL (commands.c). */
+extern const cli_option cli_options[];
+
 const cli_command *cli_find_command(const char *name);
+/* The i-th command of the table, or NULL past its end. */
+const cli_command *cli_command_at(size_t i);
+/* The option with this long name (len bytes of long_name), or NULL. */
+const cli_option *cli_find_option(const char *long_name, size_t len);
 void cli_print_command_help(const cli_command *cmd, FILE *out);
 
 /* ---- option parsing (cli_common.c) -------------------------------------- */
@@ -76,7 +95,17 @@ void cli_print_command_help(const cli_command *cmd, FILE *out);
 enum { CLI_OPT_STOP = -2 };
 
 /* Values of long-only options start here, past every short option letter. */
-enum { CLI_OPT_FIRST_LONG = 256, CLI_OPT_COMMAND_BASE = 512 };
+/*
+ * Every option's value, from options.def: what cli_getopt() returns for it,
+ * also when it was given by its short letter. Past every short letter.
+ */
+enum {
+	CLI_OPT_FIRST_ = 255,
+#define CLI_OPTION(id, global, name, letter, arg, help) CLI_OPT_##id,
+#include "options.def"
+#undef CLI_OPTION
+	CLI_OPT_END_
+};
 
 typedef struct cli_parser {
 	cli_context *ctx;
@@ -91,12 +120,11 @@ typedef struct cli_parser {
 
 /*
  * Prepare to read the options of cmd (NULL for the options before the
- * command). command_options ends with a zeroed entry; their values must not
- * collide with the global ones (use CLI_OPT_COMMAND_BASE + n or a letter the
- * globals do not use). Returns false when out of memory.
+ * command): the global options and those its row of commands.def lists.
+ * Returns false when out of memory.
  */
-bool cli_parser_init(cli_parser *p, cli_context *ctx, const cli_command *cmd, int argc, char **argv,
-                     const struct option *command_options, const char *command_shortopts);
+bool cli_parser_init(cli_parser *p, cli_context *ctx, const cli_command *cmd, int argc,
+                     char **argv);
 void cli_parser_free(cli_parser *p);
 /* The next command option (its value, optarg set), -1 at the end, or CLI_OPT_STOP. */
 int cli_getopt(cli_parser *p);
@@ -131,29 +159,8 @@ bool cli_parse_duration_ms(const cli_context *ctx, const char *option, const cha
 
 /*
  * The options that choose what `up` runs. `plan` takes the same ones, so a
- * plan is written for exactly what `up` with them would apply: both list
- * CLI_UP_SELECTION_OPTIONS and read them with cli_take_up_selection().
+ * plan is written for exactly what `up` with them would apply.
  */
-enum {
-	CLI_OPT_UP_TO = CLI_OPT_COMMAND_BASE,
-	CLI_OPT_UP_BY_ONE,
-	CLI_OPT_UP_MODULE,
-	CLI_OPT_UP_STRICT,
-	CLI_OPT_UP_RESUME,
-	CLI_OPT_UP_RESTART,
-	CLI_OPT_UP_AFTER /* a command's own options are numbered from here */
-};
-
-/* clang-format off */
-#define CLI_UP_SELECTION_OPTIONS                                   \
-	{"to", required_argument, NULL, CLI_OPT_UP_TO},            \
-	{"by-one", no_argument, NULL, CLI_OPT_UP_BY_ONE},          \
-	{"module", required_argument, NULL, CLI_OPT_UP_MODULE},    \
-	{"strict", no_argument, NULL, CLI_OPT_UP_STRICT},          \
-	{"resume", no_argument, NULL, CLI_OPT_UP_RESUME},          \
-	{"restart", no_argument, NULL, CLI_OPT_UP_RESTART}
-/* clang-format on */
-
 /*
  * Take option c into opts when it is a selection option: 1 when taken, 0
  * when c is another option, -1 when its value was bad (already reported).

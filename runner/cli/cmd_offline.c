@@ -306,14 +306,6 @@ cleanup:
 	return ok;
 }
 
-enum { OPT_CHECK = CLI_OPT_COMMAND_BASE };
-
-static const struct option sqlc_options[] = {
-        {"check", no_argument, NULL, OPT_CHECK},
-        {"output", required_argument, NULL, 'o'},
-        {NULL, 0, NULL, 0},
-};
-
 int cli_cmd_sqlc_schemas(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 {
 	static const char stale_hint[] = "run 'modmig sqlc-schemas' and commit the result";
@@ -326,7 +318,7 @@ int cli_cmd_sqlc_schemas(cli_context *ctx, const cli_command *cmd, int argc, cha
 	int rc = CLI_EXIT_OK;
 	int c;
 
-	if (!cli_parser_init(&p, ctx, cmd, argc, argv, sqlc_options, "o:")) {
+	if (!cli_parser_init(&p, ctx, cmd, argc, argv)) {
 		rc = cli_out_of_memory(ctx);
 		goto cleanup;
 	}
@@ -335,9 +327,9 @@ int cli_cmd_sqlc_schemas(cli_context *ctx, const cli_command *cmd, int argc, cha
 			rc = p.exit_code;
 			goto cleanup;
 		}
-		if (c == OPT_CHECK)
+		if (c == CLI_OPT_CHECK)
 			check = true;
-		else if (c == 'o')
+		else if (c == CLI_OPT_OUTPUT)
 			path = optarg;
 	}
 	if (!cli_expect_args(&p, 0, 0, NULL)) {

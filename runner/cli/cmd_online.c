@@ -9,16 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-enum {
-	/* down and status read --to and --module under the same values as up */
-	OPT_TO = CLI_OPT_UP_TO,
-	OPT_MODULE = CLI_OPT_UP_MODULE,
-	OPT_DRY_RUN = CLI_OPT_UP_AFTER,
-	OPT_PLAN,
-	OPT_STATEMENT_TIMEOUT,
-	OPT_YES,
-};
-
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -135,36 +125,28 @@ cleanup:
 	return rc;
 }
 
-static const struct option up_options[] = {
-        CLI_UP_SELECTION_OPTIONS,
-        {"dry-run", no_argument, NULL, OPT_DRY_RUN},
-        {"plan", required_argument, NULL, OPT_PLAN},
-        {"statement-timeout", required_argument, NULL, OPT_STATEMENT_TIMEOUT},
-        {NULL, 0, NULL, 0},
-};
-
 int cli_take_up_selection(const cli_context *ctx, int c, const char *arg, modmig_up_options *opts,
                           bool *have_to)
 {
 	switch (c) {
-	case CLI_OPT_UP_TO:
+	case CLI_OPT_TO:
 		if (!cli_parse_version(ctx, "--to", arg, &opts->to))
 			return -1;
 		*have_to = true;
 		return 1;
-	case CLI_OPT_UP_BY_ONE:
+	case CLI_OPT_BY_ONE:
 		opts->by_one = true;
 		return 1;
-	case CLI_OPT_UP_MODULE:
+	case CLI_OPT_MODULE:
 		opts->module = arg;
 		return 1;
-	case CLI_OPT_UP_STRICT:
+	case CLI_OPT_STRICT:
 		opts->strict = true;
 		return 1;
-	case CLI_OPT_UP_RESUME:
+	case CLI_OPT_RESUME:
 		opts->resume = true;
 		return 1;
-	case CLI_OPT_UP_RESTART:
+	case CLI_OPT_RESTART:
 		opts->restart = true;
 		return 1;
 	default:
@@ -182,7 +164,7 @@ static bool parse_up_options(cli_context *ctx, const cli_command *cmd, int argc,
 	int c;
 
 	*exit_code = CLI_EXIT_USAGE;
-	if (!cli_parser_init(&p, ctx, cmd, argc, argv, up_options, NULL)) {
+	if (!cli_parser_init(&p, ctx, cmd, argc, argv)) {
 		*exit_code = cli_out_of_memory(ctx);
 		goto cleanup;
 	}
@@ -194,13 +176,13 @@ static bool parse_up_options(cli_context *ctx, const cli_command *cmd, int argc,
 		if (taken > 0)
 			continue;
 		switch (c) {
-		case OPT_DRY_RUN:
+		case CLI_OPT_DRY_RUN:
 			opts->dry_run = true;
 			break;
-		case OPT_PLAN:
+		case CLI_OPT_PLAN:
 			opts->plan_file = optarg;
 			break;
-		case OPT_STATEMENT_TIMEOUT:
+		case CLI_OPT_STATEMENT_TIMEOUT:
 			if (!cli_parse_statement_timeout(ctx, optarg, t))
 				goto cleanup;
 			break;
@@ -266,19 +248,6 @@ cleanup:
 	return rc;
 }
 
-static const struct option down_options[] = {
-        {"to", required_argument, NULL, OPT_TO},
-        {"module", required_argument, NULL, OPT_MODULE},
-        {"yes", no_argument, NULL, OPT_YES},
-        {"statement-timeout", required_argument, NULL, OPT_STATEMENT_TIMEOUT},
-        {NULL, 0, NULL, 0},
-};
-
-static const struct option confirm_options[] = {
-        {"yes", no_argument, NULL, OPT_YES},
-        {NULL, 0, NULL, 0},
-};
-
 /* down, redo and reset: what differs is the options they take and the call. */
 typedef enum rollback_kind { ROLLBACK_DOWN, ROLLBACK_REDO, ROLLBACK_RESET } rollback_kind;
 
@@ -300,25 +269,22 @@ static int run_rollback(cli_context *ctx, const cli_command *cmd, int argc, char
 
 	modmig_down_options_init(&opts);
 	opts.all = kind == ROLLBACK_RESET;
-	if (!cli_parser_init(&p, ctx, cmd, argc, argv,
-	                     kind == ROLLBACK_DOWN   ? down_options
-	                     : kind == ROLLBACK_REDO ? confirm_options
-	                                             : NULL,
-	                     NULL)) {
+	if (!cli_parser_init(&p, ctx, cmd, argc, argv)) {
 		rc = cli_out_of_memory(ctx);
 		goto cleanup;
 	}
 	while ((c = cli_getopt(&p)) != -1) {
-		if (c == OPT_TO && cli_parse_version(ctx, "--to", optarg, &opts.to))
+		if (c == CLI_OPT_TO && cli_parse_version(ctx, "--to", optarg, &opts.to))
 			continue;
-		if (c == OPT_STATEMENT_TIMEOUT && cli_parse_statement_timeout(ctx, optarg, &t))
+		if (c == CLI_OPT_STATEMENT_TIMEOUT && cli_parse_statement_timeout(ctx, optarg, &t))
 			continue;
-		if (c == OPT_MODULE || c == OPT_YES) {
-			opts.module = c == OPT_MODULE ? optarg : opts.module;
-			yes = yes || c == OPT_YES;
+		if (c == CLI_OPT_MODULE || c == CLI_OPT_YES) {
+			opts.module = c == CLI_OPT_MODULE ? optarg : opts.module;
+			yes = yes || c == CLI_OPT_YES;
 			continue;
 		}
-		rc = c == OPT_TO || c == OPT_STATEMENT_TIMEOUT ? CLI_EXIT_USAGE : p.exit_code;
+		rc = c == CLI_OPT_TO || c == CLI_OPT_STATEMENT_TIMEOUT ? CLI_EXIT_USAGE
+		                                                       : p.exit_code;
 		goto cleanup;
 	}
 	if (!cli_expect_args(&p, 0, 0, NULL)) {
@@ -465,11 +431,6 @@ cleanup:
 	return rc;
 }
 
-static const struct option status_options[] = {
-        {"module", required_argument, NULL, OPT_MODULE},
-        {NULL, 0, NULL, 0},
-};
-
 int cli_cmd_status(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 {
 	modmig_source *src = NULL;
@@ -482,12 +443,12 @@ int cli_cmd_status(cli_context *ctx, const cli_command *cmd, int argc, char **ar
 	int rc = CLI_EXIT_OK;
 	int c;
 
-	if (!cli_parser_init(&p, ctx, cmd, argc, argv, status_options, NULL)) {
+	if (!cli_parser_init(&p, ctx, cmd, argc, argv)) {
 		rc = cli_out_of_memory(ctx);
 		goto cleanup;
 	}
 	while ((c = cli_getopt(&p)) != -1) {
-		if (c != OPT_MODULE) {
+		if (c != CLI_OPT_MODULE) {
 			rc = p.exit_code;
 			goto cleanup;
 		}

@@ -8,14 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_OUTPUT = 'o' };
-
-static const struct option plan_options[] = {
-        {"output", required_argument, NULL, OPT_OUTPUT},
-        CLI_UP_SELECTION_OPTIONS,
-        {NULL, 0, NULL, 0},
-};
-
 /* false when plan must end now with *exit_code: after --help or a usage error */
 static bool parse_plan_options(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
                                modmig_up_options *opts, const char **output, int *exit_code)
@@ -25,7 +17,7 @@ static bool parse_plan_options(cli_context *ctx, const cli_command *cmd, int arg
 	int c;
 
 	*exit_code = CLI_EXIT_USAGE;
-	if (!cli_parser_init(&p, ctx, cmd, argc, argv, plan_options, "o:")) {
+	if (!cli_parser_init(&p, ctx, cmd, argc, argv)) {
 		*exit_code = cli_out_of_memory(ctx);
 		goto cleanup;
 	}
@@ -36,7 +28,7 @@ static bool parse_plan_options(cli_context *ctx, const cli_command *cmd, int arg
 			goto cleanup;
 		if (taken > 0)
 			continue;
-		if (c != OPT_OUTPUT) {
+		if (c != CLI_OPT_OUTPUT) {
 			*exit_code = p.exit_code;
 			goto cleanup;
 		}

@@ -59,7 +59,7 @@ int main(int argc, char **argv)
 	 */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	argc = take_production(argc, argv, &ctx.production);
-	if (!cli_parser_init(&parser, &ctx, NULL, argc, argv, NULL, NULL)) {
+	if (!cli_parser_init(&parser, &ctx, NULL, argc, argv)) {
 		fputs("modmig: error: out of memory\n", stderr);
 		rc = 1;
 		goto cleanup;

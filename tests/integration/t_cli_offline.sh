@@ -191,6 +191,25 @@ usage_error "hint: run 'modmig up --help'" up --strict=yes
 usage_error "'-m' and '--dir'" -m modules/modules.yaml --dir tests/fixtures/goose_app list
 usage_error "'-m' and '--dir'" -m modules/modules.yaml list --dir tests/fixtures/goose_app
 usage_error "'--table' needs '--dir'" --table my_versions validate
+# A command takes exactly the options its row in runner/cli/commands.def lists:
+# another command's option is unknown to it, by long name and by short letter.
+usage_error "unknown option '--to'" validate --to 2001
+usage_error "unknown option '--check'" up --check
+usage_error "unknown option '--yes'" status --yes
+usage_error "unknown option '-o'" up -o plan.txt
+usage_error "unknown option '--dry-run'" plan -o x --dry-run
+
+# Each command's help lists exactly the options of its row, and each of them is
+# accepted by that command's parser: "--help" after a listed option still prints help
+# (a flag) or reaches the option's own value check (an option with a value).
+for c in $COMMANDS; do
+	mm "$c" --help
+	opts=$(sed -n '/^Options:/,/^$/p' <<<"$OUT" | grep -oE -- '--[a-z][a-z-]*' | sort -u)
+	for o in $opts; do
+		mm "$c" "$o" x --help
+		[[ "$ERR" != *"unknown option"* ]] && pass || fail "modmig $c --help lists $o but $c rejects it: $ERR"
+	done
+done
 
 # Global options also work after the command.
 mm list -m modules/modules.yaml --json

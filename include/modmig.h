@@ -15,6 +15,31 @@
  *   the caller and are released with modmig_free().
  * - The library never writes to stdout or stderr; it reports through the log
  *   callback set with modmig_db_set_log() or modmig_startup_options.log.
+ * - Every enum value has an explicit number that never changes: new values are
+ *   appended, never renumbered or reused (a client built against an older
+ *   header keeps working). *_COUNT values are not part of that promise.
+ * - Lists are read with one convention: modmig_x_count(), modmig_x_at(h, i)
+ *   (NULL past the end) and modmig_x_free().
+ *
+ * Threads (in the way of libpq):
+ * - The library keeps no global state; distinct handles may be used from
+ *   distinct threads at the same time.
+ * - A modmig_db is used by one thread at a time (like a PGconn), and so is
+ *   each result, report, findings, checkup and history handle it produced
+ *   while it is being read and freed.
+ * - A modmig_source is read-only through `const modmig_source *`: every
+ *   function that takes one only reads it, so any number of threads may share
+ *   a source for those calls (status, version, history, list, sqlc, create).
+ *   The one cache behind a const pointer, modmig_migration_sha256()'s first
+ *   read of a file, is serialized inside the library.
+ *   Loading a source reads the manifest and names the files but, to keep
+ *   `status` on thousands of files fast, neither reads nor parses the files.
+ *   The calls that read and parse what they are about to run take a
+ *   non-const `modmig_source *` and fill the source as they go: up, down,
+ *   redo, plan_write, stamp, verify and doctor, and modmig_source_parse(),
+ *   which does it for every file at once. Do not share a source between
+ *   threads during one of these calls; call modmig_source_parse() once
+ *   before sharing it, and every later call only reads it.
  */
 #ifndef MODMIG_H
 #define MODMIG_H
@@ -23,9 +48,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* MODMIG_VERSION_MAJOR/MINOR/PATCH and MODMIG_VERSION, from meson.build. */
+#include "modmig_version.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* ------------------------------------------------------------------------ */
+/* Version                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The library's version, e.g. "0.1.0": the one it was built as, which may
+ * differ from MODMIG_VERSION when a client was compiled against another
+ * header. Static; never NULL.
+ */
+const char *modmig_version(void);
 
 /* ------------------------------------------------------------------------ */
 /* Status codes                                                             */
@@ -39,29 +78,30 @@ extern "C" {
 typedef enum modmig_status {
 	MODMIG_OK = 0,
 	/* exit 2: bad input, nothing changed */
-	MODMIG_E_USAGE,     /* bad command-line usage or option */
-	MODMIG_E_MANIFEST,  /* malformed modules.yaml */
-	MODMIG_E_PARSE,     /* malformed migration file */
-	MODMIG_E_VERSION,   /* bad file name, duplicate or out-of-range version */
-	MODMIG_E_NOT_FOUND, /* unknown module, version or file */
-	MODMIG_E_REGISTRY,  /* manifest disagrees with the database's module registry */
-	MODMIG_E_REFUSED,   /* refused by the production guard */
+	MODMIG_E_USAGE = 1,     /* bad usage of a call or an option */
+	MODMIG_E_MANIFEST = 2,  /* malformed modules.yaml */
+	MODMIG_E_PARSE = 3,     /* malformed migration file */
+	MODMIG_E_VERSION = 4,   /* bad file name, duplicate or out-of-range version */
+	MODMIG_E_NOT_FOUND = 5, /* unknown module, version or file */
+	MODMIG_E_REGISTRY = 6,  /* manifest disagrees with the database's module registry */
+	MODMIG_E_REFUSED = 7,   /* refused by the production guard */
 	/* exit 1: database or runtime failure */
-	MODMIG_E_IO,           /* a file could not be read or written */
-	MODMIG_E_CONNECT,      /* could not connect */
-	MODMIG_E_SQL,          /* a statement failed */
-	MODMIG_E_LOCK_TIMEOUT, /* the advisory lock was not granted in time */
-	MODMIG_E_STATE,        /* modmig's tables are missing or damaged */
-	MODMIG_E_INCOMPLETE,   /* a NO TRANSACTION migration failed part-way */
-	MODMIG_E_NOMEM,        /* out of memory */
-	MODMIG_E_INTERNAL,     /* a bug in modmig */
+	MODMIG_E_IO = 8,            /* a file could not be read or written */
+	MODMIG_E_CONNECT = 9,       /* could not connect */
+	MODMIG_E_SQL = 10,          /* a statement failed */
+	MODMIG_E_LOCK_TIMEOUT = 11, /* the advisory lock was not granted in time */
+	MODMIG_E_STATE = 12,        /* modmig's tables are missing or damaged */
+	MODMIG_E_INCOMPLETE = 13,   /* a NO TRANSACTION migration failed part-way */
+	MODMIG_E_NOMEM = 14,        /* out of memory */
+	MODMIG_E_INTERNAL = 15,     /* a bug in modmig */
 	/* exit 3: a check found a problem */
-	MODMIG_E_CHECK,         /* verify or doctor found problems */
-	MODMIG_E_STALE,         /* a generated file is out of date (--check) */
-	MODMIG_E_OUT_OF_ORDER,  /* out-of-order migration refused by --strict */
-	MODMIG_E_PLAN_MISMATCH, /* database or files differ from a reviewed plan */
-	MODMIG_E_PENDING,       /* verify policy: migrations are pending */
-	MODMIG_STATUS_COUNT
+	MODMIG_E_CHECK = 16,         /* verify or doctor found problems */
+	MODMIG_E_STALE = 17,         /* a generated file is out of date */
+	MODMIG_E_OUT_OF_ORDER = 18,  /* out-of-order migration refused by strict */
+	MODMIG_E_PLAN_MISMATCH = 19, /* database or files differ from a reviewed plan */
+	MODMIG_E_PENDING = 20,       /* verify policy: migrations are pending */
+	/* new codes are appended here; not a status, moves as codes are added */
+	MODMIG_STATUS_COUNT = 21
 } modmig_status;
 
 /* The process exit code (0..3) for a status. */
@@ -75,12 +115,56 @@ const char *modmig_status_name(modmig_status status);
 
 typedef struct modmig_error modmig_error;
 
+/*
+ * What to do about an error, a finding or a doctor item, machine-readable, so
+ * that a client can offer it in its own words (the CLI prints a command line,
+ * a service a button or a log line). The library's own texts say it in API
+ * terms. Parameters: modmig_error_next_unit(), modmig_error_next_version(),
+ * modmig_error_module().
+ */
+typedef enum modmig_next_step {
+	MODMIG_NEXT_NONE = 0,         /* nothing the library can name; the hint may say more */
+	MODMIG_NEXT_RUN_UP = 1,       /* apply what is pending: modmig_up() (without a resume mode
+	                                 when the error is MODMIG_E_USAGE) */
+	MODMIG_NEXT_RESUME = 2,       /* fix the cause, then modmig_up() with MODMIG_RESUME_CONTINUE
+	                                 (continues at next_unit) or MODMIG_RESUME_RESTART */
+	MODMIG_NEXT_CREATE_STATE = 3, /* modmig_up() creates modmig's missing tables */
+	MODMIG_NEXT_RUN_VERIFY = 4,   /* modmig_verify() says more */
+	MODMIG_NEXT_WRITE_PLAN = 5,   /* write a (new) reviewed plan: modmig_plan_write() */
+	MODMIG_NEXT_LIST = 6,         /* pick a module or version the source has */
+	MODMIG_NEXT_CREATE_MIGRATION = 7,    /* add the file with modmig_create_migration() in
+	                                        modmig_error_module()'s range */
+	MODMIG_NEXT_USE_MANIFEST = 8,        /* load the source from a manifest on disk */
+	MODMIG_NEXT_RENUMBER = 9,            /* give the migration a version above next_version,
+	                                        or run up without strict */
+	MODMIG_NEXT_RAISE_LOCK_TIMEOUT = 10, /* let the other session finish and run up again,
+	                                        or raise the lock timeout */
+	MODMIG_NEXT_RAISE_STATEMENT_TIMEOUT = 11, /* make it faster or raise the statement
+	                                             timeout */
+	MODMIG_NEXT_GRANT = 12 /* grant the role what it lacks (the text gives the SQL) */
+	                       /* new steps are appended here */
+} modmig_next_step;
+
+/* A stable lowercase name for a step, e.g. "resume". Never NULL. */
+const char *modmig_next_step_name(modmig_next_step step);
+
 void modmig_error_free(modmig_error *err);
 modmig_status modmig_error_code(const modmig_error *err);
 /* One line, lowercase, no final period. Never NULL. */
 const char *modmig_error_message(const modmig_error *err);
-/* What to do about it, or NULL. */
+/* What to do about it in API terms, or NULL. */
 const char *modmig_error_hint(const modmig_error *err);
+/* The next step, machine-readable (MODMIG_NEXT_NONE when there is none). */
+modmig_next_step modmig_error_next_step(const modmig_error *err);
+/*
+ * The hint without its next step, or NULL: the facts that a client which
+ * words the step itself shows with it, e.g. "unit 1 of 2 took effect".
+ */
+const char *modmig_error_next_reason(const modmig_error *err);
+/* For MODMIG_NEXT_RESUME: the 1-based unit to continue at; else 0. */
+int modmig_error_next_unit(const modmig_error *err);
+/* For MODMIG_NEXT_RENUMBER: the version to go above; else 0. */
+int64_t modmig_error_next_version(const modmig_error *err);
 /* Server-side details, or NULL when the error did not come from the server. */
 const char *modmig_error_sqlstate(const modmig_error *err);
 const char *modmig_error_detail(const modmig_error *err);
@@ -92,6 +176,29 @@ int modmig_error_column(const modmig_error *err);
 /* The migration the error belongs to: version (0 if none) and module (or NULL). */
 int64_t modmig_error_version(const modmig_error *err);
 const char *modmig_error_module(const modmig_error *err);
+
+/* Flags for modmig_error_format(). */
+enum {
+	MODMIG_FORMAT_COLOR = 1 /* ANSI color for the word "error" */
+	                        /* new flags are appended here */
+};
+
+/*
+ * The error as the command line prints it, lines ending in '\n':
+ *     file:line:column: error: message      ("modmig: error: message" without a file)
+ *       hint: ...                           (multi-line text stays under its label)
+ *       migration: 02001 identity
+ *       SQLSTATE 42P01
+ *       detail: ...
+ *       context: ...
+ * The hint is the library's, in API terms: a client that words next steps
+ * itself (the CLI does) formats the other lines and its own hint with
+ * modmig_error_format_hint(). NULL only when out of memory; caller frees
+ * with modmig_free().
+ */
+char *modmig_error_format(const modmig_error *err, unsigned flags);
+/* modmig_error_format() with hint in place of the library's (NULL: no hint line). */
+char *modmig_error_format_hint(const modmig_error *err, unsigned flags, const char *hint);
 
 /* Release memory that the library handed over as `char *`. */
 void modmig_free(void *ptr);
@@ -132,11 +239,13 @@ modmig_status modmig_source_new_dir(const char *dir, const char *version_table, 
 void modmig_source_free(modmig_source *src);
 
 /*
- * Loading a source reads the manifest and files, checks names and versions
- * and hashes each file, but parses no SQL. This parses every migration (the
- * first error is returned). The unit accessors below return 0/NULL for a
- * migration that was not parsed yet; modmig_up() and friends parse what they
- * are about to run themselves.
+ * Loading a source reads the manifest (or lists the directory) and checks
+ * names and versions; files on disk are read and parsed only when needed.
+ * This reads, hashes and parses every migration (the first error is
+ * returned); afterwards the source is complete and only read (see Threads).
+ * The unit accessors below return 0/NULL and modmig_migration_sha256() ""
+ * for a migration not read yet; modmig_up() and friends read and parse what
+ * they are about to run themselves.
  */
 modmig_status modmig_source_parse(modmig_source *src, modmig_error **err);
 
@@ -148,7 +257,7 @@ bool modmig_source_is_dir(const modmig_source *src);
 const char *modmig_source_origin(const modmig_source *src);
 
 size_t modmig_source_module_count(const modmig_source *src);
-const modmig_module *modmig_source_module(const modmig_source *src, size_t index);
+const modmig_module *modmig_source_module_at(const modmig_source *src, size_t index);
 const modmig_module *modmig_source_find_module(const modmig_source *src, const char *name);
 const char *modmig_module_name(const modmig_module *module);
 const char *modmig_module_schema(const modmig_module *module); /* NULL if none */
@@ -156,11 +265,11 @@ size_t modmig_module_index(const modmig_module *module);
 int64_t modmig_module_first_version(const modmig_module *module);
 int64_t modmig_module_last_version(const modmig_module *module);
 size_t modmig_module_depends_count(const modmig_module *module);
-const char *modmig_module_depends(const modmig_module *module, size_t index);
+const char *modmig_module_depends_at(const modmig_module *module, size_t index);
 
 /* Migrations in ascending version order. */
 size_t modmig_source_migration_count(const modmig_source *src);
-const modmig_migration *modmig_source_migration(const modmig_source *src, size_t index);
+const modmig_migration *modmig_source_migration_at(const modmig_source *src, size_t index);
 const modmig_migration *modmig_source_find(const modmig_source *src, int64_t version);
 
 /*
@@ -179,9 +288,9 @@ const char *modmig_migration_name(const modmig_migration *m);
 const char *modmig_migration_file(const modmig_migration *m);
 const modmig_module *modmig_migration_module(const modmig_migration *m); /* NULL in --dir mode */
 /*
- * Lowercase hex; files on disk are read on first use ("" if unreadable).
- * That first read fills a cache in the source: call modmig_source_parse()
- * first when several threads share one source.
+ * Lowercase hex; a file on disk is read and hashed on first use ("" if
+ * unreadable). The one read-only call that fills a cache: it is serialized
+ * inside, so threads sharing a source may call it (see Threads).
  */
 const char *modmig_migration_sha256(const modmig_migration *m);
 bool modmig_migration_no_transaction(const modmig_migration *m);
@@ -214,20 +323,20 @@ modmig_status modmig_create_migration(const modmig_source *src, const char *modu
 
 typedef enum modmig_log_level {
 	MODMIG_LOG_DEBUG = 0,
-	MODMIG_LOG_INFO,
-	MODMIG_LOG_WARN,
-	MODMIG_LOG_ERROR
+	MODMIG_LOG_INFO = 1,
+	MODMIG_LOG_WARN = 2,
+	MODMIG_LOG_ERROR = 3
 } modmig_log_level;
 
 typedef enum modmig_event_kind {
-	MODMIG_EVENT_MESSAGE = 0,  /* free text */
-	MODMIG_EVENT_APPLIED,      /* a migration was applied */
-	MODMIG_EVENT_ROLLED_BACK,  /* a migration was rolled back */
-	MODMIG_EVENT_FAILED,       /* a migration failed */
-	MODMIG_EVENT_STAMPED,      /* marked applied without running */
-	MODMIG_EVENT_LOCK_WAIT,    /* waiting for another migrator's lock */
-	MODMIG_EVENT_OUT_OF_ORDER, /* within-module out-of-order arrival */
-	MODMIG_EVENT_DRY_RUN       /* a unit that would run (dry run) */
+	MODMIG_EVENT_MESSAGE = 0,      /* free text */
+	MODMIG_EVENT_APPLIED = 1,      /* a migration was applied */
+	MODMIG_EVENT_ROLLED_BACK = 2,  /* a migration was rolled back */
+	MODMIG_EVENT_FAILED = 3,       /* a migration failed */
+	MODMIG_EVENT_STAMPED = 4,      /* marked applied without running */
+	MODMIG_EVENT_LOCK_WAIT = 5,    /* waiting for another migrator's lock */
+	MODMIG_EVENT_OUT_OF_ORDER = 6, /* within-module out-of-order arrival */
+	MODMIG_EVENT_DRY_RUN = 7       /* a unit that would run (dry run) */
 } modmig_event_kind;
 
 /* Everything in an event is borrowed for the duration of the callback. */
@@ -273,10 +382,10 @@ int modmig_db_server_version(const modmig_db *db);
 
 typedef enum modmig_state {
 	MODMIG_STATE_APPLIED = 0,
-	MODMIG_STATE_PENDING, /* not applied, above the highest applied version */
-	MODMIG_STATE_MISSING, /* not applied, below the highest applied version */
-	MODMIG_STATE_NO_FILE, /* applied, but no file has that version */
-	MODMIG_STATE_FAILED   /* a NO TRANSACTION migration failed part-way */
+	MODMIG_STATE_PENDING = 1, /* not applied, above the highest applied version */
+	MODMIG_STATE_MISSING = 2, /* not applied, below the highest applied version */
+	MODMIG_STATE_NO_FILE = 3, /* applied, but no file has that version */
+	MODMIG_STATE_FAILED = 4   /* a NO TRANSACTION migration failed part-way */
 } modmig_state;
 
 const char *modmig_state_name(modmig_state state); /* "applied", "pending", ... */
@@ -293,11 +402,11 @@ typedef struct modmig_report_row {
 
 typedef struct modmig_report modmig_report;
 
-/* Every migration and applied version, ascending. Read in one query. */
+/* Every migration and applied version, ascending. Read in one query; reads no file. */
 modmig_status modmig_db_status(modmig_db *db, const modmig_source *src, modmig_report **out,
                                modmig_error **err);
 size_t modmig_report_count(const modmig_report *report);
-const modmig_report_row *modmig_report_row_at(const modmig_report *report, size_t index);
+const modmig_report_row *modmig_report_at(const modmig_report *report, size_t index);
 int64_t modmig_report_current_version(const modmig_report *report);
 void modmig_report_free(modmig_report *report);
 
@@ -309,6 +418,13 @@ modmig_status modmig_db_version(modmig_db *db, const modmig_source *src, int64_t
 /* Running migrations                                                       */
 /* ------------------------------------------------------------------------ */
 
+/* What up does about a NO TRANSACTION migration that failed part-way. */
+typedef enum modmig_resume_mode {
+	MODMIG_RESUME_NONE = 0,     /* refuse to run while one is failed (the default) */
+	MODMIG_RESUME_CONTINUE = 1, /* continue it at the first unit not known to be done */
+	MODMIG_RESUME_RESTART = 2   /* run it again from unit 1 */
+} modmig_resume_mode;
+
 typedef struct modmig_up_options {
 	int64_t to;                    /* apply up to and including this version; 0 = all */
 	bool by_one;                   /* apply only the next migration */
@@ -316,8 +432,7 @@ typedef struct modmig_up_options {
 	bool strict;                   /* out-of-order within a module is an error */
 	bool dry_run;                  /* report what would run, change nothing */
 	const char *plan_file;         /* apply exactly this reviewed plan, or NULL */
-	bool resume;                   /* continue a failed NO TRANSACTION migration */
-	bool restart;                  /* re-run a failed NO TRANSACTION migration from unit 1 */
+	modmig_resume_mode resume;     /* a failed NO TRANSACTION migration: resume or restart */
 	const char *lock_timeout;      /* per-migration lock_timeout, e.g. "5s", or NULL */
 	const char *statement_timeout; /* per-migration statement_timeout, or NULL */
 } modmig_up_options;
@@ -332,6 +447,13 @@ typedef struct modmig_down_options {
 } modmig_down_options;
 
 void modmig_up_options_init(modmig_up_options *opts);
+/*
+ * Check up's options against each other (modmig_up() and modmig_plan_write()
+ * do it too): MODMIG_E_USAGE for a plan_file with selection options or an
+ * unknown resume mode. Lets a client report a usage error before it opens
+ * anything.
+ */
+modmig_status modmig_up_options_check(const modmig_up_options *opts, modmig_error **err);
 void modmig_down_options_init(modmig_down_options *opts);
 
 typedef struct modmig_result_row {
@@ -351,7 +473,7 @@ size_t modmig_result_count(const modmig_result *result);
  * the database's state.
  */
 int64_t modmig_result_version(const modmig_result *result);
-const modmig_result_row *modmig_result_row_at(const modmig_result *result, size_t index);
+const modmig_result_row *modmig_result_at(const modmig_result *result, size_t index);
 void modmig_result_free(modmig_result *result);
 
 /*
@@ -359,13 +481,13 @@ void modmig_result_free(modmig_result *result);
  * ascending version order), one transaction per migration, under the
  * advisory lock. *out (may be NULL) receives what was done, also on failure.
  */
-modmig_status modmig_up(modmig_db *db, const modmig_source *src, const modmig_up_options *opts,
+modmig_status modmig_up(modmig_db *db, modmig_source *src, const modmig_up_options *opts,
                         modmig_result **out, modmig_error **err);
 /* Roll back by apply order, most recent first. */
-modmig_status modmig_down(modmig_db *db, const modmig_source *src, const modmig_down_options *opts,
+modmig_status modmig_down(modmig_db *db, modmig_source *src, const modmig_down_options *opts,
                           modmig_result **out, modmig_error **err);
 /* Roll back the most recently applied migration and apply it again. */
-modmig_status modmig_redo(modmig_db *db, const modmig_source *src, modmig_result **out,
+modmig_status modmig_redo(modmig_db *db, modmig_source *src, modmig_result **out,
                           modmig_error **err);
 
 /* ------------------------------------------------------------------------ */
@@ -424,8 +546,10 @@ typedef struct modmig_finding {
 	modmig_severity severity; /* the kind's default, or a rule's configured one */
 	int line;                 /* 1-based position in file, 0 when not about one place */
 	int column;
-	const char *rule; /* the rule that found it (lint), or NULL */
-	const char *hint; /* how to fix it, one line, or NULL */
+	const char *rule;      /* the rule that found it (lint), or NULL */
+	const char *hint;      /* how to fix it, one line, or NULL */
+	modmig_next_step next; /* what to do, machine-readable (MODMIG_NEXT_NONE: none) */
+	const char *reason;    /* message without its next step (== message when none) */
 } modmig_finding;
 
 typedef struct modmig_findings modmig_findings;
@@ -435,7 +559,7 @@ typedef struct modmig_findings modmig_findings;
  * MODMIG_OK when clean, MODMIG_E_CHECK when *out holds findings (it is set in
  * both cases), another status on failure.
  */
-modmig_status modmig_verify(modmig_db *db, const modmig_source *src, modmig_findings **out,
+modmig_status modmig_verify(modmig_db *db, modmig_source *src, modmig_findings **out,
                             modmig_error **err);
 size_t modmig_findings_count(const modmig_findings *findings);
 const modmig_finding *modmig_findings_at(const modmig_findings *findings, size_t index);
@@ -445,20 +569,24 @@ void modmig_findings_free(modmig_findings *findings);
 typedef struct modmig_check {
 	const char *name; /* e.g. "connection", "server version", "lock" */
 	bool ok;
-	const char *detail; /* what was found, one line, password redacted */
-	const char *fix;    /* one-line fix when !ok, else NULL */
+	const char *detail;    /* what was found, one line, password redacted */
+	const char *fix;       /* one-line fix when !ok, else NULL; in API terms */
+	modmig_next_step next; /* the fix, machine-readable (MODMIG_NEXT_NONE when ok) */
 } modmig_check;
 
 typedef struct modmig_checkup modmig_checkup;
 
 /*
  * Diagnose configuration, connection, server, state tables, lock, pending
- * migrations, verify findings and privileges. conninfo as for
- * modmig_db_connect(); a failed connection is an item, not an error. Returns
- * MODMIG_OK when healthy, MODMIG_E_CHECK when an item failed (*out is set in
- * both cases).
+ * migrations, verify findings and privileges over db, like every other call.
+ * db may be NULL when the caller could not connect: the checkup then holds
+ * the items that need no server (configuration) and the caller reports its
+ * connection error as a failed item of its own (the CLI prints it as the
+ * "connection" item), so a failed connection stays the caller's error, told
+ * in the caller's terms. Returns MODMIG_OK when healthy, MODMIG_E_CHECK when
+ * an item failed (*out is set in both cases).
  */
-modmig_status modmig_doctor(const char *conninfo, const modmig_source *src, modmig_checkup **out,
+modmig_status modmig_doctor(modmig_db *db, modmig_source *src, modmig_checkup **out,
                             modmig_error **err);
 size_t modmig_checkup_count(const modmig_checkup *checkup);
 const modmig_check *modmig_checkup_at(const modmig_checkup *checkup, size_t index);
@@ -564,8 +692,8 @@ void modmig_history_free(modmig_history *history);
  * when module is not NULL) as applied without running it; each is recorded
  * in the history as "stamped". For adopting a database whose schema exists.
  */
-modmig_status modmig_stamp(modmig_db *db, const modmig_source *src, int64_t version,
-                           const char *module, modmig_result **out, modmig_error **err);
+modmig_status modmig_stamp(modmig_db *db, modmig_source *src, int64_t version, const char *module,
+                           modmig_result **out, modmig_error **err);
 
 /*
  * Write a reviewed plan to path: the exact list of migrations `up` with opts
@@ -574,18 +702,17 @@ modmig_status modmig_stamp(modmig_db *db, const modmig_source *src, int64_t vers
  * MODMIG_E_PLAN_MISMATCH and changes nothing. *out (may be NULL) receives
  * the planned migrations (duration 0).
  */
-modmig_status modmig_plan_write(modmig_db *db, const modmig_source *src,
-                                const modmig_up_options *opts, const char *path,
-                                modmig_result **out, modmig_error **err);
+modmig_status modmig_plan_write(modmig_db *db, modmig_source *src, const modmig_up_options *opts,
+                                const char *path, modmig_result **out, modmig_error **err);
 
 /* ------------------------------------------------------------------------ */
 /* Startup API: a service migrates itself                                   */
 /* ------------------------------------------------------------------------ */
 
 typedef enum modmig_policy {
-	MODMIG_POLICY_OFF = 0, /* do nothing */
-	MODMIG_POLICY_APPLY,   /* migrate, then continue */
-	MODMIG_POLICY_VERIFY   /* fail if anything is pending or modified */
+	MODMIG_POLICY_OFF = 0,   /* do nothing */
+	MODMIG_POLICY_APPLY = 1, /* migrate, then continue */
+	MODMIG_POLICY_VERIFY = 2 /* fail if anything is pending or modified */
 } modmig_policy;
 
 typedef struct modmig_startup_options {
@@ -598,7 +725,8 @@ typedef struct modmig_startup_options {
 	int lock_timeout_ms;   /* < 0 waits forever */
 	const char *plan_file; /* reviewed plan, or NULL */
 	bool allow_unreviewed; /* production: apply without a plan */
-	bool production;       /* also set by MODMIG_ENV=production */
+	bool production;       /* also set by MODMIG_ENV=production, read by
+	                          modmig_startup() */
 } modmig_startup_options;
 
 void modmig_startup_options_init(modmig_startup_options *opts);

@@ -81,7 +81,20 @@ static int report_error(const char *what, modmig_status status, modmig_error *er
 			fprintf(stderr, "  sqlstate: %s\n", sqlstate);
 		if (detail)
 			fprintf(stderr, "  detail: %s\n", detail);
-		if (hint)
+		/*
+		 * The library's hint speaks API terms; this service's operators use
+		 * the modmig command line, so the steps they take are worded as its
+		 * commands (a service with its own tooling would name that instead).
+		 */
+		if (modmig_error_next_step(err) == MODMIG_NEXT_WRITE_PLAN)
+			fprintf(stderr,
+			        "  hint: write a plan with 'modmig plan -o FILE', review it, and start "
+			        "with plan_file set to it (or set allow_unreviewed to apply without "
+			        "review)\n");
+		else if (modmig_error_next_step(err) == MODMIG_NEXT_RUN_UP)
+			fprintf(stderr, "  hint: apply them with modmig up, or start the service with "
+			                "the apply policy\n");
+		else if (hint)
 			fprintf(stderr, "  hint: %s\n", hint);
 		modmig_error_free(err);
 	} else {

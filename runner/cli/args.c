@@ -187,7 +187,7 @@ static bool apply_global(cli_parser *p, int c, bool *stop)
 		ctx->production = true;
 		return true;
 	case CLI_OPT_VERSION:
-		printf("modmig %s\n", CLI_VERSION);
+		printf("modmig %s\n", modmig_version());
 		p->exit_code = CLI_EXIT_OK;
 		*stop = true;
 		return true;
@@ -425,7 +425,7 @@ int cli_check_module(const cli_context *ctx, const modmig_source *src, const cha
 	if (list) {
 		for (size_t i = 0; i < modmig_source_module_count(src); i++)
 			fprintf(list, "%s%s", i ? ", " : "known modules: ",
-			        modmig_module_name(modmig_source_module(src, i)));
+			        modmig_module_name(modmig_source_module_at(src, i)));
 		fclose(list);
 	}
 	rc = cli_report(ctx, MODMIG_E_NOT_FOUND, NULL, known, "unknown module '%s'", name);

@@ -22,8 +22,6 @@
 extern const modmig_embedded_file modmig_bundled_files[];
 extern const size_t modmig_bundled_count;
 
-#define CLI_VERSION "0.1.0"
-
 /* Exit codes that do not come from a modmig_status. */
 enum { CLI_EXIT_OK = 0, CLI_EXIT_USAGE = 2 };
 
@@ -161,13 +159,28 @@ bool cli_parse_duration_ms(const cli_context *ctx, const char *option, const cha
  * The options that choose what `up` runs. `plan` takes the same ones, so a
  * plan is written for exactly what `up` with them would apply.
  */
+/* Which selection options were given: what opts alone cannot tell. */
+typedef struct cli_up_given {
+	bool to;      /* --to, even --to 0 */
+	bool resume;  /* --resume */
+	bool restart; /* --restart */
+} cli_up_given;
+
 /*
  * Take option c into opts when it is a selection option: 1 when taken, 0
  * when c is another option, -1 when its value was bad (already reported).
- * *have_to is set once --to was given.
  */
 int cli_take_up_selection(const cli_context *ctx, int c, const char *arg, modmig_up_options *opts,
-                          bool *have_to);
+                          cli_up_given *given);
+/*
+ * The checks of the selection options after parsing, before anything is
+ * opened: the flags' own (--to 0; --resume with --restart, which the
+ * library's one resume mode cannot even express; --to with --by-one), then
+ * the library's modmig_up_options_check(), the one check of the options
+ * against each other. Reports and returns false on a usage error.
+ */
+bool cli_check_up_selection(const cli_context *ctx, const modmig_up_options *opts,
+                            const cli_up_given *given);
 
 /* ---- source and connection ----------------------------------------------- */
 
@@ -220,8 +233,21 @@ const char *cli_color_off(const cli_context *ctx, bool to_err);
 
 /* "out of memory", exit 1 */
 int cli_out_of_memory(const cli_context *ctx);
-/* Print err with file:line, hint and server details; returns its exit code. */
+/*
+ * Print err with file:line, hint and server details (modmig_error_format),
+ * its next step as a command line; returns its exit code.
+ */
 int cli_report_error(const cli_context *ctx, const modmig_error *err);
+/* cli_report_error() with the command's own wording of the hint (NULL: none). */
+int cli_report_error_hint(const cli_context *ctx, const modmig_error *err, const char *hint);
+/*
+ * The library names next steps; these word them as command lines, as the
+ * CLI always printed them. cli_error_hint() returns a new string, or NULL to
+ * use the library's hint; cli_finding_message() a new string (NULL: OOM).
+ */
+char *cli_error_hint(const modmig_error *err);
+char *cli_finding_message(const modmig_finding *f);
+const char *cli_check_fix(const modmig_check *c);
 /* After a failed library call: err when there is one, else a line naming st. */
 int cli_report_failure(const cli_context *ctx, modmig_status st, const modmig_error *err);
 /* An error found by the CLI itself, in the same format; returns the exit code. */

@@ -61,7 +61,7 @@ static void print_list_json(const modmig_source *src)
 
 	fputc('[', stdout);
 	for (size_t i = 0; i < count; i++) {
-		const modmig_migration *m = modmig_source_migration(src, i);
+		const modmig_migration *m = modmig_source_migration_at(src, i);
 		const modmig_module *module = modmig_migration_module(m);
 
 		printf("%s{\"version\":%" PRId64 ",\"module\":", i ? "," : "",
@@ -92,7 +92,7 @@ static int print_list_table(const cli_context *ctx, const modmig_source *src)
 	for (size_t i = 0; ok && i < 6; i++)
 		ok = cli_table_add(&table, header[i], CLI_PLAIN);
 	for (size_t i = 0; ok && i < count; i++) {
-		const modmig_migration *m = modmig_source_migration(src, i);
+		const modmig_migration *m = modmig_source_migration_at(src, i);
 		bool no_tx = modmig_migration_no_transaction(m);
 		char version[32];
 		char up[32];
@@ -237,6 +237,16 @@ int cli_cmd_create(cli_context *ctx, const cli_command *cmd, int argc, char **ar
 	if (rc != CLI_EXIT_OK)
 		goto cleanup;
 	st = modmig_create_migration(src, args[0], args[1], &path, &err);
+	if (st != MODMIG_OK && modmig_error_next_step(err) == MODMIG_NEXT_USE_MANIFEST) {
+		/* the step in this command's own words: the same command, with -m */
+		char hint[512];
+
+		snprintf(hint, sizeof(hint),
+		         "pass the manifest, e.g. modmig -m modules/modules.yaml create %s %s",
+		         args[0], args[1]);
+		rc = cli_report_error_hint(ctx, err, hint);
+		goto cleanup;
+	}
 	if (st != MODMIG_OK) {
 		rc = cli_report_failure(ctx, st, err);
 		goto cleanup;

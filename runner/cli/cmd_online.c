@@ -21,7 +21,7 @@ static double now_ms(void)
 static void measure_columns(cli_context *ctx, const modmig_source *src)
 {
 	for (size_t i = 0; i < modmig_source_migration_count(src); i++) {
-		const modmig_migration *m = modmig_source_migration(src, i);
+		const modmig_migration *m = modmig_source_migration_at(src, i);
 		int module = (int)strlen(cli_module_name(m));
 		int name = (int)strlen(modmig_migration_name(m));
 
@@ -67,7 +67,7 @@ static void print_result_json(const modmig_result *result, int64_t version)
 
 	fputs("{\"migrations\":[", stdout);
 	for (size_t i = 0; i < count; i++) {
-		const modmig_result_row *row = modmig_result_row_at(result, i);
+		const modmig_result_row *row = modmig_result_at(result, i);
 
 		printf("%s{\"version\":%" PRId64 ",\"module\":", i ? "," : "", row->version);
 		cli_json_string(stdout, row->module);
@@ -85,7 +85,7 @@ static size_t count_rows(const modmig_result *result, modmig_direction direction
 	size_t count = 0;
 
 	for (size_t i = 0; result && i < modmig_result_count(result); i++)
-		count += modmig_result_row_at(result, i)->direction == direction;
+		count += modmig_result_at(result, i)->direction == direction;
 	return count;
 }
 
@@ -126,13 +126,13 @@ cleanup:
 }
 
 int cli_take_up_selection(const cli_context *ctx, int c, const char *arg, modmig_up_options *opts,
-                          bool *have_to)
+                          cli_up_given *given)
 {
 	switch (c) {
 	case CLI_OPT_TO:
 		if (!cli_parse_version(ctx, "--to", arg, &opts->to))
 			return -1;
-		*have_to = true;
+		given->to = true;
 		return 1;
 	case CLI_OPT_BY_ONE:
 		opts->by_one = true;
@@ -144,21 +144,50 @@ int cli_take_up_selection(const cli_context *ctx, int c, const char *arg, modmig
 		opts->strict = true;
 		return 1;
 	case CLI_OPT_RESUME:
-		opts->resume = true;
+		opts->resume = MODMIG_RESUME_CONTINUE;
+		given->resume = true;
 		return 1;
 	case CLI_OPT_RESTART:
-		opts->restart = true;
+		opts->resume = MODMIG_RESUME_RESTART;
+		given->restart = true;
 		return 1;
 	default:
 		return 0;
 	}
 }
 
+bool cli_check_up_selection(const cli_context *ctx, const modmig_up_options *opts,
+                            const cli_up_given *given)
+{
+	modmig_error *err = NULL;
+	bool ok = false;
+
+	if (given->to && opts->by_one)
+		cli_usage_error(ctx, "options '--to' and '--by-one' cannot be used together");
+	else if (given->resume && given->restart)
+		cli_usage_error(ctx, "options '--resume' and '--restart' cannot be used together");
+	else if (modmig_up_options_check(opts, &err) != MODMIG_OK &&
+	         modmig_error_next_step(err) == MODMIG_NEXT_WRITE_PLAN)
+		/* the library's plan conflict, worded in this command's flags */
+		cli_usage_error(ctx,
+		                "option '--plan' cannot be used with --to, --by-one, --module, "
+		                "--strict, --resume or --restart: the plan fixes what runs");
+	else if (err)
+		cli_usage_error(ctx, "%s", modmig_error_message(err));
+	else if (given->to && opts->to == 0)
+		cli_usage_error(ctx, "invalid value '0' for '--to': expected a version number such "
+		                     "as 2001");
+	else
+		ok = true;
+	modmig_error_free(err);
+	return ok;
+}
+
 /* false when up must end now with *exit_code: after --help or a usage error */
 static bool parse_up_options(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
                              modmig_up_options *opts, cli_timeouts *t, int *exit_code)
 {
-	bool have_to = false;
+	cli_up_given given = {0};
 	bool ok = false;
 	cli_parser p;
 	int c;
@@ -169,7 +198,7 @@ static bool parse_up_options(cli_context *ctx, const cli_command *cmd, int argc,
 		goto cleanup;
 	}
 	while ((c = cli_getopt(&p)) != -1) {
-		int taken = cli_take_up_selection(ctx, c, optarg, opts, &have_to);
+		int taken = cli_take_up_selection(ctx, c, optarg, opts, &given);
 
 		if (taken < 0)
 			goto cleanup;
@@ -191,19 +220,7 @@ static bool parse_up_options(cli_context *ctx, const cli_command *cmd, int argc,
 			goto cleanup;
 		}
 	}
-	if (have_to && opts->by_one)
-		cli_usage_error(ctx, "options '--to' and '--by-one' cannot be used together");
-	else if (opts->resume && opts->restart)
-		cli_usage_error(ctx, "options '--resume' and '--restart' cannot be used together");
-	else if (opts->plan_file && (have_to || opts->by_one || opts->module || opts->strict ||
-	                             opts->resume || opts->restart))
-		cli_usage_error(ctx,
-		                "option '--plan' cannot be used with --to, --by-one, --module, "
-		                "--strict, --resume or --restart: the plan fixes what runs");
-	else if (have_to && opts->to == 0)
-		cli_usage_error(ctx, "invalid value '0' for '--to': expected a version number such "
-		                     "as 2001");
-	else
+	if (cli_check_up_selection(ctx, opts, &given))
 		ok = cli_expect_args(&p, 0, 0, NULL);
 	if (ok)
 		*exit_code = CLI_EXIT_OK;
@@ -366,7 +383,7 @@ static void print_status_json(const modmig_report *report, const char *module)
 
 	fputc('[', stdout);
 	for (size_t i = 0; i < modmig_report_count(report); i++) {
-		const modmig_report_row *row = modmig_report_row_at(report, i);
+		const modmig_report_row *row = modmig_report_at(report, i);
 
 		if (!row_selected(row, module))
 			continue;
@@ -400,7 +417,7 @@ static int print_status_table(const cli_context *ctx, const modmig_report *repor
 	for (size_t i = 0; ok && i < 5; i++)
 		ok = cli_table_add(&table, header[i], CLI_PLAIN);
 	for (size_t i = 0; ok && i < modmig_report_count(report); i++) {
-		const modmig_report_row *row = modmig_report_row_at(report, i);
+		const modmig_report_row *row = modmig_report_at(report, i);
 
 		if (!row_selected(row, module))
 			continue;

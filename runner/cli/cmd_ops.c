@@ -47,9 +47,12 @@ static void print_findings_json(const modmig_findings *f)
 		cli_json_string(stdout, x->module);
 		fputs(",\"file\":", stdout);
 		cli_json_string(stdout, x->file);
+		char *message = cli_finding_message(x);
+
 		fputs(",\"message\":", stdout);
-		cli_json_string(stdout, x->message);
+		cli_json_string(stdout, message ? message : x->message);
 		fputc('}', stdout);
+		free(message);
 	}
 	fputs("]\n", stdout);
 }
@@ -61,6 +64,7 @@ static void print_findings(const cli_context *ctx, const modmig_findings *f)
 
 	for (size_t i = 0; i < n; i++) {
 		const modmig_finding *x = modmig_findings_at(f, i);
+		char *message = cli_finding_message(x);
 
 		if ((int)x->kind >= 0 && (int)x->kind < MODMIG_FINDING_KIND_COUNT)
 			counts[x->kind]++;
@@ -68,7 +72,9 @@ static void print_findings(const cli_context *ctx, const modmig_findings *f)
 		printf("%s%-12s%s  %s %s %s: %s\n",
 		       cli_color_on(ctx, false, finding_color(x->kind)),
 		       modmig_finding_kind_name(x->kind), cli_color_off(ctx, false), version,
-		       x->module ? x->module : "-", x->file ? x->file : "-", x->message);
+		       x->module ? x->module : "-", x->file ? x->file : "-",
+		       message ? message : x->message);
+		free(message);
 	}
 	printf("%zu problem%s found:", n, n == 1 ? "" : "s");
 	for (size_t k = 0, first = 1; k < MODMIG_FINDING_KIND_COUNT; k++) {
@@ -121,56 +127,80 @@ cleanup:
 
 /* ---- doctor ---------------------------------------------------------------- */
 
-static void print_checkup_json(const modmig_checkup *c, bool healthy)
+/*
+ * The items to print: the library's checkup, then the failed connection when
+ * the CLI could not connect (modmig_doctor() leaves that item to its caller).
+ */
+typedef struct doctor_items {
+	const modmig_checkup *checkup;
+	const modmig_check *connection; /* or NULL */
+} doctor_items;
+
+static size_t items_count(const doctor_items *d)
+{
+	return modmig_checkup_count(d->checkup) + (d->connection != NULL);
+}
+
+static const modmig_check *items_at(const doctor_items *d, size_t i)
+{
+	return i < modmig_checkup_count(d->checkup) ? modmig_checkup_at(d->checkup, i)
+	                                            : d->connection;
+}
+
+static void print_checkup_json(const doctor_items *c, bool healthy)
 {
 	printf("{\"healthy\":%s,\"checks\":[", healthy ? "true" : "false");
-	for (size_t i = 0; i < modmig_checkup_count(c); i++) {
-		const modmig_check *x = modmig_checkup_at(c, i);
+	for (size_t i = 0; i < items_count(c); i++) {
+		const modmig_check *x = items_at(c, i);
 
 		fputs(i ? ",{\"name\":" : "{\"name\":", stdout);
 		cli_json_string(stdout, x->name);
 		printf(",\"ok\":%s,\"detail\":", x->ok ? "true" : "false");
 		cli_json_string(stdout, x->detail);
 		fputs(",\"fix\":", stdout);
-		cli_json_string(stdout, x->fix);
+		cli_json_string(stdout, x->ok ? NULL : cli_check_fix(x));
 		fputc('}', stdout);
 	}
 	fputs("]}\n", stdout);
 }
 
-static void print_checkup(const cli_context *ctx, const modmig_checkup *c)
+static void print_checkup(const cli_context *ctx, const doctor_items *c)
 {
 	int width = 0;
 	size_t failed = 0;
 
-	for (size_t i = 0; i < modmig_checkup_count(c); i++) {
-		int len = (int)strlen(modmig_checkup_at(c, i)->name);
+	for (size_t i = 0; i < items_count(c); i++) {
+		int len = (int)strlen(items_at(c, i)->name);
 		width = len > width ? len : width;
 	}
-	for (size_t i = 0; i < modmig_checkup_count(c); i++) {
-		const modmig_check *x = modmig_checkup_at(c, i);
+	for (size_t i = 0; i < items_count(c); i++) {
+		const modmig_check *x = items_at(c, i);
+		const char *fix = cli_check_fix(x);
 
 		printf("%s%-4s%s  %-*s  %s\n",
 		       cli_color_on(ctx, false, x->ok ? CLI_GREEN : CLI_RED), x->ok ? "ok" : "FAIL",
 		       cli_color_off(ctx, false), width, x->name, x->detail);
 		if (!x->ok) {
 			printf("      %-*s  %sfix: %s%s\n", width, "",
-			       cli_color_on(ctx, false, CLI_BOLD), x->fix ? x->fix : "-",
+			       cli_color_on(ctx, false, CLI_BOLD), fix ? fix : "-",
 			       cli_color_off(ctx, false));
 			failed++;
 		}
 	}
 	if (failed)
-		printf("%zu of %zu checks failed\n", failed, modmig_checkup_count(c));
+		printf("%zu of %zu checks failed\n", failed, items_count(c));
 	else
-		printf("healthy: all %zu checks passed\n", modmig_checkup_count(c));
+		printf("healthy: all %zu checks passed\n", items_count(c));
 }
 
 int cli_cmd_doctor(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 {
 	modmig_source *src = NULL;
+	modmig_db *db = NULL;
 	modmig_checkup *checkup = NULL;
-	modmig_error *err = NULL;
+	modmig_error *err = NULL, *cerr = NULL;
+	modmig_check connection = {"connection", false, NULL, NULL, MODMIG_NEXT_NONE};
+	doctor_items items = {NULL, NULL};
 	modmig_status st;
 	char **args = NULL;
 	int rc;
@@ -180,19 +210,40 @@ int cli_cmd_doctor(cli_context *ctx, const cli_command *cmd, int argc, char **ar
 	rc = cli_open_source(ctx, &src);
 	if (rc != CLI_EXIT_OK)
 		goto cleanup;
-	st = modmig_doctor(ctx->database, src, &checkup, &err);
+	/*
+	 * Doctor's connection is the CLI's, made here: a failed one is not an
+	 * error but the checklist's failed "connection" item, printed after the
+	 * items that need no server. No log callback: doctor reports in items.
+	 */
+	if (modmig_db_connect(ctx->database, &db, &cerr) != MODMIG_OK) {
+		db = NULL;
+		connection.detail =
+		        cerr ? modmig_error_message(cerr) : "cannot connect to the database";
+		connection.fix =
+		        cerr && modmig_error_hint(cerr)
+		                ? modmig_error_hint(cerr)
+		                : "check -d, DATABASE_URL or PGHOST/PGPORT/PGUSER/PGDATABASE; "
+		                  "is the server running?";
+		items.connection = &connection;
+	}
+	st = modmig_doctor(db, src, &checkup, &err);
 	if (st != MODMIG_OK && st != MODMIG_E_CHECK) {
 		rc = cli_report_failure(ctx, st, err);
 		goto cleanup;
 	}
+	if (items.connection)
+		st = MODMIG_E_CHECK;
+	items.checkup = checkup;
 	rc = modmig_exit_code(st);
 	if (ctx->json)
-		print_checkup_json(checkup, st == MODMIG_OK);
+		print_checkup_json(&items, st == MODMIG_OK);
 	else
-		print_checkup(ctx, checkup);
+		print_checkup(ctx, &items);
 cleanup:
 	modmig_checkup_free(checkup);
 	modmig_error_free(err);
+	modmig_error_free(cerr);
+	modmig_db_free(db);
 	modmig_source_free(src);
 	return rc;
 }
@@ -376,7 +427,7 @@ static void on_stamp_event(void *userdata, const modmig_event *event)
 static void measure(cli_context *ctx, const modmig_source *src)
 {
 	for (size_t i = 0; i < modmig_source_migration_count(src); i++) {
-		const modmig_migration *m = modmig_source_migration(src, i);
+		const modmig_migration *m = modmig_source_migration_at(src, i);
 		int module = (int)strlen(cli_module_name(m)),
 		    name = (int)strlen(modmig_migration_name(m));
 

@@ -12,7 +12,8 @@
 static bool parse_plan_options(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
                                modmig_up_options *opts, const char **output, int *exit_code)
 {
-	bool ok = false, have_to = false;
+	cli_up_given given = {0};
+	bool ok = false;
 	cli_parser p;
 	int c;
 
@@ -22,7 +23,7 @@ static bool parse_plan_options(cli_context *ctx, const cli_command *cmd, int arg
 		goto cleanup;
 	}
 	while ((c = cli_getopt(&p)) != -1) {
-		int taken = cli_take_up_selection(ctx, c, optarg, opts, &have_to);
+		int taken = cli_take_up_selection(ctx, c, optarg, opts, &given);
 
 		if (taken < 0)
 			goto cleanup;
@@ -37,14 +38,7 @@ static bool parse_plan_options(cli_context *ctx, const cli_command *cmd, int arg
 	if (!*output)
 		cli_usage_error(ctx, "missing '-o FILE': the plan needs a file to be reviewed and "
 		                     "applied with 'modmig up --plan FILE'");
-	else if (have_to && opts->by_one)
-		cli_usage_error(ctx, "options '--to' and '--by-one' cannot be used together");
-	else if (have_to && opts->to == 0)
-		cli_usage_error(ctx, "invalid value '0' for '--to': expected a version number such "
-		                     "as 2001");
-	else if (opts->resume && opts->restart)
-		cli_usage_error(ctx, "options '--resume' and '--restart' cannot be used together");
-	else
+	else if (cli_check_up_selection(ctx, opts, &given))
 		ok = cli_expect_args(&p, 0, 0, NULL);
 	if (ok)
 		*exit_code = CLI_EXIT_OK;
@@ -59,7 +53,7 @@ static void print_plan_json(const char *path, const modmig_result *result)
 	cli_json_string(stdout, path);
 	fputs(",\"migrations\":[", stdout);
 	for (size_t i = 0; i < modmig_result_count(result); i++) {
-		const modmig_result_row *row = modmig_result_row_at(result, i);
+		const modmig_result_row *row = modmig_result_at(result, i);
 
 		printf("%s{\"version\":%" PRId64 ",\"module\":", i ? "," : "", row->version);
 		cli_json_string(stdout, row->module);

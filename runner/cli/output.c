@@ -27,6 +27,130 @@ const char *cli_color_off(const cli_context *ctx, bool to_err)
 	return (to_err ? ctx->color_err : ctx->color_out) ? "\033[0m" : "";
 }
 
+/* ---- next steps as command lines ------------------------------------------------ */
+
+/* printf into a new string, or NULL when out of memory */
+static char *format(const char *fmt, ...) CLI_PRINTF(1, 2);
+static char *format(const char *fmt, ...)
+{
+	va_list ap;
+	char *out = NULL;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || !(out = malloc((size_t)n + 1)))
+		return NULL;
+	va_start(ap, fmt);
+	vsnprintf(out, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return out;
+}
+
+/*
+ * The library says what to do in API terms and names the step; here each
+ * step becomes the command line that does it. Where one step is worded for
+ * several situations, the error's status tells them apart.
+ */
+char *cli_error_hint(const modmig_error *err)
+{
+	modmig_status code = modmig_error_code(err);
+	const char *reason = modmig_error_next_reason(err);
+	const char *module = modmig_error_module(err);
+	const char *sep = reason ? "; " : "";
+
+	if (!reason)
+		reason = "";
+	switch (modmig_error_next_step(err)) {
+	case MODMIG_NEXT_RESUME:
+		return format(
+		        "%s%sfix the cause, then run 'modmig up --resume' to continue at unit "
+		        "%d, or 'modmig up --restart' to run it again from unit 1",
+		        reason, sep, modmig_error_next_unit(err));
+	case MODMIG_NEXT_RUN_UP:
+		return code == MODMIG_E_USAGE ? format("run up without --resume or --restart")
+		                              : format("run 'modmig up'");
+	case MODMIG_NEXT_WRITE_PLAN:
+		if (code == MODMIG_E_PARSE)
+			return format("write the plan again with 'modmig plan -o FILE' instead of "
+			              "editing it");
+		if (code == MODMIG_E_PLAN_MISMATCH)
+			return format("write a new plan with 'modmig plan -o FILE', review it and "
+			              "apply that one");
+		if (code == MODMIG_E_USAGE)
+			return format(
+			        "drop those options, or write a new plan with them: modmig plan "
+			        "-o FILE [options]");
+		return NULL;
+	case MODMIG_NEXT_LIST:
+		if (code == MODMIG_E_USAGE && module)
+			return format("pick one of module %s's versions from 'modmig list'",
+			              module);
+		if (module)
+			return format("`modmig list` shows the modules%s%s", sep, reason);
+		return format("pick a version from 'modmig list'%s%s", sep, reason);
+	case MODMIG_NEXT_CREATE_MIGRATION:
+		return format("%s%suse `modmig create %s NAME`", reason, sep,
+		              module ? module : "MODULE");
+	case MODMIG_NEXT_USE_MANIFEST:
+		return code == MODMIG_E_USAGE
+		               ? format("drop --module, or use -m with a manifest")
+		               : format("pass the manifest with -m, e.g. -m modules/modules.yaml");
+	case MODMIG_NEXT_RENUMBER:
+		return format("give it a version above %" PRId64
+		              ", or run without --strict to apply "
+		              "it out of order",
+		              modmig_error_next_version(err));
+	case MODMIG_NEXT_RAISE_LOCK_TIMEOUT:
+		return format("nothing of this migration was kept; let that session finish (or end "
+		              "it), then run up again, or raise --lock-timeout or the file's '-- "
+		              "modmig lock_timeout=' header");
+	case MODMIG_NEXT_RAISE_STATEMENT_TIMEOUT:
+		return format(
+		        "make the statement faster, or raise --statement-timeout or the file's "
+		        "'-- modmig statement_timeout=' header");
+	default:
+		return NULL;
+	}
+}
+
+char *cli_finding_message(const modmig_finding *f)
+{
+	const char *step;
+
+	switch (f->next) {
+	case MODMIG_NEXT_RUN_UP:
+		step = f->kind == MODMIG_FINDING_OUT_OF_ORDER
+		               ? "'modmig up' applies it with a warning, --strict refuses"
+		               : "run 'modmig up'";
+		break;
+	case MODMIG_NEXT_CREATE_STATE:
+		step = "run 'modmig up' to create it";
+		break;
+	case MODMIG_NEXT_RESUME:
+		step = "run 'modmig up --resume' or 'modmig up --restart'";
+		break;
+	default:
+		return format("%s", f->message);
+	}
+	return format("%s; %s", f->reason, step);
+}
+
+const char *cli_check_fix(const modmig_check *c)
+{
+	switch (c->next) {
+	case MODMIG_NEXT_RUN_UP:
+		return "run 'modmig up'";
+	case MODMIG_NEXT_CREATE_STATE:
+		return "run 'modmig up' to create it";
+	case MODMIG_NEXT_RUN_VERIFY:
+		return "run 'modmig verify' for details";
+	default:
+		return c->fix;
+	}
+}
+
 /* Server text such as PL/pgSQL context spans lines; keep it under its label. */
 static void print_labelled(const char *label, const char *text)
 {
@@ -59,32 +183,24 @@ static void print_error_head(const cli_context *ctx, const char *file, int line,
 	        cli_color_off(ctx, true), message);
 }
 
+int cli_report_error_hint(const cli_context *ctx, const modmig_error *err, const char *hint)
+{
+	char *text = modmig_error_format_hint(err, ctx->color_err ? MODMIG_FORMAT_COLOR : 0, hint);
+
+	if (!text)
+		return cli_out_of_memory(ctx);
+	fputs(text, stderr);
+	modmig_free(text);
+	return modmig_exit_code(modmig_error_code(err));
+}
+
 int cli_report_error(const cli_context *ctx, const modmig_error *err)
 {
-	const char *hint = modmig_error_hint(err);
-	const char *sqlstate = modmig_error_sqlstate(err);
-	const char *detail = modmig_error_detail(err);
-	const char *context = modmig_error_context(err);
-	const char *module = modmig_error_module(err);
-	int64_t version = modmig_error_version(err);
+	char *hint = cli_error_hint(err);
+	int rc = cli_report_error_hint(ctx, err, hint ? hint : modmig_error_hint(err));
 
-	print_error_head(ctx, modmig_error_file(err), modmig_error_line(err),
-	                 modmig_error_column(err), modmig_error_message(err));
-	if (hint)
-		print_labelled("hint", hint);
-	if (version != 0) {
-		char v[32];
-		cli_format_version(v, version);
-		fprintf(stderr, "  migration: %s%s%s\n", v, module ? " " : "",
-		        module ? module : "");
-	}
-	if (sqlstate)
-		fprintf(stderr, "  SQLSTATE %s\n", sqlstate);
-	if (detail)
-		print_labelled("detail", detail);
-	if (context)
-		print_labelled("context", context);
-	return modmig_exit_code(modmig_error_code(err));
+	free(hint);
+	return rc;
 }
 
 int cli_report_failure(const cli_context *ctx, modmig_status st, const modmig_error *err)

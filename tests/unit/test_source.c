@@ -138,11 +138,11 @@ static void test_merged_order(void **state)
 	assert_string_equal(modmig_source_origin(src), t->manifest);
 	assert_string_equal(modmig_source_version_table(src), "goose_db_version");
 	assert_int_equal(modmig_source_module_count(src), 3);
-	assert_string_equal(modmig_module_name(modmig_source_module(src, 1)), "identity");
-	assert_null(modmig_source_module(src, 3));
+	assert_string_equal(modmig_module_name(modmig_source_module_at(src, 1)), "identity");
+	assert_null(modmig_source_module_at(src, 3));
 	assert_int_equal(modmig_module_depends_count(modmig_source_find_module(src, "identity")),
 	                 1);
-	assert_string_equal(modmig_module_depends(modmig_source_find_module(src, "identity"), 0),
+	assert_string_equal(modmig_module_depends_at(modmig_source_find_module(src, "identity"), 0),
 	                    "db");
 	assert_null(modmig_source_find_module(src, "nope"));
 	assert_int_equal(modmig_module_first_version(modmig_source_find_module(src, "billing")),
@@ -152,9 +152,9 @@ static void test_merged_order(void **state)
 
 	assert_int_equal(modmig_source_migration_count(src), 5);
 	for (i = 0; i < 5; i++)
-		assert_int_equal(modmig_migration_version(modmig_source_migration(src, i)),
+		assert_int_equal(modmig_migration_version(modmig_source_migration_at(src, i)),
 		                 order[i]);
-	assert_null(modmig_source_migration(src, 5));
+	assert_null(modmig_source_migration_at(src, 5));
 
 	m = modmig_source_find(src, 2001);
 	assert_non_null(m);
@@ -198,13 +198,13 @@ static void test_relative_display_paths(void **state)
 	assert_non_null(getcwd(cwd, sizeof(cwd)));
 	assert_int_equal(chdir(t->root), 0);
 	assert_int_equal(modmig_source_new_manifest("modules/modules.yaml", &src, &err), MODMIG_OK);
-	assert_string_equal(modmig_migration_file(modmig_source_migration(src, 0)),
+	assert_string_equal(modmig_migration_file(modmig_source_migration_at(src, 0)),
 	                    "modules/identity/migrations/02001_identity_init.sql");
 	modmig_source_free(src);
 	assert_int_equal(chdir(t->root), 0);
 	assert_int_equal(chdir("modules"), 0);
 	assert_int_equal(modmig_source_new_manifest("modules.yaml", &src, &err), MODMIG_OK);
-	assert_string_equal(modmig_migration_file(modmig_source_migration(src, 0)),
+	assert_string_equal(modmig_migration_file(modmig_source_migration_at(src, 0)),
 	                    "identity/migrations/02001_identity_init.sql");
 	modmig_source_free(src);
 	assert_int_equal(chdir(cwd), 0);
@@ -360,14 +360,14 @@ static void test_dir_mode(void **state)
 	assert_string_equal(modmig_source_version_table(src), "goose_db_version");
 	assert_int_equal(modmig_source_module_count(src), 0);
 	assert_int_equal(modmig_source_migration_count(src), 4);
-	assert_int_equal(modmig_migration_version(modmig_source_migration(src, 0)), 1);
-	assert_int_equal(modmig_migration_version(modmig_source_migration(src, 1)), 2);
-	assert_int_equal(modmig_migration_version(modmig_source_migration(src, 2)), 3);
-	m = modmig_source_migration(src, 3);
+	assert_int_equal(modmig_migration_version(modmig_source_migration_at(src, 0)), 1);
+	assert_int_equal(modmig_migration_version(modmig_source_migration_at(src, 1)), 2);
+	assert_int_equal(modmig_migration_version(modmig_source_migration_at(src, 2)), 3);
+	m = modmig_source_migration_at(src, 3);
 	assert_int_equal(modmig_migration_version(m), INT64_C(20230101120000));
 	assert_string_equal(modmig_migration_name(m), "add_index");
 	assert_null(modmig_migration_module(m));
-	assert_string_equal(modmig_migration_name(modmig_source_migration(src, 2)), "");
+	assert_string_equal(modmig_migration_name(modmig_source_migration_at(src, 2)), "");
 	modmig_source_free(src);
 
 	assert_int_equal(modmig_source_new_dir(t->root, "ops.versions", &src, &err), MODMIG_OK);
@@ -377,7 +377,7 @@ static void test_dir_mode(void **state)
 	/* goose reads "+4" with strconv.ParseInt, so a leading plus is a version. */
 	write_file(t->root, "+4_plus.sql", simple_sql);
 	assert_int_equal(modmig_source_new_dir(t->root, NULL, &src, &err), MODMIG_OK);
-	assert_int_equal(modmig_migration_version(modmig_source_migration(src, 3)), 4);
+	assert_int_equal(modmig_migration_version(modmig_source_migration_at(src, 3)), 4);
 	modmig_source_free(src);
 }
 
@@ -397,8 +397,8 @@ static void test_contents_load_on_first_use(void **state)
 	write_file(t->root, "00001_a.sql", simple_sql);
 	write_file(t->root, "00002_b.sql", template_sql);
 	assert_int_equal(modmig_source_new_dir(t->root, NULL, &src, &err), MODMIG_OK);
-	first = modmig_source_migration(src, 0);
-	second = modmig_source_migration(src, 1);
+	first = modmig_source_migration_at(src, 0);
+	second = modmig_source_migration_at(src, 1);
 	assert_false(first->loaded);
 	assert_false(second->loaded);
 
@@ -485,12 +485,12 @@ static void test_embedded(void **state)
 	assert_string_equal(modmig_source_origin(src), "(embedded)");
 	assert_string_equal(modmig_source_version_table(src), "app.goose_db_version");
 	assert_int_equal(modmig_source_migration_count(src), 2);
-	m = modmig_source_migration(src, 0);
+	m = modmig_source_migration_at(src, 0);
 	assert_int_equal(modmig_migration_version(m), 1001);
 	assert_string_equal(modmig_migration_file(m), "modules/db/migrations/01001_db_init.sql");
 	mm_sha256_hex(simple_sql, strlen(simple_sql), sha);
 	assert_string_equal(modmig_migration_sha256(m), sha);
-	m = modmig_source_migration(src, 1);
+	m = modmig_source_migration_at(src, 1);
 	assert_string_equal(modmig_migration_file(m),
 	                    "modules/identity/migrations/02001_identity_init.sql");
 	/* The generator's precomputed hash is trusted, not recomputed. */

@@ -33,6 +33,11 @@ struct modmig_error {
 	int column;
 	int64_t version;
 	char *module;
+	/* what to do, machine-readable, and its parameters (mm_next) */
+	modmig_next_step next;
+	char *next_reason;
+	int next_unit;
+	int64_t next_version;
 };
 
 /*
@@ -45,6 +50,15 @@ modmig_status mm_fail(modmig_error **err, modmig_status code, const char *file, 
                       int column, const char *fmt, ...) MM_PRINTF(6, 7);
 /* Set the hint of *err (no-op when err or *err is NULL). */
 void mm_hint(modmig_error **err, const char *fmt, ...) MM_PRINTF(2, 3);
+/*
+ * Set the next step of *err and its hint in API terms (fmt; never a command
+ * line or a flag: clients word steps themselves). unit is the step's unit
+ * parameter (0 when none). No-op when err or *err is NULL.
+ */
+void mm_next(modmig_error **err, modmig_next_step step, int unit, const char *fmt, ...)
+        MM_PRINTF(4, 5);
+/* The facts behind the next step, for clients that word the step themselves. */
+void mm_next_reason(modmig_error **err, const char *fmt, ...) MM_PRINTF(2, 3);
 /* Attach a migration to *err (no-op when err or *err is NULL). */
 void mm_error_set_migration(modmig_error **err, int64_t version, const char *module);
 /* Set a string field, replacing any previous value (NULL clears). */

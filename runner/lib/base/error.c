@@ -1,5 +1,10 @@
-/* error.c - the status table (doubling as exit codes) and the error object. */
+/*
+ * error.c - the status table (doubling as exit codes), the error object with
+ * its next step, the one formatting of an error, and the library's version.
+ */
 #include "base/base.h"
+
+#include <inttypes.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +37,38 @@ static const struct {
         [MODMIG_E_PENDING] = {"pending", 3},
 };
 
+/* MODMIG_VERSION as this library was built, whatever header a client used. */
+const char *modmig_version(void)
+{
+	return MODMIG_VERSION;
+}
+
+/* Indexed by modmig_next_step; appended to as the enum is. */
+static const char *const next_step_names[] = {
+        [MODMIG_NEXT_NONE] = "none",
+        [MODMIG_NEXT_RUN_UP] = "run_up",
+        [MODMIG_NEXT_RESUME] = "resume",
+        [MODMIG_NEXT_CREATE_STATE] = "create_state",
+        [MODMIG_NEXT_RUN_VERIFY] = "run_verify",
+        [MODMIG_NEXT_WRITE_PLAN] = "write_plan",
+        [MODMIG_NEXT_LIST] = "list",
+        [MODMIG_NEXT_CREATE_MIGRATION] = "create_migration",
+        [MODMIG_NEXT_USE_MANIFEST] = "use_manifest",
+        [MODMIG_NEXT_RENUMBER] = "renumber",
+        [MODMIG_NEXT_RAISE_LOCK_TIMEOUT] = "raise_lock_timeout",
+        [MODMIG_NEXT_RAISE_STATEMENT_TIMEOUT] = "raise_statement_timeout",
+        [MODMIG_NEXT_GRANT] = "grant",
+};
+
+const char *modmig_next_step_name(modmig_next_step step)
+{
+	size_t count = sizeof(next_step_names) / sizeof(next_step_names[0]);
+
+	if ((unsigned)step >= count || !next_step_names[step])
+		return "unknown";
+	return next_step_names[step];
+}
+
 int modmig_exit_code(modmig_status status)
 {
 	if ((int)status < 0 || status >= MODMIG_STATUS_COUNT)
@@ -57,6 +94,7 @@ void modmig_error_free(modmig_error *err)
 	free(err->context);
 	free(err->file);
 	free(err->module);
+	free(err->next_reason);
 	free(err);
 }
 
@@ -103,6 +141,22 @@ int64_t modmig_error_version(const modmig_error *err)
 const char *modmig_error_module(const modmig_error *err)
 {
 	return err ? err->module : NULL;
+}
+modmig_next_step modmig_error_next_step(const modmig_error *err)
+{
+	return err ? err->next : MODMIG_NEXT_NONE;
+}
+const char *modmig_error_next_reason(const modmig_error *err)
+{
+	return err ? err->next_reason : NULL;
+}
+int modmig_error_next_unit(const modmig_error *err)
+{
+	return err ? err->next_unit : 0;
+}
+int64_t modmig_error_next_version(const modmig_error *err)
+{
+	return err ? err->next_version : 0;
 }
 
 void modmig_free(void *ptr)
@@ -168,6 +222,12 @@ void mm_hint(modmig_error **err, const char *fmt, ...)
 	va_end(ap);
 	free((*err)->hint);
 	(*err)->hint = hint;
+	/* a hint without a step: a step set before no longer goes with it */
+	(*err)->next = MODMIG_NEXT_NONE;
+	(*err)->next_unit = 0;
+	(*err)->next_version = 0;
+	free((*err)->next_reason);
+	(*err)->next_reason = NULL;
 }
 
 void mm_error_set_migration(modmig_error **err, int64_t version, const char *module)
@@ -176,4 +236,115 @@ void mm_error_set_migration(modmig_error **err, int64_t version, const char *mod
 		return;
 	(*err)->version = version;
 	mm_error_set_field(&(*err)->module, module);
+}
+
+/* vsnprintf into a new string; NULL when out of memory. */
+static char *vformat(const char *fmt, va_list ap)
+{
+	va_list copy;
+	char *out;
+	int n;
+
+	va_copy(copy, ap);
+	n = vsnprintf(NULL, 0, fmt, copy);
+	va_end(copy);
+	if (n < 0 || !(out = malloc((size_t)n + 1)))
+		return NULL;
+	vsnprintf(out, (size_t)n + 1, fmt, ap);
+	return out;
+}
+
+void mm_next(modmig_error **err, modmig_next_step step, int unit, const char *fmt, ...)
+{
+	va_list ap;
+	char *hint;
+
+	if (!err || !*err)
+		return;
+	(*err)->next = step;
+	(*err)->next_unit = unit;
+	va_start(ap, fmt);
+	hint = vformat(fmt, ap);
+	va_end(ap);
+	if (!hint)
+		return;
+	free((*err)->hint);
+	(*err)->hint = hint;
+}
+
+void mm_next_reason(modmig_error **err, const char *fmt, ...)
+{
+	va_list ap;
+	char *reason;
+
+	if (!err || !*err)
+		return;
+	va_start(ap, fmt);
+	reason = vformat(fmt, ap);
+	va_end(ap);
+	free((*err)->next_reason);
+	(*err)->next_reason = reason;
+}
+
+/* ---- formatting --------------------------------------------------------- */
+
+/* Server text such as PL/pgSQL context spans lines; keep it under its label. */
+static void put_labelled(mm_buf *b, const char *label, const char *text)
+{
+	const char *line = text;
+
+	mm_buf_printf(b, "  %s: ", label);
+	while (*line) {
+		size_t len = strcspn(line, "\n");
+
+		mm_buf_printf(b, "%s%.*s\n", line == text ? "" : "    ", (int)len, line);
+		line += len;
+		if (*line == '\n')
+			line++;
+	}
+	if (!*text)
+		mm_buf_puts(b, "\n");
+}
+
+char *modmig_error_format_hint(const modmig_error *err, unsigned flags, const char *hint)
+{
+	const char *file = modmig_error_file(err);
+	int line = modmig_error_line(err), column = modmig_error_column(err);
+	bool color = (flags & MODMIG_FORMAT_COLOR) != 0;
+	mm_buf b;
+
+	mm_buf_init(&b);
+	/* file:line:column, the form editors jump to */
+	if (file && line > 0 && column > 0)
+		mm_buf_printf(&b, "%s:%d:%d: ", file, line, column);
+	else if (file && line > 0)
+		mm_buf_printf(&b, "%s:%d: ", file, line);
+	else if (file)
+		mm_buf_printf(&b, "%s: ", file);
+	else
+		mm_buf_puts(&b, "modmig: ");
+	mm_buf_printf(&b, "%serror%s: %s\n", color ? "\033[31m" : "", color ? "\033[0m" : "",
+	              modmig_error_message(err));
+	if (hint)
+		put_labelled(&b, "hint", hint);
+	if (modmig_error_version(err) != 0)
+		mm_buf_printf(&b, "  migration: %05" PRId64 "%s%s\n", modmig_error_version(err),
+		              modmig_error_module(err) ? " " : "",
+		              modmig_error_module(err) ? modmig_error_module(err) : "");
+	if (modmig_error_sqlstate(err))
+		mm_buf_printf(&b, "  SQLSTATE %s\n", modmig_error_sqlstate(err));
+	if (modmig_error_detail(err))
+		put_labelled(&b, "detail", modmig_error_detail(err));
+	if (modmig_error_context(err))
+		put_labelled(&b, "context", modmig_error_context(err));
+	if (b.oom) {
+		mm_buf_free(&b);
+		return NULL;
+	}
+	return mm_buf_take(&b);
+}
+
+char *modmig_error_format(const modmig_error *err, unsigned flags)
+{
+	return modmig_error_format_hint(err, flags, modmig_error_hint(err));
 }

@@ -1,16 +1,14 @@
 /*
- * doctor.c - modmig doctor: a checklist of what a migration needs, each item
- * with what was found and a one-line fix when it failed. Read-only: takes no
- * lock and creates nothing. A failed connection is an item, not an error.
+ * doctor.c - doctor: a checklist of what a migration needs, each item with
+ * what was found and a one-line fix when it failed. Read-only: takes no lock
+ * and creates nothing. The caller connects: without a connection the list
+ * holds the offline items and the caller adds its connection error.
  */
 #include "run/run.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CONNECT_FIX                                                                                \
-	"check -d, DATABASE_URL or PGHOST/PGPORT/PGUSER/PGDATABASE; is the server running?"
 
 struct modmig_checkup {
 	modmig_check *items;
@@ -21,8 +19,9 @@ struct modmig_checkup {
 
 /* ---- the checkup handle ------------------------------------------------- */
 
-/* Add an item; detail and fix are taken over (fix may be NULL). */
-static void item(modmig_checkup *c, const char *name, bool ok, char *detail, char *fix)
+/* Add an item with the next step of its fix; detail and fix are taken over (fix may be NULL). */
+static void item_next(modmig_checkup *c, const char *name, bool ok, char *detail, char *fix,
+                      modmig_next_step next)
 {
 	modmig_check *it;
 
@@ -42,6 +41,7 @@ static void item(modmig_checkup *c, const char *name, bool ok, char *detail, cha
 	it->ok = ok;
 	it->detail = detail;
 	it->fix = ok ? NULL : fix;
+	it->next = ok ? MODMIG_NEXT_NONE : next;
 	if (ok)
 		free(fix);
 	return;
@@ -49,6 +49,11 @@ nomem:
 	free(detail);
 	free(fix);
 	c->oom = true;
+}
+
+static void item(modmig_checkup *c, const char *name, bool ok, char *detail, char *fix)
+{
+	item_next(c, name, ok, detail, fix, MODMIG_NEXT_NONE);
 }
 
 size_t modmig_checkup_count(const modmig_checkup *checkup)
@@ -116,7 +121,7 @@ static void check_server(modmig_checkup *c, modmig_db *db)
 static void check_tables(modmig_checkup *c, const mm_names *n, const mm_state *st,
                          const modmig_findings *f)
 {
-	const char *up = "run 'modmig up' to create it";
+	const char *up = "run up, which creates it";
 	bool tampered = false, registry = false;
 	const char *registry_msg = NULL;
 	size_t i;
@@ -130,15 +135,16 @@ static void check_tables(modmig_checkup *c, const mm_names *n, const mm_state *s
 			registry_msg = x->message;
 		}
 	}
-	item(c, "version table", st->has[MM_TABLE_VERSION],
-	     st->has[MM_TABLE_VERSION]
-	             ? mm_printf("%s: %zu applied, current version %lld", n->written,
-	                         st->applied_count, (long long)mm_state_max_applied(st))
-	             : mm_printf("%s does not exist", n->written),
-	     mm_strdup(up));
+	item_next(c, "version table", st->has[MM_TABLE_VERSION],
+	          st->has[MM_TABLE_VERSION]
+	                  ? mm_printf("%s: %zu applied, current version %lld", n->written,
+	                              st->applied_count, (long long)mm_state_max_applied(st))
+	                  : mm_printf("%s does not exist", n->written),
+	          mm_strdup(up), MODMIG_NEXT_CREATE_STATE);
 	if (!st->has[MM_TABLE_HISTORY])
-		item(c, "history", false,
-		     mm_printf("%s does not exist", n->table[MM_TABLE_HISTORY]), mm_strdup(up));
+		item_next(c, "history", false,
+		          mm_printf("%s does not exist", n->table[MM_TABLE_HISTORY]), mm_strdup(up),
+		          MODMIG_NEXT_CREATE_STATE);
 	else
 		item(c, "history", !tampered,
 		     tampered ? mm_printf("%s has lost its append-only trigger",
@@ -148,8 +154,9 @@ static void check_tables(modmig_checkup *c, const mm_names *n, const mm_state *s
 		     mm_strdup("recreate the triggers modmig_append_only and modmig_no_truncate, "
 		               "and check the history for changes"));
 	if (!st->has[MM_TABLE_MODULES])
-		item(c, "module registry", false,
-		     mm_printf("%s does not exist", n->table[MM_TABLE_MODULES]), mm_strdup(up));
+		item_next(c, "module registry", false,
+		          mm_printf("%s does not exist", n->table[MM_TABLE_MODULES]), mm_strdup(up),
+		          MODMIG_NEXT_CREATE_STATE);
 	else
 		item(c, "module registry", !registry,
 		     registry ? mm_strdup(registry_msg)
@@ -195,11 +202,12 @@ static void check_pending(modmig_checkup *c, const modmig_source *src, const mm_
 	if (plan.count == 0)
 		item(c, "pending", true, mm_strdup("every migration is applied"), NULL);
 	else
-		item(c, "pending", false,
-		     mm_printf("%zu migration%s not applied (%zu missing, %zu new), first %lld",
-		               plan.count, plan.count == 1 ? "" : "s", missing,
-		               plan.count - missing, (long long)plan.steps[0].version),
-		     mm_strdup("run 'modmig up'"));
+		item_next(
+		        c, "pending", false,
+		        mm_printf("%zu migration%s not applied (%zu missing, %zu new), first %lld",
+		                  plan.count, plan.count == 1 ? "" : "s", missing,
+		                  plan.count - missing, (long long)plan.steps[0].version),
+		        mm_strdup("run up"), MODMIG_NEXT_RUN_UP);
 	mm_plan_clear(&plan);
 }
 
@@ -229,7 +237,8 @@ static void check_findings(modmig_checkup *c, const modmig_findings *f)
 		if (counts[i])
 			mm_buf_printf(&b, " %zu %s", counts[i],
 			              modmig_finding_kind_name((modmig_finding_kind)i));
-	item(c, "verify", false, mm_buf_take(&b), mm_strdup("run 'modmig verify' for details"));
+	item_next(c, "verify", false, mm_buf_take(&b), mm_strdup("run verify for details"),
+	          MODMIG_NEXT_RUN_VERIFY);
 }
 
 /* ---- privileges --------------------------------------------------------- */
@@ -243,7 +252,7 @@ static char *schema_array(const modmig_source *src)
 	mm_buf_init(&b);
 	mm_buf_puts(&b, "{");
 	for (i = 0; i < modmig_source_module_count(src); i++) {
-		const char *s = modmig_module_schema(modmig_source_module(src, i));
+		const char *s = modmig_module_schema(modmig_source_module_at(src, i));
 
 		mm_buf_puts(&b, i ? ",\"" : "\"");
 		for (k = 0, s = s ? s : "public"; s[k]; k++) {
@@ -312,8 +321,9 @@ static void check_privileges(modmig_checkup *c, modmig_db *db, const modmig_sour
 		               ok_count == 1 ? "" : "s"),
 		     NULL);
 	else
-		item(c, "privileges", false, mm_printf("cannot create in %s", bad.data),
-		     mm_printf("as an owner or superuser: %s", fix.data ? fix.data : ""));
+		item_next(c, "privileges", false, mm_printf("cannot create in %s", bad.data),
+		          mm_printf("as an owner or superuser: %s", fix.data ? fix.data : ""),
+		          MODMIG_NEXT_GRANT);
 cleanup:
 	PQclear(res);
 	free(array);
@@ -323,7 +333,7 @@ cleanup:
 
 /* ---- the checkup -------------------------------------------------------- */
 
-static void run_online(modmig_checkup *c, modmig_db *db, const modmig_source *src)
+static void run_online(modmig_checkup *c, modmig_db *db, modmig_source *src)
 {
 	modmig_error *e = NULL;
 	modmig_findings *f = NULL;
@@ -333,20 +343,22 @@ static void run_online(modmig_checkup *c, modmig_db *db, const modmig_source *sr
 	check_server(c, db);
 	st = mm_session_open(&s, db, src, &e);
 	if (st != MODMIG_OK) {
-		item(c, "state", false, mm_strdup(e ? e->message : "cannot read modmig's state"),
-		     e && e->hint ? mm_strdup(e->hint)
-		                  : mm_printf("let the role read modmig's tables, e.g. GRANT "
-		                              "SELECT, INSERT ON %s, %s, %s TO the role, or "
-		                              "connect as their owner",
-		                              s.names.table[MM_TABLE_VERSION]
-		                                      ? s.names.table[MM_TABLE_VERSION]
-		                                      : "the version table",
-		                              s.names.table[MM_TABLE_HISTORY]
-		                                      ? s.names.table[MM_TABLE_HISTORY]
-		                                      : "its history",
-		                              s.names.table[MM_TABLE_MODULES]
-		                                      ? s.names.table[MM_TABLE_MODULES]
-		                                      : "its registry"));
+		item_next(c, "state", false,
+		          mm_strdup(e ? e->message : "cannot read modmig's state"),
+		          e && e->hint ? mm_strdup(e->hint)
+		                       : mm_printf("let the role read modmig's tables, e.g. GRANT "
+		                                   "SELECT, INSERT ON %s, %s, %s TO the role, or "
+		                                   "connect as their owner",
+		                                   s.names.table[MM_TABLE_VERSION]
+		                                           ? s.names.table[MM_TABLE_VERSION]
+		                                           : "the version table",
+		                                   s.names.table[MM_TABLE_HISTORY]
+		                                           ? s.names.table[MM_TABLE_HISTORY]
+		                                           : "its history",
+		                                   s.names.table[MM_TABLE_MODULES]
+		                                           ? s.names.table[MM_TABLE_MODULES]
+		                                           : "its registry"),
+		          e && e->hint ? e->next : MODMIG_NEXT_GRANT);
 		/* The lock and the privileges do not need the state. */
 		if (s.names.written)
 			check_lock(c, db, &s.names);
@@ -355,8 +367,8 @@ static void run_online(modmig_checkup *c, modmig_db *db, const modmig_source *sr
 	}
 	st = modmig_verify(db, src, &f, &e);
 	if (st != MODMIG_OK && st != MODMIG_E_CHECK) {
-		item(c, "verify", false, mm_strdup(e ? e->message : "verify failed"),
-		     mm_strdup("run 'modmig verify' for details"));
+		item_next(c, "verify", false, mm_strdup(e ? e->message : "verify failed"),
+		          mm_strdup("run verify for details"), MODMIG_NEXT_RUN_VERIFY);
 		goto cleanup;
 	}
 	check_tables(c, &s.names, &s.state, f);
@@ -370,13 +382,11 @@ cleanup:
 	mm_session_close(&s);
 }
 
-modmig_status modmig_doctor(const char *conninfo, const modmig_source *src, modmig_checkup **out,
+modmig_status modmig_doctor(modmig_db *db, modmig_source *src, modmig_checkup **out,
                             modmig_error **err)
 {
 	modmig_status rc = MODMIG_OK;
 	modmig_checkup *c = NULL;
-	modmig_error *cerr = NULL;
-	modmig_db *db = NULL;
 	size_t i;
 
 	*out = NULL;
@@ -387,11 +397,8 @@ modmig_status modmig_doctor(const char *conninfo, const modmig_source *src, modm
 		goto cleanup;
 	}
 	check_config(c, src);
-	if (modmig_db_connect(conninfo, &db, &cerr) != MODMIG_OK) {
-		item(c, "connection", false,
-		     mm_strdup(cerr ? cerr->message : "cannot connect to the database"),
-		     mm_strdup(cerr && cerr->hint ? cerr->hint : CONNECT_FIX));
-	} else {
+	/* without db the caller reports its own connection error as the next item */
+	if (db) {
 		item(c, "connection", true, mm_strdup(db->display ? db->display : "connected"),
 		     NULL);
 		run_online(c, db, src);
@@ -406,8 +413,6 @@ modmig_status modmig_doctor(const char *conninfo, const modmig_source *src, modm
 	*out = c;
 	c = NULL;
 cleanup:
-	modmig_error_free(cerr);
-	modmig_db_free(db);
 	modmig_checkup_free(c);
 	return rc;
 }

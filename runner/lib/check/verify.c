@@ -72,6 +72,7 @@ static void add(modmig_findings *f, modmig_finding_kind kind, int64_t version, c
 	it->file = file ? mm_strdup(file) : NULL;
 	it->message = message;
 	it->severity = kinds[kind].severity;
+	it->reason = message;
 	f->count++;
 	if ((module && !it->module) || (file && !it->file))
 		f->oom = true;
@@ -79,6 +80,28 @@ static void add(modmig_findings *f, modmig_finding_kind kind, int64_t version, c
 nomem:
 	free(message);
 	f->oom = true;
+}
+
+/*
+ * A finding with a next step: reason says what was found, step what to do in
+ * API terms; the message is both, and clients that word the step themselves
+ * (the CLI) show the reason with their own wording. reason is taken over.
+ */
+static void add_next(modmig_findings *f, modmig_finding_kind kind, int64_t version,
+                     const char *module, const char *file, char *reason, modmig_next_step next,
+                     const char *step)
+{
+	char *message = reason ? mm_printf("%s; %s", reason, step) : NULL;
+	modmig_finding *it;
+
+	add(f, kind, version, module, file, message);
+	if (!message || f->oom) {
+		free(reason);
+		return;
+	}
+	it = &f->items[f->count - 1];
+	it->reason = reason;
+	it->next = next;
 }
 
 size_t modmig_findings_count(const modmig_findings *findings)
@@ -100,6 +123,8 @@ void modmig_findings_free(modmig_findings *findings)
 	for (i = 0; i < findings->count; i++) {
 		free((char *)findings->items[i].module);
 		free((char *)findings->items[i].file);
+		if (findings->items[i].reason != findings->items[i].message)
+			free((char *)findings->items[i].reason);
 		free((char *)findings->items[i].message);
 	}
 	free(findings->items);
@@ -243,10 +268,11 @@ static void check_state_tables(modmig_findings *f, const mm_names *n, const mm_s
 	for (t = 0; t < MM_TABLE_COUNT && !st->has[t]; t++)
 		;
 	if (t == MM_TABLE_COUNT) {
-		add(f, MODMIG_FINDING_STATE, 0, NULL, NULL,
-		    mm_printf("the version table %s does not exist: nothing was migrated here yet; "
-		              "run 'modmig up'",
-		              n->written));
+		add_next(f, MODMIG_FINDING_STATE, 0, NULL, NULL,
+		         mm_printf("the version table %s does not exist: nothing was migrated "
+		                   "here yet",
+		                   n->written),
+		         MODMIG_NEXT_RUN_UP, "run up");
 		return;
 	}
 	if (!st->has[MM_TABLE_VERSION])
@@ -257,9 +283,10 @@ static void check_state_tables(modmig_findings *f, const mm_names *n, const mm_s
 	/* modmig's own tables are created again by the next up */
 	for (t = 0; t < MM_TABLE_COUNT; t++)
 		if (t != MM_TABLE_VERSION && !st->has[t])
-			add(f, MODMIG_FINDING_STATE, 0, NULL, NULL,
-			    mm_printf("%s %s is missing; run 'modmig up' to create it",
-			              mm_table_what((mm_table)t), n->table[t]));
+			add_next(f, MODMIG_FINDING_STATE, 0, NULL, NULL,
+			         mm_printf("%s %s is missing", mm_table_what((mm_table)t),
+			                   n->table[t]),
+			         MODMIG_NEXT_CREATE_STATE, "run up, which creates it");
 	if (st->has[MM_TABLE_HISTORY] && c->triggers < TRIGGER_COUNT)
 		add(f, MODMIG_FINDING_TAMPERED, 0, NULL, NULL,
 		    mm_printf("the history table %s lacks its append-only trigger%s (%d of %d "
@@ -316,30 +343,33 @@ static void check_row(modmig_findings *f, const modmig_source *src, const mm_sta
 		              v));
 		break;
 	case MODMIG_STATE_FAILED:
-		add(f, MODMIG_FINDING_FAILED, r->version, module, file,
-		    mm_printf("NO TRANSACTION migration failed at unit %d and is not applied%s%s; "
-		              "run 'modmig up --resume' or 'modmig up --restart'",
-		              r->event ? r->event->failed_unit : 0,
-		              r->event && r->event->error ? ": " : "",
-		              r->event && r->event->error ? r->event->error : ""));
+		add_next(
+		        f, MODMIG_FINDING_FAILED, r->version, module, file,
+		        mm_printf(
+		                "NO TRANSACTION migration failed at unit %d and is not applied%s%s",
+		                r->event ? r->event->failed_unit : 0,
+		                r->event && r->event->error ? ": " : "",
+		                r->event && r->event->error ? r->event->error : ""),
+		        MODMIG_NEXT_RESUME, "run up with resume mode continue or restart");
 		break;
 	case MODMIG_STATE_PENDING:
 	case MODMIG_STATE_MISSING:
 		above = mm_state_max_applied_upto(st, segment_last(src, r->version));
 		if (above > r->version)
-			add(f, MODMIG_FINDING_OUT_OF_ORDER, r->version, module, file,
-			    mm_printf("not applied, and %lld of the same module already is: an "
-			              "out-of-order arrival; 'modmig up' applies it with a "
-			              "warning, --strict refuses",
-			              (long long)above));
+			add_next(f, MODMIG_FINDING_OUT_OF_ORDER, r->version, module, file,
+			         mm_printf("not applied, and %lld of the same module already is: "
+			                   "an out-of-order arrival",
+			                   (long long)above),
+			         MODMIG_NEXT_RUN_UP,
+			         "up applies it with a warning, up with strict refuses");
 		else if (r->state == MODMIG_STATE_MISSING)
-			add(f, MODMIG_FINDING_MISSING, r->version, module, file,
-			    mm_printf("not applied, below the highest applied version %lld; run "
-			              "'modmig up'",
-			              (long long)mm_state_max_applied(st)));
+			add_next(f, MODMIG_FINDING_MISSING, r->version, module, file,
+			         mm_printf("not applied, below the highest applied version %lld",
+			                   (long long)mm_state_max_applied(st)),
+			         MODMIG_NEXT_RUN_UP, "run up");
 		else
-			add(f, MODMIG_FINDING_PENDING, r->version, module, file,
-			    mm_strdup("not applied yet; run 'modmig up'"));
+			add_next(f, MODMIG_FINDING_PENDING, r->version, module, file,
+			         mm_strdup("not applied yet"), MODMIG_NEXT_RUN_UP, "run up");
 		break;
 	}
 }
@@ -360,7 +390,7 @@ static void shorten_errors(mm_state *st)
 	}
 }
 
-modmig_status modmig_verify(modmig_db *db, const modmig_source *src, modmig_findings **out,
+modmig_status modmig_verify(modmig_db *db, modmig_source *src, modmig_findings **out,
                             modmig_error **err)
 {
 	modmig_status rc;

@@ -345,14 +345,14 @@ static modmig_status run_autocommit(run_args *a, modmig_error **err)
 			char taken[128];
 
 			units_taken(taken, sizeof(taken), i, sec->count);
-			if (a->dir == MODMIG_UP)
-				mm_hint(err,
-				        "NO TRANSACTION migration: %s; fix the cause, "
-				        "then run 'modmig up --resume' to continue at unit "
-				        "%zu, or 'modmig up --restart' to run it again from "
-				        "unit 1",
+			if (a->dir == MODMIG_UP) {
+				mm_next(err, MODMIG_NEXT_RESUME, (int)(i + 1),
+				        "NO TRANSACTION migration: %s; fix the cause, then run up "
+				        "with resume mode continue to continue at unit %zu, or "
+				        "restart to run it again from unit 1",
 				        taken, i + 1);
-			else
+				mm_next_reason(err, "NO TRANSACTION migration: %s", taken);
+			} else
 				mm_hint(err,
 				        "NO TRANSACTION migration: %s while rolling back; fix "
 				        "the cause and finish the rollback by hand",
@@ -505,13 +505,14 @@ static void explain_timeout(const run_args *a, modmig_error **err)
 		mm_error_set_field(&(*err)->message, text);
 	/* a NO TRANSACTION migration's hint already says which units took effect */
 	if (!a->m->parsed.no_transaction && lock)
-		mm_hint(err, "nothing of this migration was kept; let that session finish (or end "
-		             "it), then run up again, or raise --lock-timeout or the file's '-- "
-		             "modmig lock_timeout=' header");
+		mm_next(err, MODMIG_NEXT_RAISE_LOCK_TIMEOUT, 0,
+		        "nothing of this migration was kept; let that session finish (or end "
+		        "it), then run up again, or raise the lock timeout or the file's "
+		        "lock_timeout header");
 	else if (!a->m->parsed.no_transaction)
-		mm_hint(err,
-		        "make the statement faster, or raise --statement-timeout or the file's "
-		        "'-- modmig statement_timeout=' header");
+		mm_next(err, MODMIG_NEXT_RAISE_STATEMENT_TIMEOUT, 0,
+		        "make the statement faster, or raise the statement timeout or the "
+		        "file's statement_timeout header");
 	free(holder);
 	free(text);
 }
@@ -521,8 +522,8 @@ static void explain_timeout(const run_args *a, modmig_error **err)
  * the command's: the author knew what that migration needs.
  */
 modmig_status mm_apply_one(mm_session *s, const mm_step *step, modmig_direction dir,
-                           const char *lock_timeout, const char *statement_timeout, int mode,
-                           modmig_result **result, modmig_error **err)
+                           const char *lock_timeout, const char *statement_timeout,
+                           modmig_resume_mode mode, modmig_result **result, modmig_error **err)
 {
 	modmig_status rc;
 	const modmig_migration *m = step->migration;
@@ -536,10 +537,10 @@ modmig_status mm_apply_one(mm_session *s, const mm_step *step, modmig_direction 
 	a.lock_timeout = m->parsed.lock_timeout ? m->parsed.lock_timeout : lock_timeout;
 	a.statement_timeout =
 	        m->parsed.statement_timeout ? m->parsed.statement_timeout : statement_timeout;
-	if (step->failed && mode == MM_RESUME) {
+	if (step->failed && mode == MODMIG_RESUME_CONTINUE) {
 		a.first_unit = step->failed_unit > 0 ? (size_t)step->failed_unit - 1 : 0;
 		a.prefix = MODMIG_HISTORY_RESUMED;
-	} else if (step->failed && mode == MM_RESTART) {
+	} else if (step->failed && mode == MODMIG_RESUME_RESTART) {
 		a.prefix = MODMIG_HISTORY_RESTARTED;
 	}
 	rc = m->parsed.no_transaction ? run_autocommit(&a, err) : run_in_transaction(&a, err);

@@ -127,10 +127,12 @@ modmig_status mm_plan_up(const modmig_migration *migs, size_t count, const mm_st
 				             "module was applied",
 				             (long long)m->version, m->module ? " of module " : "",
 				             m->module ? m->module->name : "", (long long)above);
-				mm_hint(err,
-				        "give it a version above %lld, or run without --strict to "
+				mm_next(err, MODMIG_NEXT_RENUMBER, 0,
+				        "give it a version above %lld, or run up without strict to "
 				        "apply it out of order",
 				        (long long)above);
+				if (err && *err)
+					(*err)->next_version = above;
 				mm_error_set_migration(err, m->version,
 				                       m->module ? m->module->name : NULL);
 			}
@@ -295,14 +297,19 @@ modmig_status mm_registry_check(const modmig_source *src, const mm_state *st, si
 	return MODMIG_OK;
 }
 
-/* Parse everything that will run before anything runs: a bad file changes nothing. */
-modmig_status mm_plan_parse_all(const mm_plan *plan, modmig_error **err)
+/*
+ * Parse everything that will run before anything runs: a bad file changes
+ * nothing. The plan's steps point into src's migrations; the writable
+ * migration is reached through src itself, which the caller may change.
+ */
+modmig_status mm_plan_parse_all(modmig_source *src, const mm_plan *plan, modmig_error **err)
 {
 	modmig_status rc = MODMIG_OK;
 	size_t i;
 
 	for (i = 0; i < plan->count && rc == MODMIG_OK; i++)
-		rc = mm_migration_parse((modmig_migration *)plan->steps[i].migration, err);
+		rc = mm_migration_parse(
+		        &src->migrations[plan->steps[i].migration - src->migrations], err);
 	return rc;
 }
 
@@ -322,7 +329,7 @@ modmig_status mm_plan_check_failed(const mm_plan *plan, const modmig_up_options 
 		if (!st->failed)
 			continue;
 		any = true;
-		if (opts->resume || opts->restart)
+		if (opts->resume != MODMIG_RESUME_NONE)
 			continue;
 		if (units)
 			snprintf(of, sizeof(of), " of %zu", units);
@@ -336,19 +343,19 @@ modmig_status mm_plan_check_failed(const mm_plan *plan, const modmig_up_options 
 		        "NO TRANSACTION migration %lld failed part-way and is not applied: %s, "
 		        "unit %d%s failed",
 		        (long long)st->version, took, st->failed_unit, of);
-		mm_hint(err,
-		        "fix the cause, then run 'modmig up --resume' to continue at unit %d, or "
-		        "'modmig up --restart' to run it again from unit 1",
+		mm_next(err, MODMIG_NEXT_RESUME, st->failed_unit > 0 ? st->failed_unit : 1,
+		        "fix the cause, then run up with resume mode continue to continue at "
+		        "unit %d, or restart to run it again from unit 1",
 		        st->failed_unit > 0 ? st->failed_unit : 1);
 		mm_error_set_migration(err, st->version,
 		                       st->migration->module ? st->migration->module->name : NULL);
 		return MODMIG_E_INCOMPLETE;
 	}
-	if (!any && (opts->resume || opts->restart)) {
+	if (!any && opts->resume != MODMIG_RESUME_NONE) {
 		mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0,
 		        "nothing to %s: no NO TRANSACTION migration has failed",
-		        opts->resume ? "resume" : "restart");
-		mm_hint(err, "run up without --resume or --restart");
+		        opts->resume == MODMIG_RESUME_CONTINUE ? "resume" : "restart");
+		mm_next(err, MODMIG_NEXT_RUN_UP, 0, "run up without a resume mode");
 		return MODMIG_E_USAGE;
 	}
 	return MODMIG_OK;

@@ -58,6 +58,7 @@ static void write_header(FILE *f, const modmig_db *db, const modmig_source *src,
 	if (gmtime_r(&now, &tm))
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
 	fprintf(f, "%s\n", PLAN_MAGIC);
+	/* the file is read by people running the command line, so it speaks its terms */
 	fprintf(f, "# A reviewed plan: the exact migrations 'modmig up --plan FILE' applies,\n"
 	           "# in this order. It refuses (exit 3) and changes nothing if any file or\n"
 	           "# the database differs from what is written here.\n");
@@ -73,9 +74,9 @@ static void write_header(FILE *f, const modmig_db *db, const modmig_source *src,
 		fprintf(f, "option by-one\n");
 	if (opts->strict)
 		fprintf(f, "option strict\n");
-	if (opts->resume)
+	if (opts->resume == MODMIG_RESUME_CONTINUE)
 		fprintf(f, "option resume\n");
-	if (opts->restart)
+	if (opts->resume == MODMIG_RESUME_RESTART)
 		fprintf(f, "option restart\n");
 }
 
@@ -118,9 +119,8 @@ static modmig_status write_file(const char *path, const modmig_db *db, const mod
 	return MODMIG_OK;
 }
 
-modmig_status modmig_plan_write(modmig_db *db, const modmig_source *src,
-                                const modmig_up_options *opts, const char *path,
-                                modmig_result **out, modmig_error **err)
+modmig_status modmig_plan_write(modmig_db *db, modmig_source *src, const modmig_up_options *opts,
+                                const char *path, modmig_result **out, modmig_error **err)
 {
 	modmig_status rc = MODMIG_OK;
 	modmig_up_options defaults;
@@ -138,21 +138,23 @@ modmig_status modmig_plan_write(modmig_db *db, const modmig_source *src,
 		modmig_up_options_init(&defaults);
 		opts = &defaults;
 	}
-	if (!path || !*path || opts->plan_file || (opts->resume && opts->restart)) {
+	if (!path || !*path || opts->plan_file) {
 		rc = mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0,
-		             !path || !*path   ? "no plan file given"
-		             : opts->plan_file ? "a plan cannot be written from another plan"
-		                               : "--resume and --restart exclude each other");
-		mm_hint(err, "write a plan with 'modmig plan -o FILE [--to V] [--module M]'");
+		             !path || !*path ? "no plan file given"
+		                             : "a plan cannot be written from another plan");
+		mm_hint(err, "give the path to write the plan to, and only the options that "
+		             "choose what up runs (to, by-one, module, strict, resume)");
 		goto cleanup;
 	}
+	if ((rc = modmig_up_options_check(opts, err)) != MODMIG_OK)
+		goto cleanup;
 	if ((rc = mm_result_new(out, err)) != MODMIG_OK ||
 	    (rc = mm_source_module_arg(src, opts->module, &module, err)) != MODMIG_OK ||
 	    (rc = mm_session_open(&s, db, src, err)) != MODMIG_OK ||
 	    (rc = mm_session_lock(&s, true, err)) != MODMIG_OK)
 		goto cleanup;
 	rc = mm_plan_up(src->migrations, src->migration_count, &s.state, opts, module, &plan, err);
-	if (rc != MODMIG_OK || (rc = mm_plan_parse_all(&plan, err)) != MODMIG_OK ||
+	if (rc != MODMIG_OK || (rc = mm_plan_parse_all(src, &plan, err)) != MODMIG_OK ||
 	    (rc = mm_plan_check_failed(&plan, opts, err)) != MODMIG_OK)
 		goto cleanup;
 	if (!mm_state_fingerprint(&s.names, &s.state, state)) {
@@ -247,7 +249,8 @@ typedef struct reader {
 static modmig_status bad_line(const reader *r, modmig_error **err, const char *what)
 {
 	mm_fail(err, MODMIG_E_PARSE, r->path, r->line, 0, "malformed plan: %s", what);
-	mm_hint(err, "write the plan again with 'modmig plan -o FILE' instead of editing it");
+	mm_next(err, MODMIG_NEXT_WRITE_PLAN, 0,
+	        "write the plan again with plan_write instead of editing it");
 	return MODMIG_E_PARSE;
 }
 
@@ -299,10 +302,10 @@ static modmig_status read_option(reader *r, char **f, size_t n, modmig_error **e
 		pf->by_one = true;
 	else if (n == 2 && strcmp(f[1], "strict") == 0)
 		pf->strict = true;
-	else if (n == 2 && strcmp(f[1], "resume") == 0 && pf->mode == MM_FRESH)
-		pf->mode = MM_RESUME;
-	else if (n == 2 && strcmp(f[1], "restart") == 0 && pf->mode == MM_FRESH)
-		pf->mode = MM_RESTART;
+	else if (n == 2 && strcmp(f[1], "resume") == 0 && pf->mode == MODMIG_RESUME_NONE)
+		pf->mode = MODMIG_RESUME_CONTINUE;
+	else if (n == 2 && strcmp(f[1], "restart") == 0 && pf->mode == MODMIG_RESUME_NONE)
+		pf->mode = MODMIG_RESUME_RESTART;
 	else
 		return bad_line(r, err,
 		                "unknown or repeated option (want to V, module M, by-one, "
@@ -434,8 +437,7 @@ void mm_planfile_up_options(const mm_planfile *pf, modmig_up_options *opts)
 	opts->module = pf->module;
 	opts->by_one = pf->by_one;
 	opts->strict = pf->strict;
-	opts->resume = pf->mode == MM_RESUME;
-	opts->restart = pf->mode == MM_RESTART;
+	opts->resume = pf->mode;
 }
 
 /* ---- comparing ---------------------------------------------------------- */
@@ -539,8 +541,8 @@ static bool plan_done(const mm_planfile *pf, const mm_session *s)
 	return pf->count > 0;
 }
 
-modmig_status mm_planfile_check(const mm_planfile *pf, const mm_session *s, const mm_plan *plan,
-                                bool *done, modmig_error **err)
+modmig_status mm_planfile_check(const mm_planfile *pf, modmig_source *src, const mm_session *s,
+                                const mm_plan *plan, bool *done, modmig_error **err)
 {
 	modmig_status rc = MODMIG_OK;
 	const char *table = s->names.written ? s->names.written : "";
@@ -549,7 +551,7 @@ modmig_status mm_planfile_check(const mm_planfile *pf, const mm_session *s, cons
 
 	*done = false;
 	memset(&d, 0, sizeof(d));
-	if ((rc = mm_source_load(s->src, err)) != MODMIG_OK)
+	if ((rc = mm_source_load(src, err)) != MODMIG_OK)
 		return rc;
 	mm_buf_init(&d.all);
 	if (!mm_state_fingerprint(&s->names, &s->state, state)) {
@@ -578,7 +580,8 @@ modmig_status mm_planfile_check(const mm_planfile *pf, const mm_session *s, cons
 	rc = mm_fail(err, MODMIG_E_PLAN_MISMATCH, pf->path, 0, 0,
 	             "the plan does not match: %s%s; nothing was changed", d.first,
 	             d.count > 1 ? " (and more, see detail)" : "");
-	mm_hint(err, "write a new plan with 'modmig plan -o FILE', review it and apply that one");
+	mm_next(err, MODMIG_NEXT_WRITE_PLAN, 0,
+	        "write a new plan with plan_write, review it and apply that one");
 	if (err && *err && d.count > 1)
 		mm_error_set_field(&(*err)->detail, d.all.data);
 cleanup:

@@ -32,7 +32,7 @@ typedef struct mm_planfile {
 	char *module;
 	bool by_one;
 	bool strict;
-	int mode; /* MM_FRESH, MM_RESUME or MM_RESTART */
+	modmig_resume_mode mode;
 	mm_planfile_step *steps;
 	size_t count;
 } mm_planfile;
@@ -41,7 +41,7 @@ typedef struct mm_planfile {
 modmig_status mm_planfile_read(const char *path, mm_planfile *out, modmig_error **err);
 void mm_planfile_clear(mm_planfile *pf);
 
-/* The up options the plan was written with (to, module, by_one, strict, resume, restart). */
+/* The up options the plan was written with (to, module, by_one, strict, resume). */
 void mm_planfile_up_options(const mm_planfile *pf, modmig_up_options *opts);
 
 /*
@@ -50,8 +50,8 @@ void mm_planfile_up_options(const mm_planfile *pf, modmig_up_options *opts);
  * differs. *done is set when the database differs only because exactly this
  * plan was applied already (a second replica starting with the same plan).
  */
-modmig_status mm_planfile_check(const mm_planfile *pf, const mm_session *s, const mm_plan *plan,
-                                bool *done, modmig_error **err);
+modmig_status mm_planfile_check(const mm_planfile *pf, modmig_source *src, const mm_session *s,
+                                const mm_plan *plan, bool *done, modmig_error **err);
 
 /* SHA-256 over the applied versions (ids, times), latest events and registry. */
 bool mm_state_fingerprint(const mm_names *n, const mm_state *st, char out[65]);

@@ -116,7 +116,7 @@ size_t modmig_result_count(const modmig_result *result)
 	return result ? result->count : 0;
 }
 
-const modmig_result_row *modmig_result_row_at(const modmig_result *result, size_t index)
+const modmig_result_row *modmig_result_at(const modmig_result *result, size_t index)
 {
 	return result && index < result->count ? &result->rows[index] : NULL;
 }

@@ -31,22 +31,25 @@ static void dry_run(mm_session *s, const mm_plan *plan, modmig_direction dir)
 
 /* ---- up ----------------------------------------------------------------- */
 
-static modmig_status check_up_options(const modmig_up_options *opts, modmig_error **err)
+/*
+ * The one check of up's options against each other, for services and the
+ * CLI alike (the CLI calls it before it opens anything, so a usage error
+ * still comes first).
+ */
+modmig_status modmig_up_options_check(const modmig_up_options *opts, modmig_error **err)
 {
+	if (!opts)
+		return MODMIG_OK;
+	if ((unsigned)opts->resume > MODMIG_RESUME_RESTART)
+		return mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0, "unknown resume mode %d",
+		               (int)opts->resume);
 	if (opts->plan_file && (opts->to || opts->by_one || opts->module || opts->strict ||
-	                        opts->resume || opts->restart)) {
-		mm_fail(err, MODMIG_E_USAGE, opts->plan_file, 0, 0,
-		        "--plan cannot be combined with --to, --by-one, --module, --strict, "
-		        "--resume or --restart: the plan file fixes what runs");
-		mm_hint(err, "drop those options, or write a new plan with them: modmig plan -o "
-		             "FILE [options]");
-		return MODMIG_E_USAGE;
-	}
-	if (opts->resume && opts->restart) {
+	                        opts->resume != MODMIG_RESUME_NONE)) {
 		mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0,
-		        "--resume and --restart exclude each other");
-		mm_hint(err, "pick one: --resume continues at the failed unit, --restart runs "
-		             "the migration again from unit 1");
+		        "a plan cannot be combined with a target version, by-one, a module, "
+		        "strict, resume or restart: the plan fixes what runs");
+		mm_next(err, MODMIG_NEXT_WRITE_PLAN, 0,
+		        "leave those options out, or write a new plan with them");
 		return MODMIG_E_USAGE;
 	}
 	return MODMIG_OK;
@@ -64,7 +67,7 @@ static bool nothing_to_do(mm_session *s, const modmig_up_options *opts, const mo
 	size_t first_new = 0;
 	bool none;
 
-	if (opts->plan_file || opts->resume || opts->restart || !mm_state_complete(&s->state))
+	if (opts->plan_file || opts->resume != MODMIG_RESUME_NONE || !mm_state_complete(&s->state))
 		return false;
 	if (!modmig_source_is_dir(src) &&
 	    (mm_registry_check(src, &s->state, &first_new, NULL) != MODMIG_OK ||
@@ -93,7 +96,7 @@ static modmig_status plan_options(const modmig_up_options *opts, mm_planfile *pf
 	return rc;
 }
 
-modmig_status modmig_up(modmig_db *db, const modmig_source *src, const modmig_up_options *opts,
+modmig_status modmig_up(modmig_db *db, modmig_source *src, const modmig_up_options *opts,
                         modmig_result **out, modmig_error **err)
 {
 	modmig_status rc;
@@ -104,7 +107,6 @@ modmig_status modmig_up(modmig_db *db, const modmig_source *src, const modmig_up
 	mm_plan plan;
 	bool planned = false, done = false;
 	size_t i;
-	int mode;
 
 	memset(&s, 0, sizeof(s));
 	memset(&plan, 0, sizeof(plan));
@@ -117,11 +119,10 @@ modmig_status modmig_up(modmig_db *db, const modmig_source *src, const modmig_up
 	}
 	planned = opts->plan_file != NULL;
 	if ((rc = mm_result_new(out, err)) != MODMIG_OK ||
-	    (rc = check_up_options(opts, err)) != MODMIG_OK ||
+	    (rc = modmig_up_options_check(opts, err)) != MODMIG_OK ||
 	    (rc = plan_options(opts, &pf, &use, err)) != MODMIG_OK ||
 	    (rc = mm_source_module_arg(src, use.module, &module, err)) != MODMIG_OK)
 		goto cleanup;
-	mode = use.resume ? MM_RESUME : use.restart ? MM_RESTART : MM_FRESH;
 	rc = mm_session_open(&s, db, src, err);
 	if (rc != MODMIG_OK || nothing_to_do(&s, &use, module))
 		goto cleanup;
@@ -131,10 +132,10 @@ modmig_status modmig_up(modmig_db *db, const modmig_source *src, const modmig_up
 		goto cleanup;
 	rc = mm_plan_up(src->migrations, src->migration_count, &s.state, &use, module, &plan, err);
 	if (rc == MODMIG_OK && planned)
-		rc = mm_planfile_check(&pf, &s, &plan, &done, err);
+		rc = mm_planfile_check(&pf, src, &s, &plan, &done, err);
 	if (rc != MODMIG_OK || done)
 		goto cleanup;
-	if ((rc = mm_plan_parse_all(&plan, err)) != MODMIG_OK ||
+	if ((rc = mm_plan_parse_all(src, &plan, err)) != MODMIG_OK ||
 	    (rc = mm_plan_check_failed(&plan, &use, err)) != MODMIG_OK)
 		goto cleanup;
 	for (i = 0; i < plan.count; i++)
@@ -157,7 +158,7 @@ modmig_status modmig_up(modmig_db *db, const modmig_source *src, const modmig_up
 		goto cleanup;
 	for (i = 0; i < plan.count && rc == MODMIG_OK; i++)
 		rc = mm_apply_one(&s, &plan.steps[i], MODMIG_UP, use.lock_timeout,
-		                  use.statement_timeout, mode, out, err);
+		                  use.statement_timeout, use.resume, out, err);
 cleanup:
 	if (done)
 		mm_emit(db, MODMIG_EVENT_MESSAGE, MODMIG_LOG_INFO, NULL, MODMIG_UP, 0, NULL,
@@ -172,7 +173,7 @@ cleanup:
 
 /* ---- down and redo ------------------------------------------------------ */
 
-modmig_status modmig_down(modmig_db *db, const modmig_source *src, const modmig_down_options *opts,
+modmig_status modmig_down(modmig_db *db, modmig_source *src, const modmig_down_options *opts,
                           modmig_result **out, modmig_error **err)
 {
 	modmig_status rc;
@@ -197,7 +198,7 @@ modmig_status modmig_down(modmig_db *db, const modmig_source *src, const modmig_
 		goto cleanup;
 	rc = mm_plan_down(src->migrations, src->migration_count, &s.state, opts, module, &plan,
 	                  err);
-	if (rc != MODMIG_OK || (rc = mm_plan_parse_all(&plan, err)) != MODMIG_OK)
+	if (rc != MODMIG_OK || (rc = mm_plan_parse_all(src, &plan, err)) != MODMIG_OK)
 		goto cleanup;
 	if (opts->dry_run) {
 		dry_run(&s, &plan, MODMIG_DOWN);
@@ -205,7 +206,7 @@ modmig_status modmig_down(modmig_db *db, const modmig_source *src, const modmig_
 	}
 	for (i = 0; i < plan.count && rc == MODMIG_OK; i++)
 		rc = mm_apply_one(&s, &plan.steps[i], MODMIG_DOWN, opts->lock_timeout,
-		                  opts->statement_timeout, MM_FRESH, out, err);
+		                  opts->statement_timeout, MODMIG_RESUME_NONE, out, err);
 cleanup:
 	mm_plan_clear(&plan);
 	if (out)
@@ -214,7 +215,7 @@ cleanup:
 	return rc;
 }
 
-modmig_status modmig_redo(modmig_db *db, const modmig_source *src, modmig_result **out,
+modmig_status modmig_redo(modmig_db *db, modmig_source *src, modmig_result **out,
                           modmig_error **err)
 {
 	modmig_status rc;
@@ -233,19 +234,20 @@ modmig_status modmig_redo(modmig_db *db, const modmig_source *src, modmig_result
 	    (rc = mm_session_lock(&s, false, err)) != MODMIG_OK)
 		goto cleanup;
 	rc = mm_plan_down(src->migrations, src->migration_count, &s.state, &opts, NULL, &plan, err);
-	if (rc != MODMIG_OK || (rc = mm_plan_parse_all(&plan, err)) != MODMIG_OK)
+	if (rc != MODMIG_OK || (rc = mm_plan_parse_all(src, &plan, err)) != MODMIG_OK)
 		goto cleanup;
 	if (plan.count == 0) {
 		mm_emit(db, MODMIG_EVENT_MESSAGE, MODMIG_LOG_INFO, NULL, MODMIG_UP, 0, NULL,
 		        "nothing to redo: no migration is applied");
 		goto cleanup;
 	}
-	rc = mm_apply_one(&s, &plan.steps[0], MODMIG_DOWN, NULL, NULL, MM_FRESH, out, err);
+	rc = mm_apply_one(&s, &plan.steps[0], MODMIG_DOWN, NULL, NULL, MODMIG_RESUME_NONE, out,
+	                  err);
 	if (rc != MODMIG_OK)
 		goto cleanup;
 	again = plan.steps[0];
 	again.failed = false;
-	rc = mm_apply_one(&s, &again, MODMIG_UP, NULL, NULL, MM_FRESH, out, err);
+	rc = mm_apply_one(&s, &again, MODMIG_UP, NULL, NULL, MODMIG_RESUME_NONE, out, err);
 cleanup:
 	mm_plan_clear(&plan);
 	if (out)

@@ -99,7 +99,7 @@ modmig_status mm_registry_check(const modmig_source *src, const mm_state *st, si
                                 modmig_error **err);
 
 /* Parse every migration of plan before anything runs. */
-modmig_status mm_plan_parse_all(const mm_plan *plan, modmig_error **err);
+modmig_status mm_plan_parse_all(modmig_source *src, const mm_plan *plan, modmig_error **err);
 /* A failed NO TRANSACTION migration in plan blocks up unless resuming or restarting. */
 modmig_status mm_plan_check_failed(const mm_plan *plan, const modmig_up_options *opts,
                                    modmig_error **err);
@@ -109,16 +109,14 @@ void mm_result_finish(modmig_result *r, const mm_session *s);
 
 /* ---- running one migration (apply.c) ------------------------------------ */
 
-/* How a NO TRANSACTION migration that failed before is run again. */
-enum { MM_FRESH = 0, MM_RESUME, MM_RESTART };
-
 /*
  * Run one parsed migration in direction dir, record it, emit its event and
- * add it to *result. mode is MM_FRESH, MM_RESUME or MM_RESTART.
+ * add it to *result. mode says how a NO TRANSACTION migration that failed
+ * before is run again (the public modmig_resume_mode).
  */
 modmig_status mm_apply_one(mm_session *s, const mm_step *step, modmig_direction dir,
-                           const char *lock_timeout, const char *statement_timeout, int mode,
-                           modmig_result **result, modmig_error **err);
+                           const char *lock_timeout, const char *statement_timeout,
+                           modmig_resume_mode mode, modmig_result **result, modmig_error **err);
 
 /* ---- results (result.c) ------------------------------------------------- */
 

@@ -18,14 +18,18 @@ static modmig_status check_version(const modmig_source *src, int64_t version,
 		        "version %lld is not in module %s's range %lld..%lld", (long long)version,
 		        module->name, (long long)module->first_version,
 		        (long long)module->last_version);
-		mm_hint(err, "pick one of module %s's versions from 'modmig list'", module->name);
+		mm_next(err, MODMIG_NEXT_LIST, 0,
+		        "pick one of module %s's versions from the source", module->name);
+		mm_error_set_migration(err, 0, module->name);
 		return MODMIG_E_USAGE;
 	}
 	if (!modmig_source_find(src, version)) {
 		mm_fail(err, MODMIG_E_NOT_FOUND, NULL, 0, 0,
 		        "unknown version %lld: no migration file has that version",
 		        (long long)version);
-		mm_hint(err, "pick a version from 'modmig list'; nothing was stamped");
+		mm_next(err, MODMIG_NEXT_LIST, 0,
+		        "pick a version from the source; nothing was stamped");
+		mm_next_reason(err, "nothing was stamped");
 		return MODMIG_E_NOT_FOUND;
 	}
 	return MODMIG_OK;
@@ -64,8 +68,8 @@ static char *stamp_sql(mm_session *s, int64_t version, const modmig_module *modu
 	return mm_buf_take(&b);
 }
 
-modmig_status modmig_stamp(modmig_db *db, const modmig_source *src, int64_t version,
-                           const char *module, modmig_result **out, modmig_error **err)
+modmig_status modmig_stamp(modmig_db *db, modmig_source *src, int64_t version, const char *module,
+                           modmig_result **out, modmig_error **err)
 {
 	modmig_status rc;
 	const modmig_module *mod = NULL;
@@ -83,6 +87,7 @@ modmig_status modmig_stamp(modmig_db *db, const modmig_source *src, int64_t vers
 	if ((rc = mm_result_new(out, err)) != MODMIG_OK ||
 	    (rc = mm_source_module_arg(src, module, &mod, err)) != MODMIG_OK ||
 	    (rc = check_version(src, version, mod, err)) != MODMIG_OK ||
+	    (rc = mm_source_load(src, err)) != MODMIG_OK ||
 	    (rc = mm_session_open(&s, db, src, err)) != MODMIG_OK ||
 	    (rc = mm_session_lock(&s, false, err)) != MODMIG_OK)
 		goto cleanup;

@@ -107,7 +107,7 @@ size_t modmig_report_count(const modmig_report *report)
 	return report ? report->count : 0;
 }
 
-const modmig_report_row *modmig_report_row_at(const modmig_report *report, size_t index)
+const modmig_report_row *modmig_report_at(const modmig_report *report, size_t index)
 {
 	return report && index < report->count ? &report->rows[index] : NULL;
 }

@@ -5,6 +5,7 @@
 #include "source/source.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,14 +33,13 @@ cleanup:
 	return rc;
 }
 
-modmig_status mm_source_load(const modmig_source *src, modmig_error **err)
+modmig_status mm_source_load(modmig_source *src, modmig_error **err)
 {
 	modmig_status rc = MODMIG_OK;
 	size_t i;
 
-	/* The handle is logically const: loading fills a cache of the files. */
 	for (i = 0; i < src->migration_count && rc == MODMIG_OK; i++)
-		rc = mm_migration_load((modmig_migration *)&src->migrations[i], err);
+		rc = mm_migration_load(&src->migrations[i], err);
 	return rc;
 }
 
@@ -145,7 +145,7 @@ size_t modmig_source_module_count(const modmig_source *src)
 	return src->manifest.module_count;
 }
 
-const modmig_module *modmig_source_module(const modmig_source *src, size_t index)
+const modmig_module *modmig_source_module_at(const modmig_source *src, size_t index)
 {
 	return index < src->manifest.module_count ? &src->manifest.modules[index] : NULL;
 }
@@ -180,7 +180,7 @@ size_t modmig_module_depends_count(const modmig_module *module)
 	return module->depends_count;
 }
 
-const char *modmig_module_depends(const modmig_module *module, size_t index)
+const char *modmig_module_depends_at(const modmig_module *module, size_t index)
 {
 	return index < module->depends_count ? module->depends_on[index] : NULL;
 }
@@ -190,7 +190,7 @@ size_t modmig_source_migration_count(const modmig_source *src)
 	return src->migration_count;
 }
 
-const modmig_migration *modmig_source_migration(const modmig_source *src, size_t index)
+const modmig_migration *modmig_source_migration_at(const modmig_source *src, size_t index)
 {
 	return index < src->migration_count ? &src->migrations[index] : NULL;
 }
@@ -218,10 +218,24 @@ const modmig_module *modmig_migration_module(const modmig_migration *m)
 }
 const char *modmig_migration_sha256(const modmig_migration *m)
 {
-	/* A file that cannot be read has no checksum: "" (documented). */
-	if (!m->loaded && mm_migration_load((modmig_migration *)m, NULL) != MODMIG_OK)
-		return "";
-	return m->sha256;
+	/*
+	 * The one read-only call that fills a cache (documented in Threads): a
+	 * file on disk is read and hashed on first use. The writable migration is
+	 * reached through the source that owns it, not by casting away const, and
+	 * the fill is serialized so that threads sharing a source may call this.
+	 * An unreadable file has no checksum: "".
+	 */
+	static pthread_mutex_t lazy = PTHREAD_MUTEX_INITIALIZER;
+	const char *out = "";
+
+	pthread_mutex_lock(&lazy);
+	if (m->loaded)
+		out = m->sha256;
+	else if (m->source && mm_migration_load(&m->source->migrations[m - m->source->migrations],
+	                                        NULL) == MODMIG_OK)
+		out = m->sha256;
+	pthread_mutex_unlock(&lazy);
+	return out;
 }
 
 bool modmig_migration_no_transaction(const modmig_migration *m)

@@ -199,8 +199,13 @@ static modmig_status check_range(const modmig_migration *m, modmig_error **err)
 	rc = mm_fail(err, MODMIG_E_VERSION, m->file, 1, 0,
 	             "version %lld is outside module %s's range %lld..%lld", (long long)m->version,
 	             mod->name, (long long)mod->first_version, (long long)mod->last_version);
-	mm_hint(err, "module %s owns versions %lld through %lld; use `modmig create %s NAME`",
-	        mod->name, (long long)mod->first_version, (long long)mod->last_version, mod->name);
+	mm_next(err, MODMIG_NEXT_CREATE_MIGRATION, 0,
+	        "module %s owns versions %lld through %lld; create its migrations with "
+	        "create_migration, which numbers them",
+	        mod->name, (long long)mod->first_version, (long long)mod->last_version);
+	mm_next_reason(err, "module %s owns versions %lld through %lld", mod->name,
+	               (long long)mod->first_version, (long long)mod->last_version);
+	mm_error_set_migration(err, 0, mod->name);
 cleanup:
 	return rc;
 }
@@ -251,6 +256,9 @@ static modmig_status finish_list(modmig_source *src, migration_list *list, modmi
 	}
 	src->migrations = list->items;
 	src->migration_count = list->count;
+	/* the array is final now: each migration can find its writable self */
+	for (i = 0; i < src->migration_count; i++)
+		src->migrations[i].source = src;
 	memset(list, 0, sizeof(*list));
 cleanup:
 	return rc;
@@ -515,7 +523,8 @@ modmig_status modmig_source_new_manifest(const char *manifest_path, modmig_sourc
 		goto cleanup;
 	}
 	if ((rc = mm_read_file(manifest_path, &text, &len, err)) != MODMIG_OK) {
-		mm_hint(err, "pass the manifest with -m, e.g. -m modules/modules.yaml");
+		mm_next(err, MODMIG_NEXT_USE_MANIFEST, 0,
+		        "give the path of an existing manifest, e.g. modules/modules.yaml");
 		goto cleanup;
 	}
 	rc = mm_manifest_parse(manifest_path, text, len, &src->manifest, err);

@@ -86,12 +86,14 @@ struct modmig_migration {
 	bool loaded;
 	bool parsed_ok;
 	mm_parsed parsed;
+	/* the source whose array holds this migration (NULL for a lone file) */
+	modmig_source *source;
 };
 
 /* Read and hash m's file unless already done (a no-op for embedded files). */
 modmig_status mm_migration_load(modmig_migration *m, modmig_error **err);
 /* Load every migration of src: for commands that compare checksums. */
-modmig_status mm_source_load(const modmig_source *src, modmig_error **err);
+modmig_status mm_source_load(modmig_source *src, modmig_error **err);
 /* Load, then parse m's bytes into m->parsed unless already done. */
 modmig_status mm_migration_parse(modmig_migration *m, modmig_error **err);
 

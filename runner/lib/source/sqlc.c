@@ -175,16 +175,21 @@ modmig_status modmig_create_migration(const modmig_source *src, const char *modu
 	if (src->dir_mode || !src->root) {
 		rc = mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0,
 		             "create writes into a modules directory on disk");
-		mm_hint(err, "pass the manifest, e.g. modmig -m modules/modules.yaml create %s %s",
-		        module ? module : "MODULE", name ? name : "NAME");
+		/* the path is the bundled application's manifest, the usual one to write to */
+		mm_next(err, MODMIG_NEXT_USE_MANIFEST, 0,
+		        "load the source from its manifest on disk (-m modules/modules.yaml "
+		        "on the command line) to create %s in module %s",
+		        name ? name : "NAME", module ? module : "MODULE");
 		goto cleanup;
 	}
 	mod = module ? modmig_source_find_module(src, module) : NULL;
 	if (!mod) {
 		rc = mm_fail(err, MODMIG_E_NOT_FOUND, src->manifest.file, 0, 0,
 		             "unknown module '%s'", module ? module : "");
-		mm_hint(err, "`modmig list` shows the modules; new modules go at the end of %s",
+		mm_next(err, MODMIG_NEXT_LIST, 0,
+		        "the source lists its modules; new modules go at the end of %s",
 		        src->manifest.file);
+		mm_next_reason(err, "new modules go at the end of %s", src->manifest.file);
 		goto cleanup;
 	}
 	if (!name || !is_migration_name(name)) {

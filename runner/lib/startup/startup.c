@@ -40,7 +40,8 @@ static const modmig_finding *first_of(const modmig_findings *f, unsigned kinds, 
 	return first;
 }
 
-static modmig_status verify(modmig_db *db, const modmig_source *src, modmig_error **err)
+/* Anything not applied fails with PENDING; an applied file that changed with CHECK. */
+static modmig_status verify(modmig_db *db, modmig_source *src, modmig_error **err)
 {
 	const unsigned waiting = 1u << MODMIG_FINDING_PENDING | 1u << MODMIG_FINDING_MISSING |
 	                         1u << MODMIG_FINDING_FAILED;
@@ -61,7 +62,8 @@ static modmig_status verify(modmig_db *db, const modmig_source *src, modmig_erro
 		             "%zu migration%s not applied, the first is %lld (%s)", count,
 		             count == 1 ? " is" : "s are", (long long)x->version,
 		             modmig_finding_kind_name(x->kind));
-		mm_hint(err, "apply them first, or start the service with the apply policy");
+		mm_next(err, MODMIG_NEXT_RUN_UP, 0,
+		        "apply them first (modmig_up), or start the service with the apply policy");
 		mm_error_set_migration(err, x->version, x->module);
 		goto cleanup;
 	}
@@ -121,8 +123,9 @@ static modmig_status refuse_unreviewed(modmig_db *db, const modmig_source *src, 
 	             "refusing to apply %zu unreviewed migration%s in production, the first is "
 	             "%lld; nothing was changed",
 	             plan.count, plan.count == 1 ? "" : "s", (long long)plan.steps[0].version);
-	mm_hint(err, "write a plan with 'modmig plan -o FILE', review it, and start with "
-	             "plan_file set to it (or set allow_unreviewed to apply without review)");
+	mm_next(err, MODMIG_NEXT_WRITE_PLAN, 0,
+	        "write a plan (modmig_plan_write), review it, and start with plan_file set "
+	        "to it (or set allow_unreviewed to apply without review)");
 cleanup:
 	mm_plan_clear(&plan);
 	mm_session_close(&s);

@@ -431,7 +431,7 @@ modmig_status mm_store_register(modmig_db *db, const mm_names *n, const modmig_s
 	mm_buf_printf(&sql, "INSERT INTO %s (name, position, first_version, last_version) VALUES ",
 	              n->table[MM_TABLE_MODULES]);
 	for (i = first_new; i < count; i++, k += 4) {
-		const modmig_module *m = modmig_source_module(src, i);
+		const modmig_module *m = modmig_source_module_at(src, i);
 
 		mm_buf_printf(&sql, "%s($%zu, $%zu::int, $%zu::bigint, $%zu::bigint)",
 		              i > first_new ? ", " : "", k + 1, k + 2, k + 3, k + 4);

@@ -706,6 +706,147 @@ modmig_status modmig_plan_write(modmig_db *db, modmig_source *src, const modmig_
                                 const char *path, modmig_result **out, modmig_error **err);
 
 /* ------------------------------------------------------------------------ */
+/* Schema: snapshots, differences, shadow databases and drift               */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A snapshot of a database's schema read from the catalogs, every definition
+ * in the server's own words (format_type, pg_get_expr, pg_get_*def). It is a
+ * list of objects keyed by identity (kind, schema, parent, name; functions
+ * carry their argument types in the name), independent of OIDs, attribute
+ * numbers and creation order, in a stable order. modmig's own state objects
+ * and the system schemas are left out, and so are the members of extensions.
+ */
+typedef struct modmig_schema modmig_schema;
+
+/* One attribute of an object: "owner", "type", "definition", ... */
+typedef struct modmig_schema_attribute {
+	const char *name;
+	const char *value; /* never NULL: an attribute that is not set is absent */
+} modmig_schema_attribute;
+
+/*
+ * One object; everything borrowed from the snapshot. Top-level objects
+ * (schema, extension, table, view, materialized view, sequence, function,
+ * procedure, aggregate, enum, domain, composite type, range type, statistics,
+ * foreign table) have parent_kind and parent NULL; columns, constraints,
+ * indexes, triggers and policies name the table (or domain) they belong to.
+ */
+typedef struct modmig_schema_object {
+	const char *kind;        /* "table", "column", ... */
+	const char *schema;      /* the schema it lives in */
+	const char *parent_kind; /* "table", "domain", ... or NULL */
+	const char *parent;      /* the parent's name (same schema), or NULL */
+	const char *name;        /* e.g. "invoices", "due_on", "touch(integer, text)" */
+	const modmig_schema_attribute *attributes; /* sorted by name */
+	size_t attribute_count;
+} modmig_schema_object;
+
+typedef struct modmig_schema_options {
+	/* Only these schemas (names as stored); schema_count 0: every non-system schema. */
+	const char *const *schemas;
+	size_t schema_count;
+	/*
+	 * The version table (as in the manifest): it and the state objects named
+	 * after it are left out. NULL means "goose_db_version".
+	 */
+	const char *version_table;
+} modmig_schema_options;
+
+void modmig_schema_options_init(modmig_schema_options *opts);
+
+/* Read the schema of db's database (opts may be NULL for the defaults). */
+modmig_status modmig_schema_read(modmig_db *db, const modmig_schema_options *opts,
+				 modmig_schema **out, modmig_error **err);
+void modmig_schema_free(modmig_schema *schema);
+size_t modmig_schema_count(const modmig_schema *schema);
+const modmig_schema_object *modmig_schema_at(const modmig_schema *schema, size_t index);
+/* The value of one attribute of obj, or NULL when it is not set. */
+const char *modmig_schema_object_get(const modmig_schema_object *obj, const char *attribute);
+
+/*
+ * The stable JSON form: sorted objects, sorted keys, one object per line.
+ * Caller frees with modmig_free().
+ */
+char *modmig_schema_to_json(const modmig_schema *schema);
+/* Read what modmig_schema_to_json() wrote; origin names the text in errors. */
+modmig_status modmig_schema_from_json(const char *text, const char *origin, modmig_schema **out,
+				      modmig_error **err);
+
+typedef enum modmig_schema_change {
+	MODMIG_SCHEMA_ADDED = 0,   /* only in b */
+	MODMIG_SCHEMA_REMOVED = 1, /* only in a */
+	MODMIG_SCHEMA_CHANGED = 2  /* in both, one attribute differs */
+} modmig_schema_change;
+
+/* One difference; everything borrowed from the diff handle. */
+typedef struct modmig_schema_difference {
+	modmig_schema_change change;
+	const char *kind;        /* the object's kind */
+	const char *schema;
+	const char *parent_kind; /* or NULL */
+	const char *parent;      /* or NULL */
+	const char *name;
+	const char *attribute;   /* CHANGED only, else NULL */
+	const char *a_value;     /* CHANGED: the value in a, NULL when not set there */
+	const char *b_value;     /* CHANGED: the value in b, NULL when not set there */
+} modmig_schema_difference;
+
+typedef struct modmig_schema_diff modmig_schema_diff;
+
+/* Compare a with b object by object: one difference per object or attribute. */
+modmig_status modmig_schema_diff_new(const modmig_schema *a, const modmig_schema *b,
+				     modmig_schema_diff **out, modmig_error **err);
+size_t modmig_schema_diff_count(const modmig_schema_diff *diff);
+const modmig_schema_difference *modmig_schema_diff_at(const modmig_schema_diff *diff,
+						      size_t index);
+void modmig_schema_diff_free(modmig_schema_diff *diff);
+/*
+ * One line naming the object, the attribute and both values, with the sides
+ * called a_label and b_label, e.g. "table billing.invoices: column due_on:
+ * type is date in the database, timestamptz in the migrations". Caller frees
+ * with modmig_free().
+ */
+char *modmig_schema_difference_text(const modmig_schema_difference *d, const char *a_label,
+				    const char *b_label);
+
+/*
+ * A shadow database: a scratch database where modmig builds the schema that
+ * migrations produce. With dev_url, that database (which modmig may wipe) is
+ * emptied first: every non-system schema and extension is dropped and public
+ * is emptied. Without it, a uniquely named database modmig_shadow_<random> is
+ * created on target's server (the role needs CREATEDB) and dropped again by
+ * modmig_shadow_close().
+ */
+typedef struct modmig_shadow modmig_shadow;
+
+modmig_status modmig_shadow_open(modmig_db *target, const char *dev_url, modmig_shadow **out,
+				 modmig_error **err);
+/* The connection to the shadow database, owned by the shadow. */
+modmig_db *modmig_shadow_db(modmig_shadow *shadow);
+/* The temporary database's name, or NULL with a dev_url. */
+const char *modmig_shadow_name(const modmig_shadow *shadow);
+/*
+ * Async-signal-safe: cancel the statements running on the shadow and its
+ * target (PQcancel) and make every later step on the shadow fail, so that
+ * the caller reaches modmig_shadow_close() soon. For SIGINT/SIGTERM handlers.
+ */
+void modmig_shadow_interrupt(modmig_shadow *shadow);
+/* Disconnect and drop the temporary database (accepts NULL). */
+modmig_status modmig_shadow_close(modmig_shadow *shadow, modmig_error **err);
+
+/*
+ * Drift: build on shadow the schema that db's applied migrations produce,
+ * applied in the order the version table says they were applied, snapshot
+ * both (opts as for modmig_schema_read; the version table comes from src)
+ * and compare: a is the live database, b the migrations. Returns MODMIG_OK
+ * when equal, MODMIG_E_CHECK when *out holds differences (set in both cases).
+ */
+modmig_status modmig_drift(modmig_db *db, const modmig_source *src, modmig_shadow *shadow,
+			   const modmig_schema_options *opts, modmig_schema_diff **out,
+			   modmig_error **err);
+
+/* ------------------------------------------------------------------------ */
 /* Startup API: a service migrates itself                                   */
 /* ------------------------------------------------------------------------ */
 

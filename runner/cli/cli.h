@@ -303,4 +303,7 @@ int cli_cmd_stamp(cli_context *ctx, const cli_command *cmd, int argc, char **arg
 
 int cli_cmd_plan(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 
+int cli_cmd_schema(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+int cli_cmd_drift(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+
 #endif /* MODMIG_CLI_H */

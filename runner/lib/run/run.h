@@ -7,6 +7,8 @@
 
 #include "state/state.h"
 
+#include <signal.h>
+
 /* ---- the lock and the locked session (lock.c) --------------------------- */
 
 /* The session holding the migration lock, as pg_locks and pg_stat_activity see it. */
@@ -117,6 +119,16 @@ void mm_result_finish(modmig_result *r, const mm_session *s);
 modmig_status mm_apply_one(mm_session *s, const mm_step *step, modmig_direction dir,
                            const char *lock_timeout, const char *statement_timeout,
                            modmig_resume_mode mode, modmig_result **result, modmig_error **err);
+
+/* ---- replay: exactly these versions in this order (replay.c) ------------ */
+
+/*
+ * Apply the migrations with these versions, in this order, each as `up`
+ * would (lock, state, one transaction each). Stops with an error once *stop
+ * (may be NULL) is set. For rebuilding a schema on a shadow database.
+ */
+modmig_status mm_run_replay(modmig_db *db, const modmig_source *src, const int64_t *versions,
+                            size_t count, const volatile sig_atomic_t *stop, modmig_error **err);
 
 /* ---- results (result.c) ------------------------------------------------- */
 

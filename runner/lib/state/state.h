@@ -36,6 +36,15 @@ typedef struct mm_names {
 	int64_t lock_key;
 } mm_names;
 
+/*
+ * Every object of modmig's state, for readers that leave them out (schema
+ * snapshots): the tables named <version table><suffix> for each suffix (with
+ * their sequences, indexes, constraints and triggers), and the functions
+ * named here, all in the version table's schema. NULL-terminated.
+ */
+extern const char *const mm_state_table_suffixes[];
+extern const char *const mm_state_functions[];
+
 modmig_status mm_names_init(modmig_db *db, const char *version_table, mm_names *out,
                             modmig_error **err);
 void mm_names_clear(mm_names *n);

@@ -31,6 +31,9 @@ const char *mm_table_what(mm_table t)
 
 /* ---- names -------------------------------------------------------------- */
 
+const char *const mm_state_table_suffixes[] = {"", "_history", "_modules", "_lock", NULL};
+const char *const mm_state_functions[] = {GUARD_FUNCTION, NULL};
+
 static char *quote(modmig_db *db, const char *s, size_t n)
 {
 	char *q = PQescapeIdentifier(db->conn, s, n);

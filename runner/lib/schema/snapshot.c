@@ -345,8 +345,9 @@ static modmig_status common_sql(modmig_db *db, const modmig_schema_options *opts
 	mm_buf_puts(&nsp, "");
 	literal_array(&rels, db, table, mm_state_table_suffixes,
 	              count_null_terminated(mm_state_table_suffixes));
-	literal_array(&fns, db, "", mm_state_functions, count_null_terminated(mm_state_functions));
-	vt = literal(db, names.version);
+	literal_array(&fns, db, table, mm_state_function_suffixes,
+	              count_null_terminated(mm_state_function_suffixes));
+	vt = literal(db, names.table[MM_TABLE_VERSION]);
 	if (!expand(&common, COMMON))
 		common.oom = true;
 	text = mm_buf_take(&common);

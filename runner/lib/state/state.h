@@ -38,12 +38,13 @@ typedef struct mm_names {
 
 /*
  * Every object of modmig's state, for readers that leave them out (schema
- * snapshots): the tables named <version table><suffix> for each suffix (with
- * their sequences, indexes, constraints and triggers), and the functions
- * named here, all in the version table's schema. NULL-terminated.
+ * snapshots): the tables named <version table><suffix> for each row of
+ * tables.def (with their sequences, indexes, constraints and triggers) and
+ * the functions named <version table><suffix>, all in the version table's
+ * schema. NULL-terminated.
  */
 extern const char *const mm_state_table_suffixes[];
-extern const char *const mm_state_functions[];
+extern const char *const mm_state_function_suffixes[];
 
 modmig_status mm_names_init(modmig_db *db, const char *version_table, mm_names *out,
                             modmig_error **err);

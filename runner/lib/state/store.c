@@ -31,8 +31,12 @@ const char *mm_table_what(mm_table t)
 
 /* ---- names -------------------------------------------------------------- */
 
-const char *const mm_state_table_suffixes[] = {"", "_history", "_modules", "_lock", NULL};
-const char *const mm_state_functions[] = {GUARD_FUNCTION, NULL};
+const char *const mm_state_table_suffixes[] = {
+#define MM_STATE_TABLE(id, suffix, what, ddl) suffix,
+#include "state/tables.def"
+#undef MM_STATE_TABLE
+        NULL};
+const char *const mm_state_function_suffixes[] = {GUARD_SUFFIX, NULL};
 
 static char *quote(modmig_db *db, const char *s, size_t n)
 {

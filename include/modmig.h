@@ -842,7 +842,7 @@ modmig_status modmig_shadow_close(modmig_shadow *shadow, modmig_error **err);
  * and compare: a is the live database, b the migrations. Returns MODMIG_OK
  * when equal, MODMIG_E_CHECK when *out holds differences (set in both cases).
  */
-modmig_status modmig_drift(modmig_db *db, const modmig_source *src, modmig_shadow *shadow,
+modmig_status modmig_drift(modmig_db *db, modmig_source *src, modmig_shadow *shadow,
 			   const modmig_schema_options *opts, modmig_schema_diff **out,
 			   modmig_error **err);
 

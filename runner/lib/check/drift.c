@@ -58,7 +58,7 @@ cleanup:
 	return rc;
 }
 
-modmig_status modmig_drift(modmig_db *db, const modmig_source *src, modmig_shadow *shadow,
+modmig_status modmig_drift(modmig_db *db, modmig_source *src, modmig_shadow *shadow,
                            const modmig_schema_options *opts, modmig_schema_diff **out,
                            modmig_error **err)
 {

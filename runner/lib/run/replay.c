@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-modmig_status mm_run_replay(modmig_db *db, const modmig_source *src, const int64_t *versions,
+modmig_status mm_run_replay(modmig_db *db, modmig_source *src, const int64_t *versions,
                             size_t count, const volatile sig_atomic_t *stop, modmig_error **err)
 {
 	modmig_status rc = MODMIG_OK;
@@ -38,7 +38,7 @@ modmig_status mm_run_replay(modmig_db *db, const modmig_source *src, const int64
 		plan.steps[plan.count].migration = m;
 		plan.steps[plan.count++].version = versions[i];
 	}
-	if ((rc = mm_plan_parse_all(&plan, err)) != MODMIG_OK ||
+	if ((rc = mm_plan_parse_all(src, &plan, err)) != MODMIG_OK ||
 	    (rc = mm_session_open(&s, db, src, err)) != MODMIG_OK ||
 	    (rc = mm_session_lock(&s, false, err)) != MODMIG_OK)
 		goto cleanup;
@@ -47,7 +47,8 @@ modmig_status mm_run_replay(modmig_db *db, const modmig_source *src, const int64
 			rc = mm_fail(err, MODMIG_E_SQL, NULL, 0, 0, "interrupted");
 			break;
 		}
-		rc = mm_apply_one(&s, &plan.steps[i], MODMIG_UP, NULL, NULL, MM_FRESH, NULL, err);
+		rc = mm_apply_one(&s, &plan.steps[i], MODMIG_UP, NULL, NULL, MODMIG_RESUME_NONE,
+		                  NULL, err);
 	}
 cleanup:
 	mm_plan_clear(&plan);

@@ -127,7 +127,7 @@ modmig_status mm_apply_one(mm_session *s, const mm_step *step, modmig_direction 
  * would (lock, state, one transaction each). Stops with an error once *stop
  * (may be NULL) is set. For rebuilding a schema on a shadow database.
  */
-modmig_status mm_run_replay(modmig_db *db, const modmig_source *src, const int64_t *versions,
+modmig_status mm_run_replay(modmig_db *db, modmig_source *src, const int64_t *versions,
                             size_t count, const volatile sig_atomic_t *stop, modmig_error **err);
 
 /* ---- results (result.c) ------------------------------------------------- */

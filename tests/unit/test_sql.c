@@ -298,6 +298,16 @@ static void test_relations_of_a_later_statement(void **state)
 	span = mm_sql_tree_span(t, 1);
 	assert_int_equal(span.offset, 9);
 	assert_int_equal(span.len, strlen(sql) - 10);
+	/* PostgreSQL's length 0 for an unterminated last statement means "to the end" */
+	mm_sql_tree_free(t);
+	t = parse("SELECT 1; SELECT 22");
+	span = mm_sql_tree_span(t, 1);
+	assert_int_equal(span.offset, 9);
+	assert_int_equal(span.len, 10);
+	span = mm_sql_tree_span(t, 2);
+	assert_int_equal(span.len, 0);
+	mm_sql_tree_free(t);
+	t = parse(sql);
 	/* locations count from the start of the whole text */
 	assert_int_equal(mm_sql_relations(mm_sql_tree_stmt(t, 1), &got), MODMIG_OK);
 	names_are(sql, &got, want, N(want));

@@ -114,8 +114,8 @@ typedef struct mm_sql_tree mm_sql_tree;
 /*
  * Parse text (NUL-terminated; one statement or several) with PostgreSQL's
  * grammar into *out. A syntax error is MODMIG_E_PARSE with its message and
- * position in *error. The tree keeps its own copy of nothing but the parse:
- * strings it returns live as long as the tree.
+ * position in *error. The text need not outlive the tree; the nodes and
+ * strings the tree hands out live as long as it does.
  */
 modmig_status mm_sql_tree_new(const char *text, mm_sql_tree **out, mm_sql_error *error);
 void mm_sql_tree_free(mm_sql_tree *t);

@@ -123,7 +123,10 @@ void mm_sql_tree_free(mm_sql_tree *t);
 size_t mm_sql_tree_count(const mm_sql_tree *t);
 /* Statement i, as the Node wrapper whose node_case says what it is. */
 const PgQuery__Node *mm_sql_tree_stmt(const mm_sql_tree *t, size_t i);
-/* Where statement i lies in the text: from its first token to before its ';'. */
+/*
+ * Where statement i lies in the text: from just after the previous ';' (so
+ * it may begin with blanks and comments) to before its own ';'.
+ */
 mm_sql_span mm_sql_tree_span(const mm_sql_tree *t, size_t i);
 
 typedef enum mm_sql_walk_action {

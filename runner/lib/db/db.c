@@ -270,6 +270,23 @@ modmig_status mm_db_exec(modmig_db *db, const char *sql, modmig_status code, con
 	return rc;
 }
 
+modmig_status mm_db_check_shape(const PGresult *res, int ntuples, int nfields, modmig_status code,
+                                modmig_error **err, const char *what)
+{
+	int rows = PQntuples(res), fields = PQnfields(res);
+
+	if (fields != nfields)
+		return mm_fail(err, code, NULL, 0, 0,
+		               "%s: the server returned %d column%s where %d %s expected", what,
+		               fields, fields == 1 ? "" : "s", nfields,
+		               nfields == 1 ? "was" : "were");
+	if (ntuples >= 0 && rows != ntuples)
+		return mm_fail(err, code, NULL, 0, 0,
+		               "%s: the server returned %d row%s where %d %s expected", what, rows,
+		               rows == 1 ? "" : "s", ntuples, ntuples == 1 ? "was" : "were");
+	return MODMIG_OK;
+}
+
 void mm_emit(modmig_db *db, modmig_event_kind kind, modmig_log_level level,
              const modmig_migration *m, modmig_direction dir, double duration_ms, const char *sql,
              const char *fmt, ...)
@@ -381,6 +398,31 @@ static const char *param_get(const conn_params *cp, const char *key)
 	return NULL;
 }
 
+/* What every open connection gets: notices, the server version, its name. */
+static void attach(modmig_db *db)
+{
+	PQsetNoticeReceiver(db->conn, on_notice, db);
+	db->server_version = PQserverVersion(db->conn);
+	db->display = describe(db);
+	if (gethostname(db->hostname, sizeof(db->hostname)) != 0)
+		db->hostname[0] = '\0';
+	db->hostname[sizeof(db->hostname) - 1] = '\0';
+}
+
+modmig_db *mm_db_adopt(PGconn *conn)
+{
+	modmig_db *db = calloc(1, sizeof(*db));
+
+	if (!db) {
+		PQfinish(conn);
+		return NULL;
+	}
+	db->conn = conn;
+	db->lock_timeout_ms = -1;
+	attach(db);
+	return db;
+}
+
 modmig_status modmig_db_connect(const char *conninfo, modmig_db **out, modmig_error **err)
 {
 	modmig_status rc = MODMIG_OK;
@@ -447,12 +489,7 @@ modmig_status modmig_db_connect(const char *conninfo, modmig_db **out, modmig_er
 		/* One line, as the operator reads it: libpq's own words say what failed. */
 		goto cleanup;
 	}
-	PQsetNoticeReceiver(db->conn, on_notice, db);
-	db->server_version = PQserverVersion(db->conn);
-	db->display = describe(db);
-	if (gethostname(db->hostname, sizeof(db->hostname)) != 0)
-		db->hostname[0] = '\0';
-	db->hostname[sizeof(db->hostname) - 1] = '\0';
+	attach(db);
 	*out = db;
 	db = NULL;
 cleanup:

@@ -24,6 +24,14 @@ struct modmig_db {
 	char hostname[256]; /* recorded in the history as client_host */
 };
 
+/*
+ * A db around conn, a connection opened elsewhere: what modmig_db_connect()
+ * does after connecting, without the connection string. Unit tests hand in
+ * the scripted connection of tests/unit/harness_pq.h. The db owns conn
+ * (modmig_db_free() finishes it); NULL when out of memory, conn finished.
+ */
+modmig_db *mm_db_adopt(PGconn *conn);
+
 /* Report an event through the log callback (a no-op without one). */
 void mm_emit(modmig_db *db, modmig_event_kind kind, modmig_log_level level,
              const modmig_migration *m, modmig_direction dir, double duration_ms, const char *sql,
@@ -40,6 +48,15 @@ modmig_status mm_db_fail(modmig_db *db, const PGresult *res, modmig_status code,
 /* Run one command that returns no rows; failures become code via mm_db_fail. */
 modmig_status mm_db_exec(modmig_db *db, const char *sql, modmig_status code, const char *what,
                          modmig_error **err);
+
+/*
+ * Fail with code unless res holds ntuples rows of nfields columns (ntuples
+ * < 0: any number of rows). A result of another shape, from a proxy or a
+ * changed server function, becomes "<what>: the server returned ..." rather
+ * than a read past its end. Call it once the status is known to be good.
+ */
+modmig_status mm_db_check_shape(const PGresult *res, int ntuples, int nfields, modmig_status code,
+                                modmig_error **err, const char *what);
 
 /* A copy of text with every known password replaced by "xxxxx". */
 char *mm_db_redact(const modmig_db *db, const char *text);

@@ -108,6 +108,15 @@ static modmig_status try_lock(modmig_db *db, const mm_names *n, bool *got, modmi
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		rc = mm_db_fail(db, res, MODMIG_E_SQL, err, "cannot take the migration lock");
 	else
+		rc = mm_db_check_shape(res, 1, 1, MODMIG_E_SQL, err,
+		                       "cannot take the migration lock");
+	/* NULL is neither answer: read as "not granted" it would be polled for ever. */
+	if (rc == MODMIG_OK && PQgetisnull(res, 0, 0))
+		rc = mm_fail(
+		        err, MODMIG_E_SQL, NULL, 0, 0,
+		        "cannot take the migration lock: the server returned NULL where true or "
+		        "false was expected");
+	if (rc == MODMIG_OK)
 		*got = PQgetvalue(res, 0, 0)[0] == 't';
 	PQclear(res);
 	return rc;

@@ -192,11 +192,53 @@ static char *value_dup(const PGresult *res, int row, int col)
 	return PQgetisnull(res, row, col) ? NULL : mm_strdup(PQgetvalue(res, row, col));
 }
 
+/* The columns state_query() selects, and those each kind of row must fill. */
+#define STATE_COLUMNS 8
+static const unsigned required_columns[4] = {
+        [1] = 1u << 0 | 1u << 1 | 1u << 2 | 1u << 3, /* kind, version, id, tstamp */
+        [2] = 1u << 0 | 1u << 1 | 1u << 2 | 1u << 4, /* kind, version, id, event */
+        [3] = 1u << 0 | 1u << 1 | 1u << 4,           /* kind, position, name */
+};
+
+/*
+ * Whether every row is one the query writes: a known kind with its values.
+ * A NULL read as "" would be version 0 or an unnamed module; a result of
+ * another shape is refused before any row is read.
+ */
+static modmig_status check_state_rows(const PGresult *res, modmig_error **err)
+{
+	int rows = PQntuples(res), i, col;
+	modmig_status rc;
+
+	rc = mm_db_check_shape(res, -1, STATE_COLUMNS, MODMIG_E_STATE, err,
+	                       "cannot read modmig's state");
+	for (i = 0; i < rows && rc == MODMIG_OK; i++) {
+		int kind = PQgetisnull(res, i, 0) ? 0 : atoi(PQgetvalue(res, i, 0));
+
+		if (kind < 1 || kind > 3)
+			return mm_fail(
+			        err, MODMIG_E_STATE, NULL, 0, 0,
+			        "cannot read modmig's state: row %d is of kind %s, expected 1 "
+			        "to 3",
+			        i + 1, PQgetisnull(res, i, 0) ? "NULL" : PQgetvalue(res, i, 0));
+		for (col = 0; col < STATE_COLUMNS; col++)
+			if ((required_columns[kind] >> col & 1u) && PQgetisnull(res, i, col))
+				return mm_fail(
+				        err, MODMIG_E_STATE, NULL, 0, 0,
+				        "cannot read modmig's state: row %d has NULL in column "
+				        "%d, where a value is expected",
+				        i + 1, col + 1);
+	}
+	return rc;
+}
+
 static modmig_status state_from_rows(const PGresult *res, mm_state *st, modmig_error **err)
 {
 	int rows = PQntuples(res), i;
 	size_t counts[4] = {0, 0, 0, 0};
 
+	if (check_state_rows(res, err) != MODMIG_OK)
+		return MODMIG_E_STATE;
 	for (i = 0; i < rows; i++) {
 		int kind = atoi(PQgetvalue(res, i, 0));
 

@@ -102,6 +102,28 @@ static bool unit_by_results(const composed *c, const mm_section *sec, int ok_res
 	return false;
 }
 
+/* Statements in a unit as the scanner splits it (at least one, as the server counts). */
+static int statements_of(const mm_unit *u)
+{
+	mm_sql_split split;
+	bool split_ok = mm_sql_split_text(u->sql, MM_SQL_SPLIT_SCANNER, &split, NULL) == MODMIG_OK;
+	int n = !split_ok || split.count < 1 ? 1 : (int)split.count;
+
+	mm_sql_split_clear(&split);
+	return n;
+}
+
+/* Results a composed transaction sends when all goes well: prefix, units, two rows, COMMIT. */
+static int results_of(const composed *c, const mm_section *sec)
+{
+	int n = c->prefix_results + 3;
+	size_t i;
+
+	for (i = 0; i < c->count; i++)
+		n += statements_of(&sec->units[c->first + i]);
+	return n;
+}
+
 /* Turn a failing result into an error naming the unit's file:line:column. */
 static modmig_status migration_failed(modmig_db *db, const modmig_migration *m,
                                       modmig_direction dir, const composed *c, const PGresult *res,
@@ -145,14 +167,17 @@ static modmig_status migration_failed(modmig_db *db, const modmig_migration *m,
 
 /*
  * Send a query string and read all its results. On the first error *error
- * keeps that result and *ok_results counts the results before it.
+ * keeps that result and *ok_results counts the results before it;
+ * *committed tells whether the last result before it was a COMMIT's.
  */
-static modmig_status send_all(modmig_db *db, const char *sql, int *ok_results, PGresult **error)
+static modmig_status send_all(modmig_db *db, const char *sql, int *ok_results, PGresult **error,
+                              bool *committed)
 {
 	PGresult *r;
 
 	*ok_results = 0;
 	*error = NULL;
+	*committed = false;
 	if (!PQsendQuery(db->conn, sql))
 		return MODMIG_E_SQL;
 	while ((r = PQgetResult(db->conn)) != NULL) {
@@ -163,8 +188,10 @@ static modmig_status send_all(modmig_db *db, const char *sql, int *ok_results, P
 			*error = r;
 			continue;
 		}
-		if (!*error)
+		if (!*error) {
 			(*ok_results)++;
+			*committed = strcmp(PQcmdStatus(r), "COMMIT") == 0;
+		}
 		PQclear(r);
 	}
 	return *error ? MODMIG_E_SQL : MODMIG_OK;
@@ -239,6 +266,7 @@ static modmig_status run_in_transaction(run_args *a, modmig_error **err)
 	PGresult *error = NULL;
 	int ok_results = 0;
 	size_t failed_unit = 0;
+	bool committed = false;
 
 	memset(&c, 0, sizeof(c));
 	mm_buf_puts(&c.sql, "BEGIN;\n");
@@ -254,7 +282,17 @@ static modmig_status run_in_transaction(run_args *a, modmig_error **err)
 		rc = mm_fail(err, MODMIG_E_NOMEM, a->m->file, 0, 0, "out of memory");
 		goto cleanup;
 	}
-	if (send_all(a->s->db, c.sql.data, &ok_results, &error) != MODMIG_OK) {
+	if (send_all(a->s->db, c.sql.data, &ok_results, &error, &committed) != MODMIG_OK) {
+		/*
+		 * The server confirmed COMMIT, then the connection was lost before it
+		 * said it was ready: the migration and its state rows are committed,
+		 * so it is applied, and saying it failed would contradict the record.
+		 * Only our own COMMIT, the last result of all, says so: a COMMIT in a
+		 * unit committed the units before it and no state row.
+		 */
+		if (committed && ok_results == results_of(&c, sec) &&
+		    PQstatus(a->s->db->conn) == CONNECTION_BAD)
+			goto cleanup;
 		if (PQtransactionStatus(a->s->db->conn) == PQTRANS_INERROR ||
 		    PQtransactionStatus(a->s->db->conn) == PQTRANS_INTRANS)
 			mm_db_exec(a->s->db, "ROLLBACK", MODMIG_E_SQL, "rollback", NULL);
@@ -315,6 +353,7 @@ static modmig_status run_autocommit(run_args *a, modmig_error **err)
 	PGresult *error = NULL;
 	int ok_results = 0;
 	size_t i, failed_unit = 0;
+	bool committed;
 
 	memset(&c, 0, sizeof(c));
 	if (a->prefix) {
@@ -336,7 +375,7 @@ static modmig_status run_autocommit(run_args *a, modmig_error **err)
 		}
 		/* Sent without the separator: autocommit units go exactly as written. */
 		c.sql.data[c.spans[0].len] = '\0';
-		if (send_all(a->s->db, c.sql.data, &ok_results, &error) == MODMIG_OK)
+		if (send_all(a->s->db, c.sql.data, &ok_results, &error, &committed) == MODMIG_OK)
 			continue;
 		rc = migration_failed(a->s->db, a->m, a->dir, &c, error, ok_results, &failed_unit,
 		                      err);

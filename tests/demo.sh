@@ -15,7 +15,8 @@ build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
 case $build in /*) ;; *) build=$root/$build ;; esac
 modmig=$build/modmig
-[ -x "$modmig" ] || { echo "demo: $modmig is not built (run make build)" >&2; exit 1; }
+modules_app=$build/modules
+[ -x "$modmig" ] && [ -x "$modules_app" ] || { echo "demo: $modmig is not built (run make build)" >&2; exit 1; }
 [ -n "${DATABASE_URL:-}" ] || { echo "demo: DATABASE_URL is not set; run it as: tests/pgtmp.sh -- tests/demo.sh $1" >&2; exit 1; }
 cd "$root"
 
@@ -47,8 +48,9 @@ run_failing() {
   if [ "$rc" = 0 ]; then echo "demo: this command was expected to fail but succeeded" >&2; exit 1; fi
   say "(exit code $rc, as expected)"
 }
-# modmig as a user would type it
+# modmig and the example application's own binary, as a user would type them
 modmig() { "$modmig" "$@"; }
+modules() { "$modules_app" "$@"; }
 
 psql -qX -d "$DATABASE_URL" -c "CREATE DATABASE modmig_demo" >/dev/null
 if [ -n "${PGHOST:-}" ] && [ -n "${PGPORT:-}" ]; then
@@ -60,17 +62,19 @@ dbq() { psql -qAtX -d "$DATABASE_URL" -c "$1"; }
 
 say "modmig migrates a modular application: every module owns a directory of SQL"
 say "migrations and a fixed range of versions (module i owns (i+1)*1000+1 .. +999)."
-say "The bundled modules are compiled into the binary; -m reads them from disk."
+say "The example application's own binary, modules, has them compiled in and offers"
+say "the whole modmig command line (modmig_cli_main); modmig itself reads them from disk"
+say "(-m, or ./modules/modules.yaml)."
 say "Database: a throwaway PostgreSQL $(dbq 'SHOW server_version'), empty database modmig_demo."
 
 heading "Check every migration file, without a database"
-run modmig validate
+run modules validate
 
 heading "The global sequence: all modules merged by version"
-run modmig list
+run modules list
 
 heading "Apply everything to the empty database"
-run modmig up
+run modules up
 
 heading "Status: every migration and its state"
 run modmig status

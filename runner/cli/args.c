@@ -11,7 +11,11 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+/* The manifest found in the working directory when no source is named. */
+#define DEFAULT_MANIFEST "modules/modules.yaml"
 
 /* ---- option parsing -------------------------------------------------------- */
 
@@ -371,13 +375,33 @@ int cli_open_source(cli_context *ctx, modmig_source **out)
 	modmig_status st;
 	int rc = 0;
 
+	const char *env_manifest = getenv("MODMIG_MANIFEST");
+	const char *env_dir = getenv("MODMIG_DIR");
+	struct stat sb;
+
+	/*
+	 * DESIGN §7: -m, --dir, the program's own embedded migrations, then
+	 * MODMIG_MANIFEST / MODMIG_DIR, then ./modules/modules.yaml. Never a
+	 * fallback to migrations the user did not point at.
+	 */
 	if (ctx->manifest)
 		st = modmig_source_new_manifest(ctx->manifest, out, &err);
 	else if (ctx->dir)
 		st = modmig_source_new_dir(ctx->dir, ctx->table, out, &err);
-	else
-		st = modmig_source_new_embedded(modmig_bundled_files, modmig_bundled_count, out,
-		                                &err);
+	else if (ctx->files)
+		st = modmig_source_new_embedded(ctx->files, ctx->file_count, out, &err);
+	else if (env_manifest && *env_manifest)
+		st = modmig_source_new_manifest(env_manifest, out, &err);
+	else if (env_dir && *env_dir)
+		st = modmig_source_new_dir(env_dir, ctx->table, out, &err);
+	else if (stat(DEFAULT_MANIFEST, &sb) == 0)
+		st = modmig_source_new_manifest(DEFAULT_MANIFEST, out, &err);
+	else {
+		*out = NULL;
+		return cli_usage_error(
+		        ctx, "no migrations: pass -m MANIFEST or --dir DIR, set "
+		             "MODMIG_MANIFEST or MODMIG_DIR, or run where " DEFAULT_MANIFEST " is");
+	}
 	if (st != MODMIG_OK) {
 		*out = NULL;
 		rc = cli_report_failure(ctx, st, err);

@@ -6,6 +6,7 @@
 #define MODMIG_CLI_H
 
 #include "modmig.h"
+#include "modmig_cli.h"
 
 #include <getopt.h>
 #include <stdbool.h>
@@ -18,15 +19,15 @@
 #define CLI_PRINTF(fmt, args)
 #endif
 
-/* Written by tools/modmig-embed into build/embedded_modules.c. */
-extern const modmig_embedded_file modmig_bundled_files[];
-extern const size_t modmig_bundled_count;
 
 /* Exit codes that do not come from a modmig_status. */
 enum { CLI_EXIT_OK = 0, CLI_EXIT_USAGE = 2 };
 
 /* Global options, valid before and after the command name. */
 typedef struct cli_context {
+	/* migrations compiled into the program (modmig_cli_config), or NULL */
+	const modmig_embedded_file *files;
+	size_t file_count;
 	const char *database; /* -d; NULL lets the library fall back */
 	const char *manifest; /* -m */
 	const char *dir;      /* --dir */

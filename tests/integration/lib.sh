@@ -13,6 +13,7 @@
 # server is older. Never a skip: if they cannot be started, the test fails.
 #
 #   mm ARGS...            run $MODMIG, capture stdout/stderr/exit into OUT ERR RC
+#   mapp ARGS...          the same with $MODULES_APP (the bundled app's own binary)
 #   new_db [NAME]         create a fresh database; sets DB (name) and URL
 #   sql "QUERY"           run a query in $DB, print unaligned tuples-only output
 #   expect_rc N           assert the last mm exit code
@@ -39,6 +40,7 @@ set -uo pipefail
 : "${MODMIG_SOURCE_ROOT:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 : "${MODMIG:=$MODMIG_SOURCE_ROOT/build/modmig}"
 : "${EXAMPLE_SERVICE:=$MODMIG_SOURCE_ROOT/build/tests/example-service}"
+: "${MODULES_APP:=$MODMIG_SOURCE_ROOT/build/modules}"
 ROOT=$MODMIG_SOURCE_ROOT
 
 _pgtmp_opts=(); _pgtmp_missing=""
@@ -93,6 +95,16 @@ fail() {
 mm() {
   LAST_CMD="modmig $*"
   "$MODMIG" "$@" >"$TMP/.out" 2>"$TMP/.err"
+  RC=$?
+  OUT=$(cat "$TMP/.out"); ERR=$(cat "$TMP/.err")
+  return 0
+}
+
+# the bundled example application's own binary (modmig_cli_main over its
+# embedded migrations), captured the same way as mm
+mapp() {
+  LAST_CMD="modules $*"
+  "$MODULES_APP" "$@" >"$TMP/.out" 2>"$TMP/.err"
   RC=$?
   OUT=$(cat "$TMP/.out"); ERR=$(cat "$TMP/.err")
   return 0

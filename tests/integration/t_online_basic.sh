@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every online command on the bundled modules: the embedded set (default) and
-# the same modules read from disk with -m modules/modules.yaml.
+# Every online command on the bundled modules: the embedded set (the `modules`
+# binary, modmig_cli_main over its compiled-in migrations) and the same modules
+# read from disk by modmig with -m modules/modules.yaml.
 source "$(dirname "$0")/lib.sh"
 
 ALL=$(file_versions "$ROOT"/modules/*/migrations)
@@ -22,7 +23,7 @@ module_schemas() { sql "SELECT nspname FROM pg_namespace WHERE nspname IN ($sche
 
 # ---------------------------------------------------------------- up from empty
 new_db
-mm -d "$URL" up
+mapp -d "$URL" up
 expect_rc 0 "up from empty"
 expect_eq "$(applied_versions)" "$ALL" "version table after up"
 expect_sql "SELECT count(*) FROM goose_db_version WHERE version_id = 0 AND is_applied" "1"
@@ -36,70 +37,70 @@ done
 
 # up again: nothing to do, nothing changes
 fp=$(schema_fingerprint)
-mm -d "$URL" up
+mapp -d "$URL" up
 expect_rc 0 "up with nothing pending"
 expect_eq "$(schema_fingerprint)" "$fp" "second up changes nothing"
 expect_eq "$(history_versions applied)" "$ALL" "second up writes no history"
 
 # ---------------------------------------------------------------- status, version
-mm -d "$URL" status
+mapp -d "$URL" status
 expect_rc 0 "status"
 for v in $ALL; do
   line=$(printf '%s\n' "$OUT" | grep -E "(^|[^0-9])0*$v([^0-9]|$)" | head -n 1)
   if [[ "$line" == *applied* ]]; then pass; else fail "status line for $v: [$line]"; fi
 done
-mm -d "$URL" --json status
+mapp -d "$URL" --json status
 expect_rc 0 "status --json"
 states=$(printf '%s' "$OUT" | json_states 2>&1)
 expect_eq "$(echo "$states" | awk '{print $1}' | sort -n)" "$ALL" "status --json versions"
 expect_eq "$(echo "$states" | awk '$2 != "applied"' )" "" "status --json: all applied"
-mm -d "$URL" status --module billing
+mapp -d "$URL" status --module billing
 expect_rc 0 "status --module billing"
 expect_out "$BILLING_LAST"
 expect_no_out "$(echo "$ALL" | head -n 1)"
 
-mm -d "$URL" version
+mapp -d "$URL" version
 expect_rc 0 "version"
 expect_out "$LAST"
 
 # ---------------------------------------------------------------- down
-mm -d "$URL" down
+mapp -d "$URL" down
 expect_rc 0 "down"
 expect_eq "$(applied_versions)" "$(echo "$ALL" | grep -vx "$LAST")" "down rolls back the last one"
 expect_eq "$(history_versions rolled_back | tail -n 1)" "$LAST" "history records the rollback"
-mm -d "$URL" version
+mapp -d "$URL" version
 expect_out "$(echo "$ALL" | grep -vx "$LAST" | tail -n 1)"
-mm -d "$URL" status
+mapp -d "$URL" status
 line=$(printf '%s\n' "$OUT" | grep -E "(^|[^0-9])0*$LAST([^0-9]|$)" | head -n 1)
 if [[ "$line" == *pending* ]]; then pass; else fail "status after down: $LAST line [$line]"; fi
-mm -d "$URL" up
+mapp -d "$URL" up
 expect_rc 0
 expect_eq "$(applied_versions)" "$ALL" "up re-applies it"
 
 # down --module billing: billing's latest, nothing else
-mm -d "$URL" down --module billing
+mapp -d "$URL" down --module billing
 expect_rc 0 "down --module billing"
 expect_eq "$(applied_versions)" "$(echo "$ALL" | grep -vx "$BILLING_LAST")" "down --module billing"
-mm -d "$URL" down --module billing
+mapp -d "$URL" down --module billing
 expect_rc 0
 second=$(echo "$BILLING" | tail -n 2 | head -n 1)
 expect_eq "$(applied_versions)" "$(echo "$ALL" | grep -vx -e "$BILLING_LAST" -e "$second")" \
   "second down --module billing"
-mm -d "$URL" up --module billing
+mapp -d "$URL" up --module billing
 expect_rc 0 "up --module billing"
 expect_eq "$(applied_versions)" "$ALL" "up --module billing restores billing"
 
 # down --to V
 cut=$(echo "$ALL" | sed -n 3p)
-mm -d "$URL" down --to "$cut"
+mapp -d "$URL" down --to "$cut"
 expect_rc 0 "down --to $cut"
 expect_eq "$(applied_versions)" "$(echo "$ALL" | head -n 3)" "down --to keeps <= $cut"
-mm -d "$URL" up
+mapp -d "$URL" up
 expect_rc 0
 
 # ---------------------------------------------------------------- redo
 before=$(history_versions applied | wc -l)
-mm -d "$URL" redo
+mapp -d "$URL" redo
 expect_rc 0 "redo"
 expect_eq "$(applied_versions)" "$ALL" "redo leaves the same set applied"
 expect_eq "$(history_versions applied | wc -l)" "$((before + 1))" "redo adds one applied event"
@@ -107,34 +108,34 @@ expect_eq "$(history_versions applied | tail -n 1)" "$LAST" "redo re-applied the
 expect_eq "$(history_versions rolled_back | tail -n 1)" "$LAST" "redo rolled back the last one"
 
 # ---------------------------------------------------------------- reset
-mm -d "$URL" reset
+mapp -d "$URL" reset
 expect_rc 0 "reset"
 expect_eq "$(applied_versions)" "" "reset rolls back everything"
 expect_eq "$(module_schemas)" "" "reset drops the module schemas"
 expect_sql "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog','information_schema')
   AND tablename NOT LIKE '%goose%' AND tablename NOT LIKE '%modmig%' AND tablename NOT LIKE '%history%'
   AND tablename NOT LIKE '%registry%' AND tablename NOT LIKE '%module%'" "0"
-mm -d "$URL" --json status
+mapp -d "$URL" --json status
 expect_rc 0
 expect_eq "$(printf '%s' "$OUT" | json_states | awk '$2 != "pending"')" "" "status --json after reset: all pending"
-mm -d "$URL" version
+mapp -d "$URL" version
 expect_rc 0
 expect_out "0"
 
 # ---------------------------------------------------------------- up --to, --by-one, --module
 third=$(echo "$ALL" | sed -n 3p)
-mm -d "$URL" up --to "$third"
+mapp -d "$URL" up --to "$third"
 expect_rc 0 "up --to $third"
 expect_eq "$(applied_versions)" "$(echo "$ALL" | head -n 3)" "up --to applies up to and including V"
-mm -d "$URL" up --by-one
+mapp -d "$URL" up --by-one
 expect_rc 0 "up --by-one"
 expect_eq "$(applied_versions)" "$(echo "$ALL" | head -n 4)" "up --by-one applies exactly one"
 IDENTITY=$(file_versions "$ROOT/modules/identity/migrations")
-mm -d "$URL" up --module identity
+mapp -d "$URL" up --module identity
 expect_rc 0 "up --module identity"
 expect_eq "$(applied_versions)" "$( (echo "$ALL" | head -n 4; echo "$IDENTITY") | sort -nu)" \
   "up --module applies only that module"
-mm -d "$URL" up
+mapp -d "$URL" up
 expect_rc 0
 expect_eq "$(applied_versions)" "$ALL" "up completes the rest"
 
@@ -149,7 +150,7 @@ expect_eq "$(schema_dump)" "$EMBEDDED_SCHEMA" "-m and the embedded set build the
 mm -d "$URL" -m "$ROOT/modules/modules.yaml" status
 expect_rc 0
 expect_out "applied"
-mm -d "$URL" --json status
+mapp -d "$URL" --json status
 expect_rc 0 "embedded status on a database migrated from disk"
 expect_eq "$(printf '%s' "$OUT" | json_states | awk '$2 != "applied"')" "" "embedded status: all applied"
 mm -d "$URL" -m "$ROOT/modules/modules.yaml" down --module billing

@@ -202,7 +202,7 @@ modmig_status mm_session_create_state(mm_session *s, modmig_error **err)
 	return rc;
 }
 
-modmig_status mm_session_lock(mm_session *s, bool dry_run, modmig_error **err)
+modmig_status mm_session_lock(mm_session *s, modmig_error **err)
 {
 	modmig_status rc;
 	size_t first_new = 0;
@@ -215,9 +215,7 @@ modmig_status mm_session_lock(mm_session *s, bool dry_run, modmig_error **err)
 	rc = mm_state_read(s->db, &s->names, &s->state, err);
 	if (rc != MODMIG_OK)
 		return rc;
-	if (!dry_run)
-		return mm_session_create_state(s, err);
-	/* a dry run creates nothing but still refuses a registry that does not match */
+	/* creates nothing, but refuses a registry that does not match */
 	if (!modmig_source_is_dir(s->src))
 		rc = mm_registry_check(s->src, &s->state, &first_new, err);
 	return rc;

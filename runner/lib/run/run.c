@@ -127,7 +127,7 @@ modmig_status modmig_up(modmig_db *db, modmig_source *src, const modmig_up_optio
 	if (rc != MODMIG_OK || nothing_to_do(&s, &use, module))
 		goto cleanup;
 	/* nothing is created before the plan is known good: exit 2 changes nothing */
-	rc = mm_session_lock(&s, true, err);
+	rc = mm_session_lock(&s, err);
 	if (rc != MODMIG_OK)
 		goto cleanup;
 	rc = mm_plan_up(src->migrations, src->migration_count, &s.state, &use, module, &plan, err);
@@ -194,11 +194,15 @@ modmig_status modmig_down(modmig_db *db, modmig_source *src, const modmig_down_o
 	if ((rc = mm_result_new(out, err)) != MODMIG_OK ||
 	    (rc = mm_source_module_arg(src, opts->module, &module, err)) != MODMIG_OK ||
 	    (rc = mm_session_open(&s, db, src, err)) != MODMIG_OK ||
-	    (rc = mm_session_lock(&s, opts->dry_run, err)) != MODMIG_OK)
+	    (rc = mm_session_lock(&s, err)) != MODMIG_OK)
 		goto cleanup;
 	rc = mm_plan_down(src->migrations, src->migration_count, &s.state, opts, module, &plan,
 	                  err);
 	if (rc != MODMIG_OK || (rc = mm_plan_parse_all(src, &plan, err)) != MODMIG_OK)
+		goto cleanup;
+	/* nothing to roll back writes nothing: no state tables, no registry rows */
+	if (!opts->dry_run && plan.count > 0 &&
+	    (rc = mm_session_create_state(&s, err)) != MODMIG_OK)
 		goto cleanup;
 	if (opts->dry_run) {
 		dry_run(&s, &plan, MODMIG_DOWN);
@@ -231,9 +235,11 @@ modmig_status modmig_redo(modmig_db *db, modmig_source *src, modmig_result **out
 		*out = NULL;
 	if ((rc = mm_result_new(out, err)) != MODMIG_OK ||
 	    (rc = mm_session_open(&s, db, src, err)) != MODMIG_OK ||
-	    (rc = mm_session_lock(&s, false, err)) != MODMIG_OK)
+	    (rc = mm_session_lock(&s, err)) != MODMIG_OK)
 		goto cleanup;
 	rc = mm_plan_down(src->migrations, src->migration_count, &s.state, &opts, NULL, &plan, err);
+	if (rc == MODMIG_OK && plan.count > 0)
+		rc = mm_session_create_state(&s, err);
 	if (rc != MODMIG_OK || (rc = mm_plan_parse_all(src, &plan, err)) != MODMIG_OK)
 		goto cleanup;
 	if (plan.count == 0) {

@@ -28,8 +28,10 @@ void mm_lock_release(modmig_db *db, const mm_names *n);
 
 /*
  * Everything an online command needs: names, the lock and the state read
- * under it. mm_session_lock() takes the lock, creates missing tables (unless
- * dry_run), re-reads state and checks (and extends) the module registry.
+ * under it. mm_session_lock() takes the lock, re-reads state and checks the
+ * module registry; it writes nothing. A command that has something to write
+ * calls mm_session_create_state() once its plan is known good, so a command
+ * with nothing to do leaves no tables and no registry rows behind.
  */
 typedef struct mm_session {
 	modmig_db *db;
@@ -42,12 +44,8 @@ typedef struct mm_session {
 
 modmig_status mm_session_open(mm_session *s, modmig_db *db, const modmig_source *src,
                               modmig_error **err);
-modmig_status mm_session_lock(mm_session *s, bool dry_run, modmig_error **err);
-/*
- * Check the module registry, create the missing state tables and register new
- * modules. mm_session_lock() does this unless dry_run; up, which locks as a
- * dry run, calls it itself once its plan is known good.
- */
+modmig_status mm_session_lock(mm_session *s, modmig_error **err);
+/* Check the module registry, create the missing state tables and register new modules. */
 modmig_status mm_session_create_state(mm_session *s, modmig_error **err);
 void mm_session_close(mm_session *s);
 

@@ -89,7 +89,7 @@ modmig_status modmig_stamp(modmig_db *db, modmig_source *src, int64_t version, c
 	    (rc = check_version(src, version, mod, err)) != MODMIG_OK ||
 	    (rc = mm_source_load(src, err)) != MODMIG_OK ||
 	    (rc = mm_session_open(&s, db, src, err)) != MODMIG_OK ||
-	    (rc = mm_session_lock(&s, false, err)) != MODMIG_OK)
+	    (rc = mm_session_lock(&s, err)) != MODMIG_OK)
 		goto cleanup;
 	sql = stamp_sql(&s, version, mod, &count);
 	if (!sql) {
@@ -102,6 +102,9 @@ modmig_status modmig_stamp(modmig_db *db, modmig_source *src, int64_t version, c
 		        (long long)version);
 		goto cleanup;
 	}
+	/* only now, with something to record, the state tables and registry rows */
+	if ((rc = mm_session_create_state(&s, err)) != MODMIG_OK)
+		goto cleanup;
 	rc = mm_db_exec(db, sql, MODMIG_E_SQL, "cannot stamp the migrations", err);
 	if (rc != MODMIG_OK) {
 		if (PQtransactionStatus(db->conn) != PQTRANS_IDLE)

@@ -1,0 +1,101 @@
+/*
+ * cli_main.c - modmig_cli_main(): global options, then the command found in
+ * the table of commands.c. The standalone modmig (main.c) and an
+ * application's own binary (modules/app.c) both call it.
+ */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * --production is global and takes no value, so it is taken out of argv
+ * wherever it stands (up to a "--"), before the options are parsed.
+ */
+static int take_production(int argc, char **argv, bool *production)
+{
+	const char *env = getenv("MODMIG_ENV");
+	int out = 1, i;
+
+	*production = env && strcmp(env, "production") == 0;
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--production") == 0)
+			*production = true;
+		else
+			argv[out++] = argv[i];
+	}
+	while (i < argc)
+		argv[out++] = argv[i++];
+	argv[out] = NULL;
+	return out;
+}
+
+static int run_help(cli_context *ctx, int argc, char **argv)
+{
+	const cli_command *cmd;
+
+	if (argc < 2) {
+		cli_print_command_help(NULL, stdout);
+		return CLI_EXIT_OK;
+	}
+	cmd = cli_find_command(argv[1]);
+	if (!cmd)
+		return cli_usage_error(ctx, "unknown command '%s'", argv[1]);
+	cli_print_command_help(cmd, stdout);
+	return CLI_EXIT_OK;
+}
+
+int modmig_cli_main(int argc, char **argv, const modmig_cli_config *config)
+{
+	cli_context ctx = {.lock_timeout_ms = -1};
+	const cli_command *cmd;
+	cli_parser parser;
+	int rc = CLI_EXIT_OK;
+
+	/*
+	 * Progress lines on stdout and errors on stderr must interleave in the
+	 * order they happened, also when both go to one log file or pipe.
+	 */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (config) {
+		ctx.files = config->files;
+		ctx.file_count = config->file_count;
+	}
+	argc = take_production(argc, argv, &ctx.production);
+	if (!cli_parser_init(&parser, &ctx, NULL, argc, argv)) {
+		fputs("modmig: error: out of memory\n", stderr);
+		rc = 1;
+		goto cleanup;
+	}
+	/* only global options come before the command; they stop on --help or misuse */
+	if (cli_getopt(&parser) != -1) {
+		rc = parser.exit_code;
+		goto cleanup;
+	}
+	if (cli_rest_count(&parser) == 0) {
+		rc = cli_usage_error(&ctx, "missing command");
+		goto cleanup;
+	}
+	argc = cli_rest_count(&parser);
+	argv = cli_rest(&parser);
+	if (strcmp(argv[0], "help") == 0) {
+		rc = run_help(&ctx, argc, argv);
+		goto cleanup;
+	}
+	cmd = cli_find_command(argv[0]);
+	if (!cmd) {
+		rc = cli_usage_error(&ctx, "unknown command '%s'", argv[0]);
+		goto cleanup;
+	}
+	rc = cmd->run(&ctx, cmd, argc, argv);
+cleanup:
+	cli_parser_free(&parser);
+	if (fflush(stdout) != 0 && rc == CLI_EXIT_OK) {
+		/* a full disk or closed pipe must not look like success */
+		fputs("modmig: error: cannot write the output\n", stderr);
+		rc = 1;
+	}
+	return rc;
+}

@@ -814,7 +814,7 @@ static void session_releases_lock_after_failure(void **state)
 	assert_int_equal(mm_result_new(&result, &err), MODMIG_OK);
 	mm_names_clear(&f->s.names);
 	assert_int_equal(mm_session_open(&f->s, f->db, f->src, &err), MODMIG_OK);
-	assert_int_equal(mm_session_lock(&f->s, true, &err), MODMIG_OK);
+	assert_int_equal(mm_session_lock(&f->s, &err), MODMIG_OK);
 	assert_true(f->s.locked);
 	assert_int_equal(mm_apply_one(&f->s, step_of(f, 1001, &step), MODMIG_UP, NULL, NULL,
 	                              MODMIG_RESUME_NONE, &result, &err),

@@ -40,7 +40,8 @@ modmig_status mm_run_replay(modmig_db *db, modmig_source *src, const int64_t *ve
 	}
 	if ((rc = mm_plan_parse_all(src, &plan, err)) != MODMIG_OK ||
 	    (rc = mm_session_open(&s, db, src, err)) != MODMIG_OK ||
-	    (rc = mm_session_lock(&s, false, err)) != MODMIG_OK)
+	    (rc = mm_session_lock(&s, err)) != MODMIG_OK ||
+	    (rc = mm_session_create_state(&s, err)) != MODMIG_OK)
 		goto cleanup;
 	for (i = 0; i < plan.count && rc == MODMIG_OK; i++) {
 		if (stop && *stop) {

@@ -360,3 +360,27 @@ modmig_status mm_plan_check_failed(const mm_plan *plan, const modmig_up_options 
 	}
 	return MODMIG_OK;
 }
+
+/*
+ * The one check of up's options against each other, for services and the
+ * CLI alike (the CLI calls it before it opens anything, so a usage error
+ * still comes first).
+ */
+modmig_status modmig_up_options_check(const modmig_up_options *opts, modmig_error **err)
+{
+	if (!opts)
+		return MODMIG_OK;
+	if ((unsigned)opts->resume > MODMIG_RESUME_RESTART)
+		return mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0, "unknown resume mode %d",
+		               (int)opts->resume);
+	if (opts->plan_file && (opts->to || opts->by_one || opts->module || opts->strict ||
+	                        opts->resume != MODMIG_RESUME_NONE)) {
+		mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0,
+		        "a plan cannot be combined with a target version, by-one, a module, "
+		        "strict, resume or restart: the plan fixes what runs");
+		mm_next(err, MODMIG_NEXT_WRITE_PLAN, 0,
+		        "leave those options out, or write a new plan with them");
+		return MODMIG_E_USAGE;
+	}
+	return MODMIG_OK;
+}

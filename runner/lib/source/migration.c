@@ -296,8 +296,9 @@ modmig_status mm_source_module_arg(const modmig_source *src, const char *name,
 		return MODMIG_OK;
 	if (modmig_source_is_dir(src)) {
 		mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0,
-		        "--module needs a manifest; a --dir source has no modules");
-		mm_hint(err, "drop --module, or use -m with a manifest");
+		        "module %s was named, but a goose directory has no modules", name);
+		mm_next(err, MODMIG_NEXT_USE_MANIFEST, 0,
+		        "name no module, or load the migrations from a manifest");
 		return MODMIG_E_USAGE;
 	}
 	*out = modmig_source_find_module(src, name);

@@ -84,7 +84,7 @@ typedef enum modmig_status {
 	MODMIG_E_VERSION = 4,   /* bad file name, duplicate or out-of-range version */
 	MODMIG_E_NOT_FOUND = 5, /* unknown module, version or file */
 	MODMIG_E_REGISTRY = 6,  /* manifest disagrees with the database's module registry */
-	MODMIG_E_REFUSED = 7,   /* refused by the production guard */
+	MODMIG_E_REFUSED = 7,   /* refused: production guard, a dependent module */
 	/* exit 1: database or runtime failure */
 	MODMIG_E_IO = 8,            /* a file could not be read or written */
 	MODMIG_E_CONNECT = 9,       /* could not connect */

@@ -9,6 +9,9 @@ N=$(echo "$ALL" | wc -l)
 LAST=$(echo "$ALL" | tail -n 1)
 BILLING=$(file_versions "$ROOT/modules/billing/migrations")
 BILLING_LAST=$(echo "$BILLING" | tail -n 1)
+# cooperative: no module depends on it, so down --module may take it any time
+COOP=$(file_versions "$ROOT/modules/cooperative/migrations")
+COOP_LAST=$(echo "$COOP" | tail -n 1)
 # schemas of the modules that have migrations
 SCHEMAS=$(for d in "$ROOT"/modules/*/migrations; do
   m=$(basename "$(dirname "$d")")
@@ -77,18 +80,22 @@ mapp -d "$URL" up
 expect_rc 0
 expect_eq "$(applied_versions)" "$ALL" "up re-applies it"
 
-# down --module billing: billing's latest, nothing else
-mapp -d "$URL" down --module billing
-expect_rc 0 "down --module billing"
-expect_eq "$(applied_versions)" "$(echo "$ALL" | grep -vx "$BILLING_LAST")" "down --module billing"
-mapp -d "$URL" down --module billing
+# down --module cooperative: cooperative's latest, nothing else
+mapp -d "$URL" down --module cooperative
+expect_rc 0 "down --module cooperative"
+expect_eq "$(applied_versions)" "$(echo "$ALL" | grep -vx "$COOP_LAST")" "down --module cooperative"
+mapp -d "$URL" down --module cooperative
 expect_rc 0
-second=$(echo "$BILLING" | tail -n 2 | head -n 1)
-expect_eq "$(applied_versions)" "$(echo "$ALL" | grep -vx -e "$BILLING_LAST" -e "$second")" \
-  "second down --module billing"
-mapp -d "$URL" up --module billing
-expect_rc 0 "up --module billing"
-expect_eq "$(applied_versions)" "$ALL" "up --module billing restores billing"
+second=$(echo "$COOP" | tail -n 2 | head -n 1)
+expect_eq "$(applied_versions)" "$(echo "$ALL" | grep -vx -e "$COOP_LAST" -e "$second")" \
+  "second down --module cooperative"
+mapp -d "$URL" up --module cooperative
+expect_rc 0 "up --module cooperative"
+expect_eq "$(applied_versions)" "$ALL" "up --module cooperative restores cooperative"
+# billing has dependents (entitlements, stripe) applied after it: refused
+mapp -d "$URL" down --module billing
+expect_rc 2 "down --module billing with dependents applied after it"
+expect_eq "$(applied_versions)" "$ALL" "a refused down changes nothing"
 
 # down --to V
 cut=$(echo "$ALL" | sed -n 3p)
@@ -153,9 +160,9 @@ expect_out "applied"
 mapp -d "$URL" --json status
 expect_rc 0 "embedded status on a database migrated from disk"
 expect_eq "$(printf '%s' "$OUT" | json_states | awk '$2 != "applied"')" "" "embedded status: all applied"
-mm -d "$URL" -m "$ROOT/modules/modules.yaml" down --module billing
+mm -d "$URL" -m "$ROOT/modules/modules.yaml" down --module cooperative
 expect_rc 0
-expect_eq "$(applied_versions)" "$(echo "$ALL" | grep -vx "$BILLING_LAST")" "-m down --module billing"
+expect_eq "$(applied_versions)" "$(echo "$ALL" | grep -vx "$COOP_LAST")" "-m down --module cooperative"
 mm -d "$URL" -m "$ROOT/modules/modules.yaml" redo
 expect_rc 0 "-m redo"
 mm -d "$URL" -m "$ROOT/modules/modules.yaml" reset

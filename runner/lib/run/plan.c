@@ -105,7 +105,10 @@ modmig_status mm_plan_up(const modmig_migration *migs, size_t count, const mm_st
 
 			if ((m->version < max) != (pass == 0))
 				continue;
-			if (mm_state_find_applied(st, m->version) || !in_module(module, m->version))
+			/* --module M takes what M depends on too: theirs run first (lower versions)
+			 */
+			if (mm_state_find_applied(st, m->version) ||
+			    !(in_module(module, m->version) || mm_module_needs(module, m->module)))
 				continue;
 			if (opts && opts->to > 0 && m->version > opts->to)
 				continue;
@@ -152,6 +155,38 @@ static int by_apply_order_desc(const void *a, const void *b)
 	return x->id < y->id ? 1 : x->id > y->id ? -1 : 0;
 }
 
+/*
+ * down --module M may not pull a migration from under a module that depends
+ * on M: refused while a dependent module has a migration applied after it
+ * (order[0..i) are the applied rows after order[i], newest first).
+ */
+static modmig_status check_dependents(const modmig_migration *migs, size_t count,
+                                      const mm_applied **order, size_t i,
+                                      const modmig_module *module, modmig_error **err)
+{
+	size_t j;
+
+	for (j = 0; j < i; j++) {
+		const modmig_migration *later = find_migration(migs, count, order[j]->version);
+
+		if (!later || !later->module || later->module == module ||
+		    !mm_module_needs(later->module, module))
+			continue;
+		mm_fail(err, MODMIG_E_REFUSED, NULL, 0, 0,
+		        "cannot roll back %lld of module %s: module %s depends on it and has %lld "
+		        "applied after it",
+		        (long long)order[i]->version, module->name, later->module->name,
+		        (long long)later->version);
+		mm_hint(err,
+		        "roll back module %s's migrations first, or roll back by apply order "
+		        "without a module",
+		        later->module->name);
+		mm_error_set_migration(err, order[i]->version, module->name);
+		return MODMIG_E_REFUSED;
+	}
+	return MODMIG_OK;
+}
+
 modmig_status mm_plan_down(const modmig_migration *migs, size_t count, const mm_state *st,
                            const modmig_down_options *opts, const modmig_module *module,
                            mm_plan *out, modmig_error **err)
@@ -188,6 +223,9 @@ modmig_status mm_plan_down(const modmig_migration *migs, size_t count, const mm_
 			mm_error_set_migration(err, a->version, module ? module->name : NULL);
 			break;
 		}
+		if (module &&
+		    (rc = check_dependents(migs, count, order, i, module, err)) != MODMIG_OK)
+			break;
 		rc = push(out, st->applied_count, m, a->version, err);
 		if (!opts || (!opts->all && opts->to < 0))
 			break;

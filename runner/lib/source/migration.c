@@ -311,6 +311,31 @@ modmig_status mm_source_module_arg(const modmig_source *src, const char *name,
 	return MODMIG_OK;
 }
 
+/*
+ * A manifest's modules are one array in manifest order, so module[-index] is
+ * its first; depends_on names earlier modules only (the manifest parser
+ * refuses anything else), so the walk goes strictly down and ends.
+ */
+bool mm_module_needs(const modmig_module *module, const modmig_module *other)
+{
+	const modmig_module *first;
+	size_t d, j;
+
+	if (!module || !other)
+		return false;
+	if (module == other)
+		return true;
+	if (other->index >= module->index)
+		return false;
+	first = module - module->index;
+	for (d = 0; d < module->depends_count; d++)
+		for (j = 0; j < module->index; j++)
+			if (strcmp(first[j].name, module->depends_on[d]) == 0 &&
+			    mm_module_needs(&first[j], other))
+				return true;
+	return false;
+}
+
 const modmig_module *mm_source_module_of(const modmig_source *src, int64_t version)
 {
 	size_t i;

@@ -118,6 +118,11 @@ modmig_status mm_source_module_arg(const modmig_source *src, const char *name,
 
 /* The module whose version range holds version, or NULL (also in --dir mode). */
 const modmig_module *mm_source_module_of(const modmig_source *src, int64_t version);
+/*
+ * Whether module needs other: other is module itself or a module it depends
+ * on, directly or through others (DESIGN §2). Both must come from one manifest.
+ */
+bool mm_module_needs(const modmig_module *module, const modmig_module *other);
 
 /* Free what m owns (its name, file, bytes and parsed units), not m itself. */
 void mm_migration_release(modmig_migration *m);

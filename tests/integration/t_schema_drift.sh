@@ -83,8 +83,10 @@ changed "ALTER TYPE billing.plan_interval ADD VALUE 'week'"
 expect_out "enum billing.plan_interval: labels is 'month', 'year', 'week' in the database, 'month', 'year' in the migrations"
 
 changed "GRANT INSERT ON billing.open_invoices TO billing_owner"
-expect_out "view billing.open_invoices: grants is billing_owner: INSERT, SELECT; owner: "
-expect_out " in the database, billing_owner: SELECT; owner: "
+expect_out "view billing.open_invoices: grants is billing_owner: INSERT, SELECT in the database, billing_owner: SELECT in the migrations"
+
+changed "REVOKE EXECUTE ON FUNCTION public.set_updated_at() FROM PUBLIC"
+expect_out "function public.set_updated_at(): grants is revoked from PUBLIC: EXECUTE in the database, none in the migrations"
 
 changed "ALTER TABLE billing.plans OWNER TO billing_owner"
 expect_out "table billing.plans: owner is billing_owner in the database, $PGUSER in the migrations"

@@ -213,23 +213,46 @@ static const char *const QUERIES[] = {
 };
 
 /*
- * Privileges, normalized: NULL when they are the defaults (no GRANT or
- * REVOKE ever changed them, or they were changed back), otherwise
- * "grantee: PRIV, PRIV; ..." sorted, with the owner's own entry called
- * "owner" so that the same GRANTs read the same whoever owns the object.
- * Grantors are left out.
+ * Privileges, normalized against the defaults (acldefault): NULL when they
+ * are the defaults, whether no GRANT or REVOKE ever touched them or they
+ * were changed back; otherwise what was granted beyond them
+ * ("billing_owner: INSERT, SELECT") and what was revoked from them
+ * ("revoked from PUBLIC: EXECUTE"), sorted. The owner is called "owner" and
+ * grantors are left out, so the same GRANTs read the same whoever owns the
+ * object and whichever server version's defaults apply (17 gave owners
+ * MAINTAIN).
  */
+static char *grantee_name(const char *grantee, const char *owner)
+{
+	return mm_printf("CASE WHEN %s = 0 THEN 'PUBLIC' WHEN %s = %s THEN 'owner' "
+	                 "ELSE pg_get_userbyid(%s) END",
+	                 grantee, grantee, owner, grantee);
+}
+
 static bool expand_acl(mm_buf *b, const char *acl, const char *kind, const char *owner)
 {
-	return mm_buf_printf(
-	        b,
-	        "CASE WHEN %s IS NULL OR %s = acldefault(%s, %s) THEN NULL ELSE (SELECT "
-	        "string_agg(g, '; ' ORDER BY g) FROM (SELECT CASE WHEN a.grantee = 0 THEN "
-	        "'PUBLIC' WHEN a.grantee = %s THEN 'owner' ELSE pg_get_userbyid(a.grantee) END "
-	        "|| ': ' || string_agg(a.privilege_type || CASE WHEN a.is_grantable THEN "
-	        "' WITH GRANT OPTION' ELSE '' END, ', ' ORDER BY a.privilege_type) AS g "
-	        "FROM aclexplode(%s) a GROUP BY a.grantee) x) END",
-	        acl, acl, kind, owner, owner, acl);
+	char *a_who = grantee_name("a.grantee", owner), *d_who = grantee_name("d.grantee", owner);
+	bool ok = a_who && d_who &&
+	          mm_buf_printf(
+	                  b,
+	                  "CASE WHEN %s IS NULL THEN NULL ELSE (SELECT string_agg(g, '; ' ORDER BY "
+	                  "g) "
+	                  "FROM (SELECT %s || ': ' || string_agg(a.privilege_type || CASE WHEN "
+	                  "a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END, ', ' ORDER BY "
+	                  "a.privilege_type) AS g FROM aclexplode(%s) a WHERE (a.grantee, "
+	                  "a.privilege_type, a.is_grantable) NOT IN (SELECT d.grantee, "
+	                  "d.privilege_type, d.is_grantable FROM aclexplode(acldefault(%s, %s)) d) "
+	                  "GROUP BY a.grantee UNION ALL SELECT 'revoked from ' || %s || ': ' || "
+	                  "string_agg(d.privilege_type, ', ' ORDER BY d.privilege_type) FROM "
+	                  "aclexplode(acldefault(%s, %s)) d WHERE (d.grantee, d.privilege_type, "
+	                  "d.is_grantable) NOT IN (SELECT a.grantee, a.privilege_type, "
+	                  "a.is_grantable "
+	                  "FROM aclexplode(%s) a) GROUP BY d.grantee) x) END",
+	                  acl, a_who, acl, kind, owner, d_who, kind, owner, acl);
+
+	free(a_who);
+	free(d_who);
+	return ok;
 }
 
 /* Expand {ACL|acl|kind|owner}, {EXT|catalog|oid} and {RELKIND|expr} in text. */

@@ -239,6 +239,17 @@ modmig_status modmig_source_new_dir(const char *dir, const char *version_table, 
 void modmig_source_free(modmig_source *src);
 
 /*
+ * Migration files on disk must be regular files (a symbolic link to one is
+ * fine) of at most this many bytes; anything else is refused with
+ * MODMIG_E_PARSE naming the file, before it is read. Files are read on first
+ * use, so this may be set any time after loading. 0 restores the default,
+ * MODMIG_MAX_FILE_SIZE_DEFAULT (16 MiB). Embedded files have no limit: they
+ * are in memory already.
+ */
+#define MODMIG_MAX_FILE_SIZE_DEFAULT ((uint64_t)16 << 20)
+void modmig_source_set_max_file_size(modmig_source *src, uint64_t max_file_size);
+
+/*
  * Loading a source reads the manifest (or lists the directory) and checks
  * names and versions; files on disk are read and parsed only when needed.
  * This reads, hashes and parses every migration (the first error is
@@ -278,6 +289,9 @@ const modmig_migration *modmig_source_find(const modmig_source *src, int64_t ver
  */
 modmig_status modmig_migration_parse_file(const char *path, modmig_migration **out,
                                           modmig_error **err);
+/* The same with a size limit other than the default (0: the default). */
+modmig_status modmig_migration_parse_file_limit(const char *path, uint64_t max_file_size,
+                                                modmig_migration **out, modmig_error **err);
 /* Only for migrations returned by modmig_migration_parse_file(). */
 void modmig_migration_free(modmig_migration *migration);
 
@@ -757,7 +771,7 @@ void modmig_schema_options_init(modmig_schema_options *opts);
 
 /* Read the schema of db's database (opts may be NULL for the defaults). */
 modmig_status modmig_schema_read(modmig_db *db, const modmig_schema_options *opts,
-				 modmig_schema **out, modmig_error **err);
+                                 modmig_schema **out, modmig_error **err);
 void modmig_schema_free(modmig_schema *schema);
 size_t modmig_schema_count(const modmig_schema *schema);
 const modmig_schema_object *modmig_schema_at(const modmig_schema *schema, size_t index);
@@ -771,7 +785,7 @@ const char *modmig_schema_object_get(const modmig_schema_object *obj, const char
 char *modmig_schema_to_json(const modmig_schema *schema);
 /* Read what modmig_schema_to_json() wrote; origin names the text in errors. */
 modmig_status modmig_schema_from_json(const char *text, const char *origin, modmig_schema **out,
-				      modmig_error **err);
+                                      modmig_error **err);
 
 typedef enum modmig_schema_change {
 	MODMIG_SCHEMA_ADDED = 0,   /* only in b */
@@ -782,24 +796,23 @@ typedef enum modmig_schema_change {
 /* One difference; everything borrowed from the diff handle. */
 typedef struct modmig_schema_difference {
 	modmig_schema_change change;
-	const char *kind;        /* the object's kind */
+	const char *kind; /* the object's kind */
 	const char *schema;
 	const char *parent_kind; /* or NULL */
 	const char *parent;      /* or NULL */
 	const char *name;
-	const char *attribute;   /* CHANGED only, else NULL */
-	const char *a_value;     /* CHANGED: the value in a, NULL when not set there */
-	const char *b_value;     /* CHANGED: the value in b, NULL when not set there */
+	const char *attribute; /* CHANGED only, else NULL */
+	const char *a_value;   /* CHANGED: the value in a, NULL when not set there */
+	const char *b_value;   /* CHANGED: the value in b, NULL when not set there */
 } modmig_schema_difference;
 
 typedef struct modmig_schema_diff modmig_schema_diff;
 
 /* Compare a with b object by object: one difference per object or attribute. */
 modmig_status modmig_schema_diff_new(const modmig_schema *a, const modmig_schema *b,
-				     modmig_schema_diff **out, modmig_error **err);
+                                     modmig_schema_diff **out, modmig_error **err);
 size_t modmig_schema_diff_count(const modmig_schema_diff *diff);
-const modmig_schema_difference *modmig_schema_diff_at(const modmig_schema_diff *diff,
-						      size_t index);
+const modmig_schema_difference *modmig_schema_diff_at(const modmig_schema_diff *diff, size_t index);
 void modmig_schema_diff_free(modmig_schema_diff *diff);
 /*
  * One line naming the object, the attribute and both values, with the sides
@@ -808,7 +821,7 @@ void modmig_schema_diff_free(modmig_schema_diff *diff);
  * with modmig_free().
  */
 char *modmig_schema_difference_text(const modmig_schema_difference *d, const char *a_label,
-				    const char *b_label);
+                                    const char *b_label);
 
 /*
  * A shadow database: a scratch database where modmig builds the schema that
@@ -821,7 +834,7 @@ char *modmig_schema_difference_text(const modmig_schema_difference *d, const cha
 typedef struct modmig_shadow modmig_shadow;
 
 modmig_status modmig_shadow_open(modmig_db *target, const char *dev_url, modmig_shadow **out,
-				 modmig_error **err);
+                                 modmig_error **err);
 /* The connection to the shadow database, owned by the shadow. */
 modmig_db *modmig_shadow_db(modmig_shadow *shadow);
 /* The temporary database's name, or NULL with a dev_url. */
@@ -843,8 +856,8 @@ modmig_status modmig_shadow_close(modmig_shadow *shadow, modmig_error **err);
  * when equal, MODMIG_E_CHECK when *out holds differences (set in both cases).
  */
 modmig_status modmig_drift(modmig_db *db, modmig_source *src, modmig_shadow *shadow,
-			   const modmig_schema_options *opts, modmig_schema_diff **out,
-			   modmig_error **err);
+                           const modmig_schema_options *opts, modmig_schema_diff **out,
+                           modmig_error **err);
 
 /* ------------------------------------------------------------------------ */
 /* Startup API: a service migrates itself                                   */

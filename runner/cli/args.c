@@ -182,6 +182,12 @@ static bool apply_global(cli_parser *p, int c, bool *stop)
 			*stop = true;
 		}
 		return true;
+	case CLI_OPT_MAX_FILE_SIZE:
+		if (!cli_parse_size(ctx, "--max-file-size", optarg, &ctx->max_file_size)) {
+			p->exit_code = CLI_EXIT_USAGE;
+			*stop = true;
+		}
+		return true;
 	case CLI_OPT_HELP:
 		cli_print_command_help(p->cmd, stdout);
 		p->exit_code = CLI_EXIT_OK;
@@ -367,6 +373,39 @@ bad:
 	return false;
 }
 
+/*
+ * A size in bytes: a number with an optional binary unit (k, M, G, with or
+ * without "iB" or "B": 16M, 16MiB and 16MB all mean 16 * 2^20 bytes).
+ */
+bool cli_parse_size(const cli_context *ctx, const char *option, const char *text, uint64_t *out)
+{
+	static const struct {
+		const char *suffix;
+		int shift;
+	} units[] = {{"", 0},    {"B", 0},    {"k", 10},  {"K", 10},  {"kB", 10},
+	             {"KB", 10}, {"KiB", 10}, {"M", 20},  {"MB", 20}, {"MiB", 20},
+	             {"G", 30},  {"GB", 30},  {"GiB", 30}};
+	char *end = NULL;
+	long long value;
+
+	if (!read_number(text, &value, &end) || value <= 0)
+		goto bad;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].suffix) != 0)
+			continue;
+		if ((uint64_t)value > (UINT64_MAX >> units[i].shift))
+			goto bad;
+		*out = (uint64_t)value << units[i].shift;
+		return true;
+	}
+bad:
+	cli_usage_error(ctx,
+	                "invalid value '%s' for '%s': expected a size such as 64MiB, 500k or "
+	                "1G",
+	                text, option);
+	return false;
+}
+
 /* ---- source and connection ------------------------------------------------------ */
 
 int cli_open_source(cli_context *ctx, modmig_source **out)
@@ -405,6 +444,8 @@ int cli_open_source(cli_context *ctx, modmig_source **out)
 	if (st != MODMIG_OK) {
 		*out = NULL;
 		rc = cli_report_failure(ctx, st, err);
+	} else {
+		modmig_source_set_max_file_size(*out, ctx->max_file_size);
 	}
 	modmig_error_free(err);
 	return rc;

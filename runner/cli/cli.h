@@ -35,6 +35,8 @@ typedef struct cli_context {
 	bool json;
 	int verbosity; /* -1 quiet, 0 normal, 1 verbose */
 	bool no_color;
+	/* --max-file-size; 0: the library's default */
+	uint64_t max_file_size;
 	int lock_timeout_ms; /* < 0: wait forever */
 	bool production;     /* --production or MODMIG_ENV=production (read in main.c) */
 	bool color_out;      /* decided once options are known */
@@ -155,6 +157,8 @@ bool cli_expect_args(const cli_parser *p, int min, int max, const char *what);
 bool cli_parse_version(const cli_context *ctx, const char *option, const char *text, int64_t *out);
 /* "500ms", "30s", "2m", "1h", or plain milliseconds. */
 bool cli_parse_duration_ms(const cli_context *ctx, const char *option, const char *text, int *out);
+/* "64MiB", "500k", "1G", or plain bytes; binary units. */
+bool cli_parse_size(const cli_context *ctx, const char *option, const char *text, uint64_t *out);
 
 /*
  * The options that choose what `up` runs. `plan` takes the same ones, so a

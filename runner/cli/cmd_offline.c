@@ -186,7 +186,7 @@ int cli_cmd_inspect(cli_context *ctx, const cli_command *cmd, int argc, char **a
 	if (!cli_parse_plain(ctx, cmd, argc, argv, 1, 1, "FILE: the migration to inspect", &args,
 	                     &rc))
 		goto cleanup;
-	st = modmig_migration_parse_file(args[0], &m, &err);
+	st = modmig_migration_parse_file_limit(args[0], ctx->max_file_size, &m, &err);
 	if (st != MODMIG_OK) {
 		rc = cli_report_failure(ctx, st, err);
 		goto cleanup;

@@ -45,6 +45,24 @@ static void parse_fails(const char *text, int line, const char *needle)
 	modmig_error_free(err);
 }
 
+/* parse_fails with an exact column and message, for text that may hold any byte. */
+static void parse_fails_at(const char *text, int line, int column, const char *message)
+{
+	modmig_error *err = NULL;
+	mm_parsed p;
+
+	assert_int_equal(mm_parse(FILE_NAME, text, strlen(text), &p, &err), MODMIG_E_PARSE);
+	assert_non_null(err);
+	if (modmig_error_line(err) != line || modmig_error_column(err) != column ||
+	    strcmp(modmig_error_message(err), message) != 0)
+		fail_msg("expected %d:%d '%s', got %d:%d '%s'", line, column, message,
+		         modmig_error_line(err), modmig_error_column(err),
+		         modmig_error_message(err));
+	assert_non_null(modmig_error_hint(err));
+	assert_int_equal(p.up.count, 0);
+	modmig_error_free(err);
+}
+
 static void unit_is(const mm_section *s, size_t i, int line, int column, const char *sql)
 {
 	assert_true(i < s->count);
@@ -486,6 +504,40 @@ static void test_bytes(void **state)
 	assert_int_equal(mm_parse(FILE_NAME, "SELECT 1;", 9, &p, NULL), MODMIG_E_PARSE);
 }
 
+/*
+ * DESIGN §3 rule 8: files are UTF-8. The first byte that does not begin a
+ * well-formed character is an error at its line and byte column, whichever
+ * way the encoding is broken; a byte order mark stays accepted.
+ */
+static void test_utf8(void **state)
+{
+	mm_parsed p;
+
+	(void)state;
+	/* Latin-1 'é' (0xe9) where UTF-8 needs 0xc3 0xa9 */
+	parse_fails_at("-- +goose Up\nINSERT INTO t VALUES ('caf\xe9');\n", 2, 27,
+	               "invalid UTF-8 (byte 0xe9)");
+	/* after valid multi-byte characters the column still counts bytes */
+	parse_fails_at("-- +goose Up\nSELECT 'ä€😀', '\x80';\n", 2, 22, "invalid UTF-8 (byte 0x80)");
+	/* overlong NUL, a surrogate, above U+10FFFF, and a sequence cut short */
+	parse_fails_at("-- +goose Up\nSELECT '\xc0\x80';\n", 2, 9, "invalid UTF-8 (byte 0xc0)");
+	parse_fails_at("-- +goose Up\nSELECT '\xed\xa0\x80';\n", 2, 9, "invalid UTF-8 (byte 0xed)");
+	parse_fails_at("-- +goose Up\nSELECT '\xf4\x90\x80\x80';\n", 2, 9,
+	               "invalid UTF-8 (byte 0xf4)");
+	parse_fails_at("-- +goose Up\nSELECT 1;\n-- caf\xc3", 3, 7, "invalid UTF-8 (byte 0xc3)");
+	/* in a comment before Up, in the Down section, in a block: everywhere */
+	parse_fails_at("-- \xff\n-- +goose Up\nSELECT 1;\n", 1, 4, "invalid UTF-8 (byte 0xff)");
+	parse_fails_at("-- +goose Up\nSELECT 1;\n-- +goose Down\n-- +goose StatementBegin\n"
+	               "SELECT '\xfe';\n-- +goose StatementEnd\n",
+	               5, 9, "invalid UTF-8 (byte 0xfe)");
+	/* with a byte order mark, line 1's columns start after it */
+	parse_fails_at("\xEF\xBB\xBF-- \xe9\n-- +goose Up\n", 1, 4, "invalid UTF-8 (byte 0xe9)");
+	/* a second byte order mark is no byte order mark, but it is UTF-8 (U+FEFF) */
+	parse_ok("\xEF\xBB\xBF-- +goose Up\nSELECT '\xEF\xBB\xBF😀';\n", &p);
+	unit_is(&p.up, 0, 2, 1, "SELECT '\xEF\xBB\xBF😀';");
+	mm_parsed_clear(&p);
+}
+
 static void test_many_statements(void **state)
 {
 	mm_buf b;
@@ -528,6 +580,7 @@ int main(void)
 	        cmocka_unit_test(test_newer_syntax_falls_back_to_the_lexer),
 	        cmocka_unit_test(test_garbage),
 	        cmocka_unit_test(test_bytes),
+	        cmocka_unit_test(test_utf8),
 	        cmocka_unit_test(test_many_statements),
 	};
 

@@ -419,6 +419,134 @@ static void test_contents_load_on_first_use(void **state)
 	modmig_source_free(src);
 }
 
+/* modmig_source_parse() must fail with exactly this error at path:1. */
+static void parse_refuses(modmig_source *src, const char *path, const char *message)
+{
+	modmig_error *err = NULL;
+
+	/* today's failure was a hang: a FIFO waited for a writer forever */
+	alarm(10);
+	assert_int_equal(modmig_source_parse(src, &err), MODMIG_E_PARSE);
+	alarm(0);
+	assert_non_null(err);
+	assert_string_equal(modmig_error_file(err), path);
+	assert_int_equal(modmig_error_line(err), 1);
+	assert_string_equal(modmig_error_message(err), message);
+	assert_non_null(modmig_error_hint(err));
+	assert_string_equal(modmig_migration_sha256(modmig_source_find(src, 2)), "");
+	modmig_error_free(err);
+}
+
+/*
+ * DESIGN §3: only regular files are read. A FIFO hung validate and up (up
+ * holding the lock); a link to /dev/zero was read until memory ran out. A
+ * symbolic link to a regular file is fine: real projects share files so.
+ */
+static void test_only_regular_files(void **state)
+{
+	tree *t = *state;
+	modmig_source *src = NULL;
+	modmig_error *err = NULL;
+	char path[PATH_MAX], target[PATH_MAX], want[65];
+
+	write_file(t->root, "g/00001_a.sql", simple_sql);
+	snprintf(path, sizeof(path), "%s/g/00002_b.sql", t->root);
+	snprintf(target, sizeof(target), "%s/g", t->root);
+
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(modmig_source_new_dir(target, NULL, &src, &err), MODMIG_OK);
+	parse_refuses(src, path, "not a regular file (a FIFO)");
+	modmig_source_free(src);
+	assert_int_equal(unlink(path), 0);
+
+	assert_int_equal(symlink("/dev/zero", path), 0);
+	assert_int_equal(modmig_source_new_dir(target, NULL, &src, &err), MODMIG_OK);
+	parse_refuses(src, path, "not a regular file (a character device)");
+	modmig_source_free(src);
+	assert_int_equal(unlink(path), 0);
+
+	/* a link to a regular file outside the directory is read through */
+	write_file(t->root, "shared/b.sql", template_sql);
+	snprintf(target, sizeof(target), "%s/shared/b.sql", t->root);
+	assert_int_equal(symlink(target, path), 0);
+	snprintf(target, sizeof(target), "%s/g", t->root);
+	assert_int_equal(modmig_source_new_dir(target, NULL, &src, &err), MODMIG_OK);
+	assert_int_equal(modmig_source_parse(src, &err), MODMIG_OK);
+	mm_sha256_hex(template_sql, strlen(template_sql), want);
+	assert_string_equal(modmig_migration_sha256(modmig_source_find(src, 2)), want);
+	assert_int_equal(modmig_migration_unit_count(modmig_source_find(src, 2), MODMIG_UP), 1);
+	modmig_source_free(src);
+
+	/* the manifest is read the same way */
+	snprintf(path, sizeof(path), "%s/fifo.yaml", t->root);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	alarm(10);
+	assert_int_equal(modmig_source_new_manifest(path, &src, &err), MODMIG_E_PARSE);
+	alarm(0);
+	assert_null(src);
+	assert_string_equal(modmig_error_message(err), "not a regular file (a FIFO)");
+	assert_int_equal(modmig_error_line(err), 1);
+	modmig_error_free(err);
+}
+
+/*
+ * A file over the size limit (16 MiB unless raised) is refused before it is
+ * read; raising the limit on the source, or for one file, accepts it.
+ */
+static void test_size_limit(void **state)
+{
+	tree *t = *state;
+	modmig_source *src = NULL;
+	modmig_migration *m = NULL;
+	modmig_error *err = NULL;
+	char path[PATH_MAX], dir[PATH_MAX], *big;
+	size_t size = strlen(simple_sql);
+	FILE *f;
+
+	write_file(t->root, "g/00001_a.sql", "-- +goose Up\n");
+	write_file(t->root, "g/00002_b.sql", simple_sql);
+	snprintf(dir, sizeof(dir), "%s/g", t->root);
+	snprintf(path, sizeof(path), "%s/g/00002_b.sql", t->root);
+
+	assert_int_equal(modmig_source_new_dir(dir, NULL, &src, &err), MODMIG_OK);
+	modmig_source_set_max_file_size(src, size - 1);
+	parse_refuses(src, path, "file is 48 bytes, over the size limit of 47 bytes");
+	/* exactly at the limit is fine, and a limit set after a failure still applies */
+	modmig_source_set_max_file_size(src, size);
+	assert_int_equal(modmig_source_parse(src, &err), MODMIG_OK);
+	modmig_source_free(src);
+
+	assert_int_equal(modmig_migration_parse_file_limit(path, 10, &m, &err), MODMIG_E_PARSE);
+	assert_null(m);
+	assert_string_equal(modmig_error_message(err),
+	                    "file is 48 bytes, over the size limit of 10 bytes");
+	modmig_error_free(err);
+	err = NULL;
+	assert_int_equal(modmig_migration_parse_file_limit(path, 48, &m, &err), MODMIG_OK);
+	modmig_migration_free(m);
+
+	/* the default: 16 MiB and one byte is too much, 0 restores it */
+	big = malloc((16u << 20) + 1);
+	assert_non_null(big);
+	memset(big, ' ', (16u << 20) + 1);
+	memcpy(big, simple_sql, size);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(big, 1, (16u << 20) + 1, f), (16u << 20) + 1);
+	fclose(f);
+	free(big);
+	assert_int_equal(modmig_source_new_dir(dir, NULL, &src, &err), MODMIG_OK);
+	parse_refuses(src, path, "file is 16777217 bytes, over the size limit of 16 MiB");
+	modmig_source_set_max_file_size(src, 17u << 20);
+	assert_int_equal(modmig_source_parse(src, &err), MODMIG_OK);
+	modmig_source_set_max_file_size(src, 0);
+	modmig_source_free(src);
+	assert_int_equal(modmig_migration_parse_file(path, &m, &err), MODMIG_E_PARSE);
+	assert_string_equal(modmig_error_message(err),
+	                    "file is 16777217 bytes, over the size limit of 16 MiB");
+	modmig_error_free(err);
+}
+
 static void test_dir_mode_errors(void **state)
 {
 	static const char *const bad[] = {"nounderscore.sql", "v1_init.sql", "0_zero.sql",
@@ -818,6 +946,8 @@ int main(void)
 	        TREE_TEST(test_dir_mode),
 	        TREE_TEST(test_dir_mode_errors),
 	        TREE_TEST(test_contents_load_on_first_use),
+	        TREE_TEST(test_only_regular_files),
+	        TREE_TEST(test_size_limit),
 	        cmocka_unit_test(test_embedded),
 	        cmocka_unit_test(test_embedded_errors),
 	        TREE_TEST(test_parse_errors_name_the_file),

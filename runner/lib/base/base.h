@@ -89,7 +89,25 @@ bool mm_buf_json_string(mm_buf *b, const char *s);
 /* Take ownership of the contents (never NULL unless OOM); b is reset. */
 char *mm_buf_take(mm_buf *b);
 
-/* Read a whole file. *out is NUL-terminated and owned by the caller. */
+/*
+ * The offset of the first byte of text that does not begin a well-formed
+ * UTF-8 character (a truncated sequence points at its lead byte), or len
+ * when all of it is UTF-8.
+ */
+size_t mm_utf8_invalid(const char *text, size_t len);
+
+/*
+ * Read a whole regular file, name relative to dir_fd (AT_FDCWD for the
+ * current directory), of at most max bytes (0: MODMIG_MAX_FILE_SIZE_DEFAULT,
+ * 16 MiB: far above any hand-written migration, far below what would exhaust
+ * memory). A larger file, or one that is not a regular file (a FIFO, a
+ * device), is refused with MODMIG_E_PARSE at display:1 before it is read.
+ * display names it in messages. *out is NUL-terminated and owned by the
+ * caller; len may be NULL.
+ */
+modmig_status mm_read_file_at(int dir_fd, const char *name, const char *display, uint64_t max,
+                              char **out, size_t *len, modmig_error **err);
+/* mm_read_file_at() of path with the default limit. */
 modmig_status mm_read_file(const char *path, char **out, size_t *len, modmig_error **err);
 
 /* SHA-256 of data as 64 lowercase hex digits plus NUL (OpenSSL EVP). */

@@ -182,3 +182,52 @@ const void *mm_find_i64(const void *base, size_t count, size_t size, size_t key_
 	memcpy(&k, (const char *)base + i * size + key_offset, sizeof(k));
 	return k == key ? (const char *)base + i * size : NULL;
 }
+
+/*
+ * Unicode's well-formed UTF-8 (table 3-7), which is also what PostgreSQL
+ * accepts (pg_utf8_islegal): no overlong forms, no surrogates, nothing above
+ * U+10FFFF. ASCII runs are skipped a byte at a time, the common case.
+ */
+size_t mm_utf8_invalid(const char *text, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+		unsigned char lo = 0x80, hi = 0xbf;
+		size_t n, k;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 1;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			if (c == 0xe0)
+				lo = 0xa0; /* overlong */
+			else if (c == 0xed)
+				hi = 0x9f; /* surrogates */
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			if (c == 0xf0)
+				lo = 0x90; /* overlong */
+			else if (c == 0xf4)
+				hi = 0x8f; /* above U+10FFFF */
+		} else {
+			return i;
+		}
+		for (k = 1; k <= n; k++) {
+			if (i + k >= len)
+				return i;
+			if (s[i + k] < lo || s[i + k] > hi)
+				return i;
+			lo = 0x80;
+			hi = 0xbf;
+		}
+		i += n + 1;
+	}
+	return len;
+}

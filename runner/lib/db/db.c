@@ -53,12 +53,11 @@ static char *unescape_word(const char *p, size_t n)
 }
 
 /*
- * Whether a "name=value" setting (as after -c or --) names search_path. The
- * server folds case and treats '-' as '_' in option names.
+ * Whether a "name=value" setting (as after -c or --) names the setting want.
+ * The server folds case and treats '-' as '_' in option names.
  */
-static bool is_search_path(const char *setting, const char **value)
+static bool is_setting(const char *setting, const char *want, const char **value)
 {
-	static const char want[] = "search_path";
 	size_t i;
 
 	for (i = 0; want[i]; i++) {
@@ -75,7 +74,10 @@ static bool is_search_path(const char *setting, const char **value)
 	return true;
 }
 
-/* Split options into what is kept and the search_path it set (the last one). */
+/*
+ * Split options into what is kept and the search_path it set (the last one).
+ * A client_encoding is dropped too: modmig's is always UTF8 (see connect).
+ */
 static modmig_status strip_search_path(const char *options, char **kept, char **stripped,
                                        modmig_error **err)
 {
@@ -108,7 +110,11 @@ static modmig_status strip_search_path(const char *options, char **kept, char **
 		} else if (strncmp(word, "-c", 2) == 0) {
 			setting = mm_strdup(word + 2);
 		}
-		if (setting && is_search_path(setting, &value)) {
+		if (setting && is_setting(setting, "client_encoding", &value)) {
+			p = set_end;
+			continue;
+		}
+		if (setting && is_setting(setting, "search_path", &value)) {
 			free(*stripped);
 			*stripped = mm_strdup(value);
 			if (!*stripped)
@@ -474,9 +480,14 @@ modmig_status modmig_db_connect(const char *conninfo, modmig_db **out, modmig_er
 		param_set(&cp, "options", *cp.options ? cp.options : " ");
 	}
 	param_set(&cp, "fallback_application_name", "modmig");
-	/* Migration files are UTF-8; error positions count UTF-8 characters. */
-	if (!param_get(&cp, "client_encoding") && !getenv("PGCLIENTENCODING"))
-		param_set(&cp, "client_encoding", "UTF8");
+	/*
+	 * Migration files are UTF-8 (the parser refuses anything else), so the
+	 * server must read them as UTF-8 whatever the connection string or
+	 * PGCLIENTENCODING say: any other client_encoding would store mojibake
+	 * without an error. Set here it is the session's reset value, so that a
+	 * RESET ALL between migrations comes back to it.
+	 */
+	param_set(&cp, "client_encoding", "UTF8");
 	cp.keys[cp.count] = NULL;
 	cp.values[cp.count] = NULL;
 	db->conn = PQconnectdbParams(cp.keys, cp.values, 0);

@@ -351,6 +351,34 @@ modmig_status mm_plan_parse_all(modmig_source *src, const mm_plan *plan, modmig_
 	return rc;
 }
 
+/*
+ * Read, hash and parse the files a run needs before it takes the lock, so
+ * that a slow or bad file keeps no other migrator waiting and is refused
+ * before anything is locked. The plan made from the state read without the
+ * lock is nearly always the one made under it; a planning error here is left
+ * for the locked plan to report, and whatever that plan adds is still parsed
+ * there (mm_plan_parse_all), so nothing is ever skipped.
+ */
+modmig_status mm_plan_prefetch(modmig_source *src, const mm_state *st, const modmig_up_options *up,
+                               const modmig_down_options *down, const modmig_module *module,
+                               modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	mm_plan plan;
+
+	memset(&plan, 0, sizeof(plan));
+	/* a reviewed plan is checked against the checksum of every file */
+	if (up && up->plan_file && (rc = mm_source_load(src, err)) != MODMIG_OK)
+		goto cleanup;
+	if (up ? mm_plan_up(src->migrations, src->migration_count, st, up, module, &plan, NULL)
+	       : mm_plan_down(src->migrations, src->migration_count, st, down, module, &plan, NULL))
+		goto cleanup;
+	rc = mm_plan_parse_all(src, &plan, err);
+cleanup:
+	mm_plan_clear(&plan);
+	return rc;
+}
+
 /* A failed NO TRANSACTION migration blocks up until told how to go on. */
 modmig_status mm_plan_check_failed(const mm_plan *plan, const modmig_up_options *opts,
                                    modmig_error **err)

@@ -151,6 +151,7 @@ modmig_status modmig_plan_write(modmig_db *db, modmig_source *src, const modmig_
 	if ((rc = mm_result_new(out, err)) != MODMIG_OK ||
 	    (rc = mm_source_module_arg(src, opts->module, &module, err)) != MODMIG_OK ||
 	    (rc = mm_session_open(&s, db, src, err)) != MODMIG_OK ||
+	    (rc = mm_plan_prefetch(src, &s.state, opts, NULL, module, err)) != MODMIG_OK ||
 	    (rc = mm_session_lock(&s, err)) != MODMIG_OK)
 		goto cleanup;
 	rc = mm_plan_up(src->migrations, src->migration_count, &s.state, opts, module, &plan, err);

@@ -102,6 +102,8 @@ modmig_status modmig_up(modmig_db *db, modmig_source *src, const modmig_up_optio
 	rc = mm_session_open(&s, db, src, err);
 	if (rc != MODMIG_OK || nothing_to_do(&s, &use, module))
 		goto cleanup;
+	if ((rc = mm_plan_prefetch(src, &s.state, &use, NULL, module, err)) != MODMIG_OK)
+		goto cleanup;
 	/* nothing is created before the plan is known good: exit 2 changes nothing */
 	rc = mm_session_lock(&s, err);
 	if (rc != MODMIG_OK)
@@ -170,6 +172,7 @@ modmig_status modmig_down(modmig_db *db, modmig_source *src, const modmig_down_o
 	if ((rc = mm_result_new(out, err)) != MODMIG_OK ||
 	    (rc = mm_source_module_arg(src, opts->module, &module, err)) != MODMIG_OK ||
 	    (rc = mm_session_open(&s, db, src, err)) != MODMIG_OK ||
+	    (rc = mm_plan_prefetch(src, &s.state, NULL, opts, module, err)) != MODMIG_OK ||
 	    (rc = mm_session_lock(&s, err)) != MODMIG_OK)
 		goto cleanup;
 	rc = mm_plan_down(src->migrations, src->migration_count, &s.state, opts, module, &plan,
@@ -211,6 +214,7 @@ modmig_status modmig_redo(modmig_db *db, modmig_source *src, modmig_result **out
 		*out = NULL;
 	if ((rc = mm_result_new(out, err)) != MODMIG_OK ||
 	    (rc = mm_session_open(&s, db, src, err)) != MODMIG_OK ||
+	    (rc = mm_plan_prefetch(src, &s.state, NULL, &opts, NULL, err)) != MODMIG_OK ||
 	    (rc = mm_session_lock(&s, err)) != MODMIG_OK)
 		goto cleanup;
 	rc = mm_plan_down(src->migrations, src->migration_count, &s.state, &opts, NULL, &plan, err);

@@ -100,6 +100,14 @@ modmig_status mm_registry_check(const modmig_source *src, const mm_state *st, si
 
 /* Parse every migration of plan before anything runs. */
 modmig_status mm_plan_parse_all(modmig_source *src, const mm_plan *plan, modmig_error **err);
+/*
+ * Before the lock: read, hash and parse what up (up set) or down (down set)
+ * would run by the state st read without the lock, so that no file is read
+ * while the lock is held. Returns only the files' errors.
+ */
+modmig_status mm_plan_prefetch(modmig_source *src, const mm_state *st, const modmig_up_options *up,
+                               const modmig_down_options *down, const modmig_module *module,
+                               modmig_error **err);
 /* A failed NO TRANSACTION migration in plan blocks up unless resuming or restarting. */
 modmig_status mm_plan_check_failed(const mm_plan *plan, const modmig_up_options *opts,
                                    modmig_error **err);

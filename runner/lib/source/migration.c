@@ -19,7 +19,7 @@ modmig_status mm_migration_load(modmig_migration *m, modmig_error **err)
 
 	if (m->loaded)
 		goto cleanup;
-	rc = mm_source_read_bytes(AT_FDCWD, m->file, m->file, &bytes, &size, err);
+	rc = mm_read_file_at(AT_FDCWD, m->file, m->file, m->max_size, &bytes, &size, err);
 	if (rc != MODMIG_OK) {
 		mm_error_set_migration(err, m->version, m->module ? m->module->name : NULL);
 		goto cleanup;
@@ -75,6 +75,12 @@ modmig_status modmig_source_parse(modmig_source *src, modmig_error **err)
 modmig_status modmig_migration_parse_file(const char *path, modmig_migration **out,
                                           modmig_error **err)
 {
+	return modmig_migration_parse_file_limit(path, 0, out, err);
+}
+
+modmig_status modmig_migration_parse_file_limit(const char *path, uint64_t max_file_size,
+                                                modmig_migration **out, modmig_error **err)
+{
 	modmig_status rc = MODMIG_OK;
 	modmig_migration *m = NULL;
 	const char *base = strrchr(path, '/');
@@ -90,7 +96,8 @@ modmig_status modmig_migration_parse_file(const char *path, modmig_migration **o
 		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
 		goto cleanup;
 	}
-	if ((rc = mm_source_read_bytes(AT_FDCWD, path, path, &bytes, &size, err)) != MODMIG_OK)
+	rc = mm_read_file_at(AT_FDCWD, path, path, max_file_size, &bytes, &size, err);
+	if (rc != MODMIG_OK)
 		goto cleanup;
 	m->bytes = bytes;
 	m->size = size;

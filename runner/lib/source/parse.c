@@ -543,6 +543,32 @@ static int line_of(const char *text, size_t offset)
 	return line;
 }
 
+/*
+ * The server reads every unit as UTF-8 (the connection's client_encoding is
+ * always UTF8), so a file in another encoding would fail later without a
+ * line, or worse, store the wrong characters. Columns count bytes from the
+ * start of the line (after a byte order mark), as everywhere in the parser.
+ */
+static modmig_status check_utf8(const char *file, const char *text, size_t len, size_t start,
+                                modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	size_t bad = start + mm_utf8_invalid(text + start, len - start);
+	size_t line_start = start;
+	const char *nl;
+
+	if (bad == len)
+		goto cleanup;
+	for (nl = text + start; (nl = memchr(nl, '\n', (size_t)(text + bad - nl))) != NULL; nl++)
+		line_start = (size_t)(nl - text) + 1;
+	rc = mm_fail(err, MODMIG_E_PARSE, file, line_of(text, bad), (int)(bad - line_start) + 1,
+	             "invalid UTF-8 (byte 0x%02x)", (unsigned)(unsigned char)text[bad]);
+	mm_hint(err, "migrations must be UTF-8: convert the file (for Latin-1: iconv -f LATIN1 "
+	             "-t UTF-8) or fix this byte");
+cleanup:
+	return rc;
+}
+
 modmig_status mm_parse(const char *file, const char *text, size_t len, mm_parsed *out,
                        modmig_error **err)
 {
@@ -572,6 +598,8 @@ modmig_status mm_parse(const char *file, const char *text, size_t len, mm_parsed
 	/* editors on Windows may start the file with a UTF-8 byte order mark */
 	if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
 		pos = 3;
+	if ((rc = check_utf8(file, text, len, pos, err)) != MODMIG_OK)
+		goto cleanup;
 	while (pos < len) {
 		const char *s = text + pos;
 		const char *nl = memchr(s, '\n', len - pos);

@@ -79,72 +79,6 @@ static char *join_path(const char *root, const char *rel)
 }
 
 /*
- * Read a whole file, name relative to dir_fd. Loading thousands of files is
- * dominated by system calls: openat() skips the path walk from the root, and
- * a regular file is done once fstat's size has been read.
- */
-modmig_status mm_source_read_bytes(int dir_fd, const char *name, const char *path, char **out,
-                                   size_t *size, modmig_error **err)
-{
-	modmig_status rc = MODMIG_OK;
-	struct stat st;
-	char *data = NULL;
-	size_t have = 0;
-	size_t cap;
-	ssize_t n;
-	char *grown;
-	int fd;
-
-	fd = openat(dir_fd, name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		rc = mm_fail(err, errno == ENOENT ? MODMIG_E_NOT_FOUND : MODMIG_E_IO, path, 0, 0,
-		             "cannot read %s: %s", path, strerror(errno));
-		goto cleanup;
-	}
-	cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
-	data = malloc(cap);
-	if (!data) {
-		rc = mm_fail(err, MODMIG_E_NOMEM, path, 0, 0, "out of memory reading %s", path);
-		goto cleanup;
-	}
-	for (;;) {
-		if (S_ISREG(st.st_mode) && st.st_size > 0 && have == (size_t)st.st_size)
-			break;
-		/* Pipes and files of unknown size are read to EOF. */
-		if (have + 1 >= cap) {
-			grown = realloc(data, cap * 2);
-			if (!grown) {
-				rc = mm_fail(err, MODMIG_E_NOMEM, path, 0, 0,
-				             "out of memory reading %s", path);
-				goto cleanup;
-			}
-			data = grown;
-			cap *= 2;
-		}
-		n = read(fd, data + have, cap - have - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = mm_fail(err, MODMIG_E_IO, path, 0, 0, "cannot read %s: %s", path,
-			             strerror(errno));
-			goto cleanup;
-		}
-		if (n == 0)
-			break;
-		have += (size_t)n;
-	}
-	data[have] = '\0';
-	*out = data;
-	*size = have;
-	data = NULL;
-cleanup:
-	if (fd >= 0)
-		close(fd);
-	free(data);
-	return rc;
-}
-
-/*
  * Errors about a whole file (its name, its version) point at its first line,
  * so that every error names file:line as editors and CI annotations expect.
  */
@@ -602,6 +536,15 @@ cleanup:
 	list_free(&list);
 	modmig_source_free(src);
 	return rc;
+}
+
+void modmig_source_set_max_file_size(modmig_source *src, uint64_t max_file_size)
+{
+	size_t i;
+
+	/* files are read on first use, so a limit set after loading still holds */
+	for (i = 0; i < src->migration_count; i++)
+		src->migrations[i].max_size = max_file_size;
 }
 
 void modmig_source_free(modmig_source *src)

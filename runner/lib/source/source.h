@@ -82,6 +82,7 @@ struct modmig_migration {
 	 */
 	const char *bytes;
 	size_t size;
+	uint64_t max_size; /* the largest file read from disk; 0: MODMIG_MAX_FILE_SIZE_DEFAULT */
 	bool owns_bytes;
 	bool loaded;
 	bool parsed_ok;
@@ -146,12 +147,5 @@ bool mm_is_module_name(const char *s);
 bool mm_is_identifier_part(const char *s, size_t n);
 /* table or schema.table, each an unquoted identifier part */
 bool mm_is_table_name(const char *s);
-
-/*
- * Read a migration file (name relative to dir_fd, AT_FDCWD for a path); path
- * names it in messages. *out is NUL-terminated and owned by the caller.
- */
-modmig_status mm_source_read_bytes(int dir_fd, const char *name, const char *path, char **out,
-                                   size_t *len, modmig_error **err);
 
 #endif /* MODMIG_SOURCE_H */

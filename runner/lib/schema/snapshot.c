@@ -46,7 +46,7 @@ static const char *const QUERIES[] = {
         /* schemas */
         "SELECT 'schema', n.nspname, NULL, NULL, n.nspname, "
         "pg_get_userbyid(n.nspowner) AS owner, {ACL|n.nspacl|'n'|n.nspowner} AS grants, "
-        "obj_description(n.oid, 'pg_namespace') AS comment FROM sn n",
+        "{DESC|n.oid|pg_namespace|0} AS comment FROM sn n",
 
         /* extensions (plpgsql lives in pg_catalog, out of scope) */
         "SELECT 'extension', n.nspname, NULL, NULL, x.extname, x.extversion AS version "
@@ -56,7 +56,7 @@ static const char *const QUERIES[] = {
         "SELECT {RELKIND|c.relkind}, n.nspname, NULL, NULL, c.relname, "
         "pg_get_userbyid(c.relowner) AS owner, "
         "{ACL|c.relacl|CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::\"char\"|c.relowner} "
-        "AS grants, obj_description(c.oid, 'pg_class') AS comment, "
+        "AS grants, {DESC|c.oid|pg_class|0} AS comment, "
         "CASE WHEN c.relpersistence = 'u' THEN 'true' END AS unlogged, "
         "array_to_string(c.reloptions, ', ') AS options, "
         "CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partition_key, "
@@ -102,7 +102,7 @@ static const char *const QUERIES[] = {
         "CASE a.attgenerated WHEN 's' THEN 'stored: ' || pg_get_expr(d.adbin, d.adrelid) "
         "WHEN 'v' THEN 'virtual: ' || pg_get_expr(d.adbin, d.adrelid) END AS generated, "
         "CASE WHEN a.attcollation <> t.typcollation THEN a.attcollation::regcollation::text "
-        "END AS collation, col_description(c.oid, a.attnum) AS comment, "
+        "END AS collation, {DESC|c.oid|pg_class|a.attnum} AS comment, "
         "{ACL|a.attacl|'c'|c.relowner} AS grants "
         "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
         "JOIN sn n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid "
@@ -113,7 +113,7 @@ static const char *const QUERIES[] = {
         /* table constraints; NOT NULL rows (17+) are nullability, read above */
         "SELECT 'constraint', n.nspname, {RELKIND|c.relkind}, c.relname, co.conname, "
         "pg_get_constraintdef(co.oid) AS definition, "
-        "obj_description(co.oid, 'pg_constraint') AS comment "
+        "{DESC|co.oid|pg_constraint|0} AS comment "
         "FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid "
         "JOIN sn n ON n.oid = c.relnamespace "
         "WHERE co.contype IN ('c', 'f', 'p', 'u', 'x') AND {EXT|pg_class|c.oid} "
@@ -122,7 +122,7 @@ static const char *const QUERIES[] = {
         /* domain constraints */
         "SELECT 'constraint', n.nspname, 'domain', t.typname, co.conname, "
         "pg_get_constraintdef(co.oid) AS definition, "
-        "obj_description(co.oid, 'pg_constraint') AS comment "
+        "{DESC|co.oid|pg_constraint|0} AS comment "
         "FROM pg_constraint co JOIN pg_type t ON t.oid = co.contypid "
         "JOIN sn n ON n.oid = t.typnamespace "
         "WHERE co.contype = 'c' AND {EXT|pg_type|t.oid}",
@@ -131,7 +131,7 @@ static const char *const QUERIES[] = {
         "SELECT 'index', n.nspname, {RELKIND|c.relkind}, c.relname, ic.relname, "
         "pg_get_indexdef(i.indexrelid) AS definition, "
         "CASE WHEN NOT i.indisvalid THEN 'true' END AS invalid, "
-        "obj_description(i.indexrelid, 'pg_class') AS comment "
+        "{DESC|i.indexrelid|pg_class|0} AS comment "
         "FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid "
         "JOIN pg_class c ON c.oid = i.indrelid JOIN sn n ON n.oid = c.relnamespace "
         "WHERE c.relkind IN ('r', 'p', 'm') AND {EXT|pg_class|c.oid} "
@@ -144,7 +144,7 @@ static const char *const QUERIES[] = {
         "pg_get_triggerdef(t.oid) AS definition, "
         "CASE t.tgenabled WHEN 'D' THEN 'disabled' WHEN 'R' THEN 'replica' "
         "WHEN 'A' THEN 'always' END AS enabled, "
-        "obj_description(t.oid, 'pg_trigger') AS comment "
+        "{DESC|t.oid|pg_trigger|0} AS comment "
         "FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
         "JOIN sn n ON n.oid = c.relnamespace WHERE NOT t.tgisinternal "
         "AND {EXT|pg_class|c.oid} AND c.oid NOT IN (SELECT oid FROM xrel)",
@@ -158,7 +158,7 @@ static const char *const QUERIES[] = {
         "ELSE pg_get_userbyid(o) END AS r FROM unnest(p.polroles) o) x) AS roles, "
         "pg_get_expr(p.polqual, p.polrelid) AS using, "
         "pg_get_expr(p.polwithcheck, p.polrelid) AS with_check, "
-        "obj_description(p.oid, 'pg_policy') AS comment "
+        "{DESC|p.oid|pg_policy|0} AS comment "
         "FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid "
         "JOIN sn n ON n.oid = c.relnamespace WHERE {EXT|pg_class|c.oid}",
 
@@ -167,7 +167,7 @@ static const char *const QUERIES[] = {
         "ELSE 'function' END, n.nspname, NULL, NULL, "
         "p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', "
         "pg_get_userbyid(p.proowner) AS owner, {ACL|p.proacl|'f'|p.proowner} AS grants, "
-        "obj_description(p.oid, 'pg_proc') AS comment, "
+        "{DESC|p.oid|pg_proc|0} AS comment, "
         "CASE WHEN p.prokind <> 'a' THEN pg_get_functiondef(p.oid) END AS definition, "
         "CASE WHEN p.prokind = 'a' THEN pg_get_function_result(p.oid) END AS returns, "
         "(SELECT g.aggtransfn::regprocedure::text || ', ' || format_type(g.aggtranstype, "
@@ -181,7 +181,7 @@ static const char *const QUERIES[] = {
         "WHEN 'c' THEN 'composite type' ELSE 'range type' END, n.nspname, NULL, NULL, "
         "t.typname, pg_get_userbyid(t.typowner) AS owner, "
         "{ACL|t.typacl|'T'|t.typowner} AS grants, "
-        "obj_description(t.oid, 'pg_type') AS comment, "
+        "{DESC|t.oid|pg_type|0} AS comment, "
         "(SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) "
         "FROM pg_enum e WHERE e.enumtypid = t.oid) AS labels, "
         "CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END "
@@ -207,7 +207,7 @@ static const char *const QUERIES[] = {
         /* extended statistics */
         "SELECT 'statistics', n.nspname, NULL, NULL, s.stxname, "
         "pg_get_userbyid(s.stxowner) AS owner, pg_get_statisticsobjdef(s.oid) AS definition, "
-        "obj_description(s.oid, 'pg_statistic_ext') AS comment "
+        "{DESC|s.oid|pg_statistic_ext|0} AS comment "
         "FROM pg_statistic_ext s JOIN sn n ON n.oid = s.stxnamespace "
         "WHERE {EXT|pg_statistic_ext|s.oid} AND s.stxrelid NOT IN (SELECT oid FROM xrel)",
 };
@@ -255,7 +255,7 @@ static bool expand_acl(mm_buf *b, const char *acl, const char *kind, const char 
 	return ok;
 }
 
-/* Expand {ACL|acl|kind|owner}, {EXT|catalog|oid} and {RELKIND|expr} in text. */
+/* Expand {ACL|acl|kind|owner}, {EXT|catalog|oid}, {DESC|oid|catalog|subid} and {RELKIND|expr}. */
 static bool expand(mm_buf *b, const char *text)
 {
 	const char *p = text, *open, *close;
@@ -276,6 +276,13 @@ static bool expand(mm_buf *b, const char *text)
 			              "NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = "
 			              "'%s'::regclass AND e.objid = %s AND e.deptype = 'e')",
 			              f[1], f[2]);
+		else if (strcmp(f[0], "DESC") == 0 && n >= 3 && f[3])
+			/* obj_description() is a SQL function called per row: a join is cheaper */
+			mm_buf_printf(
+			        b,
+			        "(SELECT ds.description FROM pg_description ds WHERE ds.objoid = "
+			        "%s AND ds.classoid = '%s'::regclass AND ds.objsubid = %s)",
+			        f[1], f[2], f[3]);
 		else if (strcmp(f[0], "RELKIND") == 0 && n >= 1)
 			mm_buf_printf(b,
 			              "CASE %s WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' "

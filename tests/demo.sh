@@ -104,9 +104,13 @@ run modmig -m "$tmp/modules/modules.yaml" status --module identity
 say "modmig applies missing migrations first, then new ones:"
 run modmig -m "$tmp/modules/modules.yaml" up
 
-heading "Roll back billing's most recent migration"
-run modmig -m "$tmp/modules/modules.yaml" down --module billing
-run modmig -m "$tmp/modules/modules.yaml" status --module billing
+heading "Roll back one module's most recent migration"
+say "depends_on is enforced: billing cannot go back while stripe, which depends on it,"
+say "has migrations applied after billing's:"
+run_failing modmig -m "$tmp/modules/modules.yaml" down --module billing
+say "stripe depends on nothing applied after it, so it can:"
+run modmig -m "$tmp/modules/modules.yaml" down --module stripe
+run modmig -m "$tmp/modules/modules.yaml" status --module stripe
 
 heading "Apply again"
 run modmig -m "$tmp/modules/modules.yaml" up

@@ -2,7 +2,8 @@
 # The smoke run (issue 13, DESIGN §10): what CI runs on the server versions
 # that do not get the whole suite (13, 16, 17). One test per version:
 #   1. `make demo`'s story (tests/demo.sh) from start to end;
-#   2. the bundled modules applied to an empty database, then `verify` is clean;
+#   2. the bundled modules applied to an empty database, then `verify` and
+#      `drift` are clean, and a hand-made index is drift;
 #   3. the goose fixture application (tests/fixtures/goose_app) up, reset and
 #      up again: the schema is the same both times, and reset leaves what an
 #      empty database with modmig's own tables has.
@@ -11,7 +12,6 @@
 #
 # meson runs it as the test "smoke" (suite smoke) with the build's binaries;
 # run alone, it starts its own cluster (PGTMP_VERSION chooses the version).
-# `drift` joins step 3 once the schema issue adds it.
 build=${1:-${MODMIG_BUILD_ROOT:-build}}
 root=$(cd "$(dirname "$0")/.." && pwd)
 case $build in /*) ;; *) build=$root/$build ;; esac
@@ -34,6 +34,13 @@ mm -d "$URL" verify
 expect_rc 0 "verify after up"
 mm -d "$URL" up
 expect_rc 0 "up with nothing pending"
+# the live schema equals what the applied migrations build on a shadow database
+mm -d "$URL" drift
+expect_rc 0 "drift after up"
+sql "CREATE INDEX smoke_by_hand ON identity.persons (created_at)"
+mm -d "$URL" drift
+expect_rc 3 "drift after a change by hand"
+expect_out "smoke_by_hand"
 
 # 3. goose_app: up, reset, up
 G=$ROOT/tests/fixtures/goose_app

@@ -43,6 +43,9 @@ for name in configuration connection "server version" search_path "version table
   [[ "$(item_line "$name")" == ok* ]] && pass || fail "item $name: [$(item_line "$name")]"
 done
 expect_out "$PGUSER@/$DB"
+# the server's version against the supported range (13 through 18; older fails)
+[[ "$(item_line "server version")" == *"server_version_num $(pg_major)"*", supported (13 through 18)" ]] \
+  && pass || fail "server version item: [$(item_line "server version")]"
 mm -d "$URL" --json doctor
 expect_rc 0 "doctor --json"
 got=$(printf '%s' "$OUT" | json_checks 2>&1)

@@ -98,12 +98,18 @@ static void check_server(modmig_checkup *c, modmig_db *db)
 {
 	const char *text = PQparameterStatus(db->conn, "server_version");
 	const char *path = modmig_db_stripped_search_path(db);
-	bool ok = db->server_version >= 100000;
+	mm_pg_support support = mm_pg_support_of(db->server_version);
 
-	item(c, "server version", ok,
-	     mm_printf("PostgreSQL %s (server_version_num %d)", text ? text : "?",
-	               db->server_version),
-	     mm_strdup("upgrade the server to PostgreSQL 10 or later (identity columns)"));
+	/* a newer server than the matrix is said, not failed: it is most likely fine */
+	item(c, "server version", support != MM_PG_TOO_OLD,
+	     mm_printf("PostgreSQL %s (server_version_num %d)%s", text ? text : "?",
+	               db->server_version,
+	               support == MM_PG_TOO_OLD    ? ": older than the oldest supported, 13"
+	               : support == MM_PG_UNTESTED ? ": newer than the versions modmig is tested "
+	                                             "on (13 through 18)"
+	                                           : ", supported (13 through 18)"),
+	     mm_strdup("upgrade the server to PostgreSQL 13 or later; modmig is tested on 13 "
+	               "through 18"));
 	if (path)
 		item(c, "search_path", true,
 		     mm_printf("search_path=%s was removed from the connection options; "

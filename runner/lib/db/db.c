@@ -565,3 +565,12 @@ bool mm_db_is_missing_relation(const PGresult *res)
 
 	return state && (strcmp(state, "42P01") == 0 || strcmp(state, "3F000") == 0);
 }
+
+mm_pg_support mm_pg_support_of(int server_version_num)
+{
+	if (server_version_num < MM_PG_OLDEST_SUPPORTED)
+		return MM_PG_TOO_OLD;
+	if (server_version_num / 10000 > MM_PG_NEWEST_TESTED)
+		return MM_PG_UNTESTED;
+	return MM_PG_SUPPORTED;
+}

@@ -67,4 +67,20 @@ char *mm_db_redact(const modmig_db *db, const char *text);
  */
 bool mm_db_is_missing_relation(const PGresult *res);
 
+/*
+ * The server versions modmig supports: tested on 13 through 18 (the README's
+ * "Supported PostgreSQL versions"; tests/pg-versions.txt pins them).
+ */
+#define MM_PG_OLDEST_SUPPORTED 130000
+#define MM_PG_NEWEST_TESTED    18
+
+typedef enum mm_pg_support {
+	MM_PG_SUPPORTED = 0,
+	MM_PG_TOO_OLD = 1, /* older than the oldest supported major */
+	MM_PG_UNTESTED = 2 /* newer than the newest major in the test matrix */
+} mm_pg_support;
+
+/* Where a server_version_num stands against the supported range. */
+mm_pg_support mm_pg_support_of(int server_version_num);
+
 #endif /* MODMIG_DB_H */

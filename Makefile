@@ -24,7 +24,8 @@ build: deps
 	@tests/configure.sh $(BUILD) $(MESON_OPTS)
 	@ninja -C $(BUILD)
 
-# The whole suite (or only the meson suites in SUITES, e.g. SUITES="online ops")
+# The whole suite (or only the meson suites in SUITES, e.g. SUITES="online ops",
+# without those in NO_SUITES)
 # once per server version in PG_VERSIONS (tests/pg-versions.txt lists them;
 # 15 is Debian's, the others are installed once from npm), each against its
 # own throwaway PostgreSQL of that version. One summary line per version,
@@ -34,7 +35,8 @@ test: build
 	for v in $(PG_VERSIONS); do \
 	  echo "== make test: PostgreSQL $$v$(if $(SUITES), (suites: $(SUITES)))"; \
 	  PGTMP_VERSION=$$v tests/pgtmp.sh -- meson test -C $(BUILD) --print-errorlogs --num-processes 2 \
-	    --logbase testlog-pg$$v $(foreach s,$(SUITES),--suite $(s)) || rc=$$?; \
+	    --logbase testlog-pg$$v $(foreach s,$(SUITES),--suite $(s)) \
+	    $(foreach s,$(NO_SUITES),--no-suite $(s)) || rc=$$?; \
 	done; \
 	tests/summary.sh $(BUILD) $(PG_VERSIONS) || rc=1; exit $$rc
 

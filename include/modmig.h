@@ -422,6 +422,12 @@ modmig_status modmig_db_status(modmig_db *db, const modmig_source *src, modmig_r
 size_t modmig_report_count(const modmig_report *report);
 const modmig_report_row *modmig_report_at(const modmig_report *report, size_t index);
 int64_t modmig_report_current_version(const modmig_report *report);
+/*
+ * Why the report cannot be trusted for running anything, or NULL: the
+ * module registry disagrees with the manifest (also sent to the log as a
+ * warning). Status reports it; up, down and the like refuse.
+ */
+const char *modmig_report_warning(const modmig_report *report);
 void modmig_report_free(modmig_report *report);
 
 /* The highest applied version (0 when none). */

@@ -289,16 +289,19 @@ cleanup:
 
 int cli_usage_error(const cli_context *ctx, const char *fmt, ...)
 {
+	char message[1024], hint[160];
 	va_list ap;
 
-	fputs("modmig: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
 	if (ctx && ctx->command)
-		fprintf(stderr, "\n  hint: run 'modmig %s --help'\n", ctx->command);
+		snprintf(hint, sizeof(hint), "run 'modmig %s --help'", ctx->command);
 	else
-		fputs("\n  hint: run 'modmig --help'\n", stderr);
+		snprintf(hint, sizeof(hint), "run 'modmig --help'");
+	fprintf(stderr, "modmig: %s\n  hint: %s\n", message, hint);
+	if (ctx)
+		cli_json_error(ctx, MODMIG_E_USAGE, NULL, message, hint, NULL);
 	return CLI_EXIT_USAGE;
 }
 
@@ -352,12 +355,24 @@ bool cli_parse_duration_ms(const cli_context *ctx, const char *option, const cha
 	static const struct {
 		const char *suffix;
 		long long factor;
-	} units[] = {{"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"min", 60000}, {"h", 3600000}};
+	} units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"min", 60000}, {"h", 3600000}};
 	char *end = NULL;
 	long long value;
 
 	if (!read_number(text, &value, &end))
 		goto bad;
+	/* a bare 2 meant 2 ms, never what was meant: only 0 goes without a unit */
+	if (!*end && value != 0) {
+		cli_usage_error(ctx,
+		                "invalid value '%s' for '%s': a duration needs a unit, e.g. %sms, "
+		                "%ss or %sm",
+		                text, option, text, text, text);
+		return false;
+	}
+	if (!*end) {
+		*out = 0;
+		return true;
+	}
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (strcmp(end, units[i].suffix) != 0)
 			continue;

@@ -19,7 +19,6 @@
 #define CLI_PRINTF(fmt, args)
 #endif
 
-
 /* Exit codes that do not come from a modmig_status. */
 enum { CLI_EXIT_OK = 0, CLI_EXIT_USAGE = 2 };
 
@@ -48,6 +47,16 @@ typedef struct cli_context {
 	/* counted by cli_log_event for the closing summary */
 	size_t dry_run_migrations;
 	const modmig_migration *last_dry_run;
+	/* with --json, what a dry run would run (borrowed from the source), in order */
+	const modmig_migration **dry_run_list;
+	size_t dry_run_cap;
+	bool dry_run; /* the command runs with --dry-run */
+	/*
+	 * --json promises one document on stdout for success and failure alike:
+	 * the first error reported writes it, later ones only go to stderr. A
+	 * pointer, so that reporting through a const context can set it.
+	 */
+	bool *json_error_written;
 } cli_context;
 
 typedef struct cli_command cli_command;
@@ -149,13 +158,21 @@ bool cli_parse_with_module(cli_context *ctx, const cli_command *cmd, int argc, c
                            int max, const char *what, const char **module, char ***args,
                            int *exit_code);
 
+/*
+ * With --json, the error document on stdout (once per run):
+ * {"error":{"code","exit","message","hint","file","line","column","sqlstate",
+ *  "detail","context","module","version","next_step"}}. err may be NULL, then
+ * code, message, hint and file say it all.
+ */
+void cli_json_error(const cli_context *ctx, modmig_status code, const modmig_error *err,
+                    const char *message, const char *hint, const char *file);
 /* Report a usage problem: "modmig: <message>" and a hint; returns 2. */
 int cli_usage_error(const cli_context *ctx, const char *fmt, ...) CLI_PRINTF(2, 3);
 /* Check the positional count; reports and returns false when it is wrong. */
 bool cli_expect_args(const cli_parser *p, int min, int max, const char *what);
 /* "--to" values: a non-negative version number. */
 bool cli_parse_version(const cli_context *ctx, const char *option, const char *text, int64_t *out);
-/* "500ms", "30s", "2m", "1h", or plain milliseconds. */
+/* "500ms", "30s", "2m", "1h" or "0"; a number without a unit is refused. */
 bool cli_parse_duration_ms(const cli_context *ctx, const char *option, const char *text, int *out);
 /* "64MiB", "500k", "1G", or plain bytes; binary units. */
 bool cli_parse_size(const cli_context *ctx, const char *option, const char *text, uint64_t *out);

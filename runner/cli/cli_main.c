@@ -49,7 +49,8 @@ static int run_help(cli_context *ctx, int argc, char **argv)
 
 int modmig_cli_main(int argc, char **argv, const modmig_cli_config *config)
 {
-	cli_context ctx = {.lock_timeout_ms = -1};
+	bool json_error_written = false;
+	cli_context ctx = {.lock_timeout_ms = -1, .json_error_written = &json_error_written};
 	const cli_command *cmd;
 	cli_parser parser;
 	int rc = CLI_EXIT_OK;
@@ -90,7 +91,17 @@ int modmig_cli_main(int argc, char **argv, const modmig_cli_config *config)
 		goto cleanup;
 	}
 	rc = cmd->run(&ctx, cmd, argc, argv);
+	/*
+	 * Every failure is reported through output.c, which writes --json's error
+	 * document; this is the net under a path that forgot to (exit 3 is a
+	 * check's own document).
+	 */
+	if (rc != CLI_EXIT_OK && rc != 3)
+		cli_json_error(&ctx, rc == CLI_EXIT_USAGE ? MODMIG_E_USAGE : MODMIG_E_INTERNAL,
+		               NULL, "the command failed without saying why", "run again with -v",
+		               NULL);
 cleanup:
+	free(ctx.dry_run_list);
 	cli_parser_free(&parser);
 	if (fflush(stdout) != 0 && rc == CLI_EXIT_OK) {
 		/* a full disk or closed pipe must not look like success */

@@ -316,6 +316,14 @@ cleanup:
 	return ok;
 }
 
+/* {"file":"sqlc_schemas.sql","written":bool,"up_to_date":true} */
+static void print_sqlc_json(const char *path, bool written)
+{
+	fputs("{\"file\":", stdout);
+	cli_json_string(stdout, path);
+	printf(",\"written\":%s,\"up_to_date\":true}\n", written ? "true" : "false");
+}
+
 int cli_cmd_sqlc_schemas(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 {
 	static const char stale_hint[] = "run 'modmig sqlc-schemas' and commit the result";
@@ -356,7 +364,9 @@ int cli_cmd_sqlc_schemas(cli_context *ctx, const cli_command *cmd, int argc, cha
 	}
 	current = read_text_file(path);
 	if (current && strcmp(current, wanted) == 0) {
-		if (ctx->verbosity >= 0)
+		if (ctx->json)
+			print_sqlc_json(path, false);
+		else if (ctx->verbosity >= 0)
 			printf("%s is up to date\n", path);
 		goto cleanup;
 	}
@@ -373,7 +383,9 @@ int cli_cmd_sqlc_schemas(cli_context *ctx, const cli_command *cmd, int argc, cha
 		                "cannot write the file");
 		goto cleanup;
 	}
-	if (ctx->verbosity >= 0)
+	if (ctx->json)
+		print_sqlc_json(path, true);
+	else if (ctx->verbosity >= 0)
 		printf("wrote %s\n", path);
 cleanup:
 	cli_parser_free(&p);

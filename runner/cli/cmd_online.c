@@ -61,18 +61,61 @@ static int current_version(cli_context *ctx, modmig_db *db, const modmig_source 
 	return rc;
 }
 
-static void print_result_json(const modmig_result *result, int64_t version)
+static void print_migration_fields(const modmig_source *src, int64_t version, const char *module,
+                                   const char *file)
+{
+	const modmig_migration *m = modmig_source_find(src, version);
+
+	printf("{\"version\":%" PRId64 ",\"module\":", version);
+	cli_json_string(stdout, module);
+	fputs(",\"name\":", stdout);
+	cli_json_string(stdout, m ? modmig_migration_name(m) : NULL);
+	fputs(",\"file\":", stdout);
+	cli_json_string(stdout, file);
+}
+
+/*
+ * {"migrations":[{"version","module","name","file","direction","duration_ms"}],
+ * "version":V}; a dry run: {"dry_run":true,"migrations":[{...,"direction",
+ * "no_transaction","units":[{"line","sql"}]}],"version":V}
+ */
+static void print_result_json(const cli_context *ctx, const modmig_source *src,
+                              const modmig_result *result, modmig_direction dry_dir,
+                              int64_t version)
 {
 	size_t count = result ? modmig_result_count(result) : 0;
 
+	if (ctx->dry_run) {
+		fputs("{\"dry_run\":true,\"migrations\":[", stdout);
+		for (size_t i = 0; i < ctx->dry_run_migrations; i++) {
+			const modmig_migration *m = ctx->dry_run_list[i];
+			const modmig_module *module = modmig_migration_module(m);
+			size_t units = modmig_migration_unit_count(m, dry_dir);
+
+			fputs(i ? "," : "", stdout);
+			print_migration_fields(src, modmig_migration_version(m),
+			                       module ? modmig_module_name(module) : NULL,
+			                       modmig_migration_file(m));
+			printf(",\"direction\":\"%s\",\"no_transaction\":%s,\"units\":[",
+			       dry_dir == MODMIG_UP ? "up" : "down",
+			       modmig_migration_no_transaction(m) ? "true" : "false");
+			for (size_t u = 0; u < units; u++) {
+				printf("%s{\"line\":%d,\"sql\":", u ? "," : "",
+				       modmig_migration_unit_line(m, dry_dir, u));
+				cli_json_string(stdout, modmig_migration_unit_sql(m, dry_dir, u));
+				fputc('}', stdout);
+			}
+			fputs("]}", stdout);
+		}
+		printf("],\"version\":%" PRId64 "}\n", version);
+		return;
+	}
 	fputs("{\"migrations\":[", stdout);
 	for (size_t i = 0; i < count; i++) {
 		const modmig_result_row *row = modmig_result_at(result, i);
 
-		printf("%s{\"version\":%" PRId64 ",\"module\":", i ? "," : "", row->version);
-		cli_json_string(stdout, row->module);
-		fputs(",\"file\":", stdout);
-		cli_json_string(stdout, row->file);
+		fputs(i ? "," : "", stdout);
+		print_migration_fields(src, row->version, row->module, row->file);
 		printf(",\"direction\":\"%s\",\"duration_ms\":%.3f}",
 		       row->direction == MODMIG_UP ? "up" : "down", row->duration_ms);
 	}
@@ -116,7 +159,8 @@ static int print_summary(cli_context *ctx, modmig_db *db, const modmig_source *s
 	if (rc != CLI_EXIT_OK)
 		goto cleanup;
 	if (ctx->json) {
-		print_result_json(result, version);
+		print_result_json(ctx, src, result,
+		                  counted == MODMIG_DOWN ? MODMIG_DOWN : MODMIG_UP, version);
 		goto cleanup;
 	}
 	cli_format_version(text, version);
@@ -207,6 +251,7 @@ static bool parse_up_options(cli_context *ctx, const cli_command *cmd, int argc,
 		switch (c) {
 		case CLI_OPT_DRY_RUN:
 			opts->dry_run = true;
+			ctx->dry_run = true;
 			break;
 		case CLI_OPT_PLAN:
 			opts->plan_file = optarg;

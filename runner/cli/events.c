@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static void print_migration_line(const cli_context *ctx, FILE *out, const char *action,
@@ -49,6 +50,25 @@ static void print_dry_run(cli_context *ctx, const modmig_event *event)
 	}
 }
 
+/* --json lists what a dry run would run at the end, in one document */
+static void remember_dry_run(cli_context *ctx, const modmig_migration *m)
+{
+	if (!m || m == ctx->last_dry_run)
+		return;
+	if (ctx->dry_run_migrations == ctx->dry_run_cap) {
+		size_t cap = ctx->dry_run_cap ? ctx->dry_run_cap * 2 : 16;
+		const modmig_migration **grown =
+		        realloc(ctx->dry_run_list, cap * sizeof(*ctx->dry_run_list));
+
+		if (!grown)
+			return; /* the list comes out short; the dry run itself is unharmed */
+		ctx->dry_run_list = grown;
+		ctx->dry_run_cap = cap;
+	}
+	ctx->dry_run_list[ctx->dry_run_migrations++] = m;
+	ctx->last_dry_run = m;
+}
+
 void cli_log_event(void *userdata, const modmig_event *event)
 {
 	cli_context *ctx = userdata;
@@ -74,6 +94,8 @@ void cli_log_event(void *userdata, const modmig_event *event)
 	case MODMIG_EVENT_DRY_RUN:
 		if (!ctx->json)
 			print_dry_run(ctx, event);
+		else
+			remember_dry_run(ctx, event->migration);
 		break;
 	case MODMIG_EVENT_LOCK_WAIT:
 		fprintf(stderr, "%swaiting%s: %s\n", cli_color_on(ctx, true, CLI_YELLOW),

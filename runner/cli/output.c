@@ -183,10 +183,55 @@ static void print_error_head(const cli_context *ctx, const char *file, int line,
 	        cli_color_off(ctx, true), message);
 }
 
+static void json_field(const char *name, const char *value)
+{
+	printf(",\"%s\":", name);
+	cli_json_string(stdout, value);
+}
+
+static void json_number(const char *name, int64_t value)
+{
+	if (value > 0)
+		printf(",\"%s\":%" PRId64, name, value);
+	else
+		printf(",\"%s\":null", name);
+}
+
+void cli_json_error(const cli_context *ctx, modmig_status code, const modmig_error *err,
+                    const char *message, const char *hint, const char *file)
+{
+	modmig_next_step next = err ? modmig_error_next_step(err) : MODMIG_NEXT_NONE;
+
+	if (!ctx->json || !ctx->json_error_written || *ctx->json_error_written)
+		return;
+	*ctx->json_error_written = true;
+	if (err) {
+		code = modmig_error_code(err);
+		message = modmig_error_message(err);
+		file = modmig_error_file(err);
+	}
+	printf("{\"error\":{\"code\":");
+	cli_json_string(stdout, modmig_status_name(code));
+	printf(",\"exit\":%d", modmig_exit_code(code));
+	json_field("message", message);
+	json_field("hint", hint);
+	json_field("file", file);
+	json_number("line", err ? modmig_error_line(err) : 0);
+	json_number("column", err ? modmig_error_column(err) : 0);
+	json_field("sqlstate", err ? modmig_error_sqlstate(err) : NULL);
+	json_field("detail", err ? modmig_error_detail(err) : NULL);
+	json_field("context", err ? modmig_error_context(err) : NULL);
+	json_field("module", err ? modmig_error_module(err) : NULL);
+	json_number("version", err ? modmig_error_version(err) : 0);
+	json_field("next_step", next == MODMIG_NEXT_NONE ? NULL : modmig_next_step_name(next));
+	fputs("}}\n", stdout);
+}
+
 int cli_report_error_hint(const cli_context *ctx, const modmig_error *err, const char *hint)
 {
 	char *text = modmig_error_format_hint(err, ctx->color_err ? MODMIG_FORMAT_COLOR : 0, hint);
 
+	cli_json_error(ctx, MODMIG_OK, err, NULL, hint, NULL);
 	if (!text)
 		return cli_out_of_memory(ctx);
 	fputs(text, stderr);
@@ -230,6 +275,7 @@ int cli_report(const cli_context *ctx, modmig_status code, const char *file, con
 	print_error_head(ctx, file, 0, 0, message);
 	if (hint)
 		print_labelled("hint", hint);
+	cli_json_error(ctx, code, NULL, message, hint, file);
 	return modmig_exit_code(code);
 }
 

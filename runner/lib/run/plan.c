@@ -86,6 +86,51 @@ static modmig_status push(mm_plan *p, size_t cap, const modmig_migration *m, int
 	return MODMIG_OK;
 }
 
+/*
+ * A target version must name a migration: a file, or an applied version
+ * (DESIGN §4). A typo such as 402 for 4002 would otherwise roll back almost
+ * everything, or stop up anywhere. With a module, it must lie in its range.
+ */
+static modmig_status check_target(const modmig_migration *migs, size_t count, const mm_state *st,
+                                  int64_t to, const modmig_module *module, modmig_error **err)
+{
+	int64_t below = 0, above = 0;
+	char nearest[96];
+	size_t i;
+
+	if (module && (to < module->first_version || to > module->last_version)) {
+		mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0,
+		        "version %lld is outside module %s's range %lld..%lld", (long long)to,
+		        module->name, (long long)module->first_version,
+		        (long long)module->last_version);
+		mm_next(err, MODMIG_NEXT_LIST, 0, "pick one of module %s's versions", module->name);
+		mm_error_set_migration(err, 0, module->name);
+		return MODMIG_E_USAGE;
+	}
+	if (find_migration(migs, count, to) || mm_state_find_applied(st, to))
+		return MODMIG_OK;
+	for (i = 0; i < count; i++) {
+		if (migs[i].version < to)
+			below = migs[i].version;
+		else if (!above)
+			above = migs[i].version;
+	}
+	mm_fail(err, MODMIG_E_NOT_FOUND, NULL, 0, 0,
+	        "version %lld matches no migration: no file has it and it is not applied",
+	        (long long)to);
+	if (below && above)
+		snprintf(nearest, sizeof(nearest), "the nearest are %lld and %lld",
+		         (long long)below, (long long)above);
+	else if (below || above)
+		snprintf(nearest, sizeof(nearest), "the nearest is %lld",
+		         (long long)(below ? below : above));
+	else
+		snprintf(nearest, sizeof(nearest), "there are no migrations");
+	mm_next(err, MODMIG_NEXT_LIST, 0, "pick a version of a migration; %s", nearest);
+	mm_next_reason(err, "%s", nearest);
+	return MODMIG_E_NOT_FOUND;
+}
+
 modmig_status mm_plan_up(const modmig_migration *migs, size_t count, const mm_state *st,
                          const modmig_up_options *opts, const modmig_module *module, mm_plan *out,
                          modmig_error **err)
@@ -95,6 +140,9 @@ modmig_status mm_plan_up(const modmig_migration *migs, size_t count, const mm_st
 	size_t i, pass;
 
 	memset(out, 0, sizeof(*out));
+	if (opts && opts->to > 0 &&
+	    (rc = check_target(migs, count, st, opts->to, module, err)) != MODMIG_OK)
+		return rc;
 	/* Pass 0 takes the missing versions (below the highest applied), pass 1 the new. */
 	for (pass = 0; pass < 2 && rc == MODMIG_OK; pass++) {
 		for (i = 0; i < count && rc == MODMIG_OK; i++) {
@@ -196,6 +244,9 @@ modmig_status mm_plan_down(const modmig_migration *migs, size_t count, const mm_
 	size_t i;
 
 	memset(out, 0, sizeof(*out));
+	if (opts && !opts->all && opts->to > 0 &&
+	    (rc = check_target(migs, count, st, opts->to, module, err)) != MODMIG_OK)
+		return rc;
 	if (st->applied_count == 0)
 		return MODMIG_OK;
 	order = calloc(st->applied_count, sizeof(*order));

@@ -13,6 +13,7 @@ struct modmig_report {
 	char (*applied_at)[24]; /* owned copies behind rows[i].applied_at */
 	size_t count;
 	int64_t current;
+	char *warning; /* the registry's disagreement with the manifest, or NULL */
 };
 
 const char *modmig_state_name(modmig_state state)
@@ -32,15 +33,30 @@ const char *modmig_state_name(modmig_state state)
 	return "unknown";
 }
 
-/* Names, state read without the lock, and the registry checked. */
+/*
+ * Names and state, read without the lock. status and version only look: a
+ * registry that disagrees with the manifest does not hide the table an
+ * operator needs first; it is a warning (the log callback's, and the
+ * report's), while up, down and friends still refuse.
+ */
 static modmig_status read_state(mm_session *s, modmig_db *db, const modmig_source *src,
-                                modmig_error **err)
+                                char **warning, modmig_error **err)
 {
 	modmig_status rc = mm_session_open(s, db, src, err);
+	modmig_error *disagree = NULL;
 	size_t first_new = 0;
 
-	if (rc == MODMIG_OK && !modmig_source_is_dir(src))
-		rc = mm_registry_check(src, &s->state, &first_new, err);
+	if (rc != MODMIG_OK || modmig_source_is_dir(src) ||
+	    mm_registry_check(src, &s->state, &first_new, &disagree) == MODMIG_OK)
+		goto cleanup;
+	mm_emit(db, MODMIG_EVENT_MESSAGE, MODMIG_LOG_WARN, NULL, MODMIG_UP, 0, NULL,
+	        "%s (up, down and the other commands that change the database refuse until it "
+	        "is fixed)",
+	        disagree ? modmig_error_message(disagree) : "the module registry disagrees");
+	if (warning && disagree)
+		*warning = mm_strdup(modmig_error_message(disagree));
+cleanup:
+	modmig_error_free(disagree);
 	return rc;
 }
 
@@ -52,9 +68,10 @@ modmig_status modmig_db_status(modmig_db *db, const modmig_source *src, modmig_r
 	mm_row *rows = NULL;
 	size_t count = 0, i;
 	modmig_report *r = NULL;
+	char *warning = NULL;
 
 	*out = NULL;
-	rc = read_state(&s, db, src, err);
+	rc = read_state(&s, db, src, &warning, err);
 	if (rc != MODMIG_OK)
 		goto cleanup;
 	rc = mm_classify(src->migrations, src->migration_count, &s.state, &rows, &count, err);
@@ -93,9 +110,12 @@ modmig_status modmig_db_status(modmig_db *db, const modmig_source *src, modmig_r
 	}
 	r->count = count;
 	r->current = mm_state_max_applied(&s.state);
+	r->warning = warning;
+	warning = NULL;
 	*out = r;
 	r = NULL;
 cleanup:
+	free(warning);
 	modmig_report_free(r);
 	free(rows);
 	mm_session_close(&s);
@@ -112,6 +132,11 @@ const modmig_report_row *modmig_report_at(const modmig_report *report, size_t in
 	return report && index < report->count ? &report->rows[index] : NULL;
 }
 
+const char *modmig_report_warning(const modmig_report *report)
+{
+	return report ? report->warning : NULL;
+}
+
 int64_t modmig_report_current_version(const modmig_report *report)
 {
 	return report ? report->current : 0;
@@ -123,6 +148,7 @@ void modmig_report_free(modmig_report *report)
 		return;
 	free(report->rows);
 	free(report->applied_at);
+	free(report->warning);
 	free(report);
 }
 
@@ -133,7 +159,7 @@ modmig_status modmig_db_version(modmig_db *db, const modmig_source *src, int64_t
 	mm_session s;
 
 	*version = 0;
-	rc = read_state(&s, db, src, err);
+	rc = read_state(&s, db, src, NULL, err);
 	if (rc == MODMIG_OK)
 		*version = mm_state_max_applied(&s.state);
 	mm_session_close(&s);

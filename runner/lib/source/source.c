@@ -144,6 +144,47 @@ cleanup:
 	return rc;
 }
 
+/* The 0-based module position whose range holds version, or -1 for none. */
+static long position_of(int64_t version)
+{
+	return version % 1000 == 0 ? -1 : (long)(version / 1000) - 1;
+}
+
+/*
+ * A module inserted in the middle of the manifest (or a reorder) shifts the
+ * range of every module after it up by one or more positions, and each of
+ * their files falls below it. When every file of m's module is numbered for
+ * one earlier position, that is what happened: say so, with the module and
+ * both positions, before any "outside its range" message about one file.
+ * A file numbered above its range is an author's slip, reported as such.
+ */
+static modmig_status check_moved(const modmig_source *src, const migration_list *list,
+                                 const modmig_migration *m, modmig_error **err)
+{
+	const modmig_module *mod = m->module, *there;
+	long pos = position_of(m->version);
+	size_t i;
+
+	if (pos < 0 || (size_t)pos >= mod->index)
+		return MODMIG_OK;
+	for (i = 0; i < list->count; i++)
+		if (list->items[i].module == mod && position_of(list->items[i].version) != pos)
+			return MODMIG_OK;
+	there = &src->manifest.modules[pos];
+	mm_fail(err, MODMIG_E_VERSION, src->manifest.file, mod->line, mod->column,
+	        "module %s is at position %zu in the manifest, but its migrations are numbered "
+	        "for position %ld (%lld..%lld), where module %s is now: a module was inserted "
+	        "before it, or the modules were reordered",
+	        mod->name, mod->index + 1, pos + 1, (long long)(pos + 1) * 1000 + 1,
+	        (long long)(pos + 1) * 1000 + 999, there->name);
+	mm_hint(err,
+	        "move module %s back to where it was, or to the end of the manifest: a "
+	        "module's position fixes its version range forever",
+	        there->name);
+	mm_error_set_migration(err, 0, mod->name);
+	return MODMIG_E_VERSION;
+}
+
 static modmig_status too_many(const modmig_module *mod, const char *file, size_t count,
                               modmig_error **err)
 {
@@ -176,6 +217,15 @@ static modmig_status finish_list(modmig_source *src, migration_list *list, modmi
 
 	if (list->count > 1)
 		qsort(list->items, list->count, sizeof(list->items[0]), compare_migrations);
+	/* a moved module first: its every file is out of range, for one reason */
+	for (i = 0; i < list->count && rc == MODMIG_OK; i++)
+		if (list->items[i].module)
+			rc = check_moved(src, list, &list->items[i], err);
+	for (i = 0; i < list->count && rc == MODMIG_OK; i++)
+		if (list->items[i].module)
+			rc = check_range(&list->items[i], err);
+	if (rc != MODMIG_OK)
+		goto cleanup;
 	for (i = 1; i < list->count; i++) {
 		a = &list->items[i - 1];
 		b = &list->items[i];
@@ -289,8 +339,6 @@ modmig_status modmig_source_new_embedded(const modmig_embedded_file *files, size
 			rc = too_many(mod, m->file, counts[mod->index], err);
 			goto cleanup;
 		}
-		if ((rc = check_range(m, err)) != MODMIG_OK)
-			goto cleanup;
 		if (files[i].sha256 && strlen(files[i].sha256) == 64)
 			memcpy(m->sha256, files[i].sha256, 65);
 		else
@@ -353,8 +401,6 @@ static modmig_status read_directory(const char *dir, const char *display_dir,
 			rc = too_many(mod, m->file, count, err);
 			goto cleanup;
 		}
-		if (mod && (rc = check_range(m, err)) != MODMIG_OK)
-			goto cleanup;
 	}
 cleanup:
 	if (d)

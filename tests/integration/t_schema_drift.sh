@@ -6,11 +6,16 @@
 # line naming the object, the attribute and both values; JSON names the same.
 source "$(dirname "$0")/lib.sh"
 
-shadows() { psql -qAtX -d postgres -c "SELECT count(*) FROM pg_database WHERE datname LIKE 'modmig\_shadow\_%'"; }
+# Tests share one cluster: drift runs as this test's own role, and only the
+# shadow databases that role owns are counted.
+ME=t_drift_$RANDOM$RANDOM
+psql -qX -d postgres -c "CREATE ROLE $ME LOGIN SUPERUSER" >/dev/null
+shadows() { psql -qAtX -d postgres -c "SELECT count(*) FROM pg_database WHERE datname LIKE 'modmig\_shadow\_%' AND pg_get_userbyid(datdba) = '$ME'"; }
 
 # ------------------------------------------------------------ no false positives
 new_db
 BASE=$DB
+URL="postgresql://$ME@/$DB?host=$PGHOST&port=$PGPORT"
 mm -d "$URL" up
 expect_rc 0 "up (bundled application)"
 mm -d "$URL" drift
@@ -37,7 +42,7 @@ changed() {
   psql -qX -d postgres -v ON_ERROR_STOP=1 -c "CREATE DATABASE $name TEMPLATE $BASE" >/dev/null ||
     { echo "cannot clone $BASE" >&2; exit 1; }
   DB=$name
-  URL="postgresql://$PGUSER@/$DB?host=$PGHOST&port=$PGPORT"
+  URL="postgresql://$ME@/$DB?host=$PGHOST&port=$PGPORT"
   sql "$1" >/dev/null || fail "cannot make the change: $1"
   mm -d "$URL" drift
   expect_rc 3 "drift after: $1"
@@ -89,7 +94,7 @@ changed "REVOKE EXECUTE ON FUNCTION public.set_updated_at() FROM PUBLIC"
 expect_out "function public.set_updated_at(): grants is revoked from PUBLIC: EXECUTE in the database, none in the migrations"
 
 changed "ALTER TABLE billing.plans OWNER TO billing_owner"
-expect_out "table billing.plans: owner is billing_owner in the database, $PGUSER in the migrations"
+expect_out "table billing.plans: owner is billing_owner in the database, $ME in the migrations"
 
 changed "COMMENT ON TABLE billing.invoices IS 'hand-made'"
 expect_out "table billing.invoices: comment is hand-made in the database, none in the migrations"

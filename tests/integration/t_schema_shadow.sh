@@ -5,7 +5,13 @@
 # database first and refuses the target database itself.
 source "$(dirname "$0")/lib.sh"
 
-shadows() { psql -qAtX -d postgres -c "SELECT count(*) FROM pg_database WHERE datname LIKE 'modmig\_shadow\_%'"; }
+# Tests share one cluster: this test's drift runs as its own role, and counts
+# only the shadow databases that role owns (and drift_plain's).
+ME=t_shadow_$RANDOM$RANDOM
+psql -qX -d postgres -c "CREATE ROLE $ME LOGIN SUPERUSER" >/dev/null
+shadows() { psql -qAtX -d postgres -c "SELECT count(*) FROM pg_database WHERE datname LIKE 'modmig\_shadow\_%' AND pg_get_userbyid(datdba) IN ('$ME', 'drift_plain')"; }
+
+new_db_as_me() { new_db; URL="postgresql://$ME@/$DB?host=$PGHOST&port=$PGPORT"; }
 
 MIGS=$TMP/migs
 mkdir -p "$MIGS"
@@ -15,7 +21,7 @@ printf -- '-- +goose Up\nCREATE INDEX items_name ON items (name);\n-- +goose Dow
   >"$MIGS/00002_items_name.sql"
 
 # ------------------------------------------------------------ success, and error
-new_db
+new_db_as_me
 mm -d "$URL" --dir "$MIGS" up
 expect_rc 0 "up"
 mm -d "$URL" --dir "$MIGS" drift
@@ -43,14 +49,14 @@ mv "$TMP/away.sql" "$MIGS/00002_items_name.sql"
 SLOW=$TMP/slow
 mkdir -p "$SLOW"
 printf -- '-- +goose Up\nCREATE TABLE slow (id int);\nSELECT pg_sleep(4);\n' >"$SLOW/00001_slow.sql"
-new_db
+new_db_as_me
 mm -d "$URL" --dir "$SLOW" up
 expect_rc 0 "up (slow)"
 for sig in TERM INT; do
   "$MODMIG" -d "$URL" --dir "$SLOW" drift >"$TMP/sig.out" 2>"$TMP/sig.err" &
   pid=$!
-  for _ in $(seq 100); do
-    [ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(4)%' AND datname LIKE 'modmig\_shadow\_%'")" = 1 ] && break
+  for _ in $(seq 100); do  # wait until the shadow replays the slow migration
+    [ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(4)%' AND datname LIKE 'modmig\_shadow\_%' AND usename = '$ME'")" = 1 ] && break
     sleep 0.1
   done
   expect_eq "$(shadows)" "1" "a shadow database exists while drift replays (SIG$sig)"
@@ -64,7 +70,7 @@ for sig in TERM INT; do
 done
 
 # ------------------------------------------------------------ no CREATEDB
-new_db
+new_db_as_me
 mm -d "$URL" --dir "$MIGS" up
 expect_rc 0 "up"
 psql -qX -d postgres -c "DROP ROLE IF EXISTS drift_plain" -c "CREATE ROLE drift_plain LOGIN NOCREATEDB" >/dev/null 2>&1
@@ -81,7 +87,7 @@ psql -qX -d postgres -c "CREATE DATABASE $DEV" >/dev/null
 psql -qX -d "$DEV" -v ON_ERROR_STOP=1 -c "CREATE SCHEMA junk; CREATE TABLE junk.t (x int);
   CREATE TABLE public.leftover (x int); CREATE TYPE public.mood AS ENUM ('ok');
   CREATE FUNCTION public.f(int) RETURNS int LANGUAGE sql AS 'SELECT 1'; CREATE EXTENSION pgcrypto" >/dev/null
-DEVURL="postgresql://$PGUSER@/$DEV?host=$PGHOST&port=$PGPORT"
+DEVURL="postgresql://$ME@/$DEV?host=$PGHOST&port=$PGPORT"
 mm -d "$URL" --dir "$MIGS" drift --dev-url "$DEVURL"
 expect_rc 0 "drift --dev-url on a database with junk in it"
 expect_out "ok: no drift"
@@ -95,5 +101,6 @@ expect_rc 2 "--dev-url naming the target itself"
 expect_err "--dev-url names the database itself"
 expect_sql "SELECT to_regclass('public.items') IS NOT NULL" "t"
 expect_eq "$(shadows)" "0" "no shadow database is left behind"
+
 
 finish

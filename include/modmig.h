@@ -543,14 +543,16 @@ typedef enum modmig_severity {
 	  "the module registry disagrees with the manifest")                                      \
 	X(TAMPERED,     7, "tampered",     MODMIG_SEVERITY_ERROR,                                  \
 	  "the history's append-only trigger is missing")                                         \
-	X(STATE,        8, "state",        MODMIG_SEVERITY_ERROR, "modmig's tables are missing")
+	X(STATE,        8, "state",        MODMIG_SEVERITY_ERROR, "modmig's tables are missing")   \
+	X(LINT,         9, "lint",         MODMIG_SEVERITY_ERROR,                                  \
+	  "a lint rule found a hazard in a migration (rule names which)")
 /* clang-format on */
 
 typedef enum modmig_finding_kind {
 #define MODMIG_X_(name, number, text, severity, doc) MODMIG_FINDING_##name = number,
 	MODMIG_FINDING_KINDS(MODMIG_X_)
 #undef MODMIG_X_
-	        MODMIG_FINDING_KIND_COUNT = 9
+	        MODMIG_FINDING_KIND_COUNT = 10
 } modmig_finding_kind;
 
 /* "changed", "no_file", "pending", ... ("unknown" out of range) */
@@ -584,6 +586,130 @@ modmig_status modmig_verify(modmig_db *db, modmig_source *src, modmig_findings *
 size_t modmig_findings_count(const modmig_findings *findings);
 const modmig_finding *modmig_findings_at(const modmig_findings *findings, size_t index);
 void modmig_findings_free(modmig_findings *findings);
+
+/* ------------------------------------------------------------------------ */
+/* Lint: hazards found in migrations before they ship                       */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Lint rules, one row each:
+ *   X(ID, number, "name", default severity, on by default, walker, "what it finds")
+ * The name is stable (configuration, suppressions, SARIF and JSON use it);
+ * numbers are explicit and append-only. walker names the function that checks
+ * one statement inside the library (runner/lib/check/lint/<name>.c defines
+ * mm_lint_<walker>); clients ignore it. Adding a rule is one row here plus
+ * its file (runner/README.md, "A lint rule").
+ */
+/* clang-format off */
+#define MODMIG_LINT_RULES(X)                                                                       \
+	X(REQUIRE_SCHEMA, 0, "require-schema", MODMIG_SEVERITY_ERROR, true, require_schema,         \
+	  "an object created, altered or dropped by a module with a schema is not schema-qualified") \
+	X(FOREIGN_SCHEMA, 1, "foreign-schema", MODMIG_SEVERITY_ERROR, true, foreign_schema,         \
+	  "a module creates, alters or drops an object in another module's schema")               \
+	X(UNDECLARED_DEPENDENCY, 2, "undeclared-dependency", MODMIG_SEVERITY_ERROR, true,           \
+	  undeclared_dependency,                                                                  \
+	  "a statement refers to a module's schema that depends_on does not reach")               \
+	X(TABLE_REPEATS_SCHEMA, 3, "table-repeats-schema", MODMIG_SEVERITY_ERROR, true,             \
+	  table_repeats_schema, "a table's name repeats its schema: billing.billing_accounts")     \
+	X(TRANSACTION_CONTROL, 4, "transaction-control", MODMIG_SEVERITY_ERROR, true,               \
+	  transaction_control,                                                                    \
+	  "BEGIN, COMMIT, ROLLBACK or PREPARE TRANSACTION in a transactional migration")          \
+	X(REQUIRE_CONCURRENT_INDEX, 5, "require-concurrent-index", MODMIG_SEVERITY_ERROR, true,     \
+	  require_concurrent_index,                                                               \
+	  "CREATE or DROP INDEX without CONCURRENTLY on an existing table")                       \
+	X(CONCURRENT_INDEX_IN_TRANSACTION, 6, "concurrent-index-in-transaction",                    \
+	  MODMIG_SEVERITY_ERROR, true, concurrent_index_in_transaction,                            \
+	  "CONCURRENTLY inside a transaction block, which PostgreSQL refuses")                     \
+	X(ADD_FOREIGN_KEY_NOT_VALID, 7, "add-foreign-key-not-valid", MODMIG_SEVERITY_ERROR, true,   \
+	  add_foreign_key_not_valid,                                                              \
+	  "a foreign key added to an existing table without NOT VALID")                           \
+	X(ADD_CHECK_NOT_VALID, 8, "add-check-not-valid", MODMIG_SEVERITY_ERROR, true,               \
+	  add_check_not_valid, "a CHECK constraint added to an existing table without NOT VALID") \
+	X(SET_NOT_NULL, 9, "set-not-null", MODMIG_SEVERITY_ERROR, true, set_not_null,               \
+	  "SET NOT NULL on an existing table scans it under an ACCESS EXCLUSIVE lock")            \
+	X(ADD_UNIQUE_CONSTRAINT, 10, "add-unique-constraint", MODMIG_SEVERITY_ERROR, true,          \
+	  add_unique_constraint,                                                                  \
+	  "a UNIQUE or PRIMARY KEY constraint that builds its index under the table's lock")      \
+	X(CHANGE_COLUMN_TYPE, 11, "change-column-type", MODMIG_SEVERITY_ERROR, true,                \
+	  change_column_type, "a column's type changed on an existing table (a rewrite)")         \
+	X(VOLATILE_DEFAULT, 12, "volatile-default", MODMIG_SEVERITY_ERROR, true, volatile_default,  \
+	  "a column added with a volatile default, a serial, identity or stored generated "       \
+	  "value rewrites the table")                                                             \
+	X(REQUIRE_LOCK_TIMEOUT, 13, "require-lock-timeout", MODMIG_SEVERITY_ERROR, true,            \
+	  require_lock_timeout,                                                                   \
+	  "an ACCESS EXCLUSIVE lock on an existing table without a lock_timeout")                 \
+	X(DROP_TABLE, 14, "drop-table", MODMIG_SEVERITY_ERROR, true, drop_table,                    \
+	  "an existing table is dropped")                                                         \
+	X(DROP_COLUMN, 15, "drop-column", MODMIG_SEVERITY_ERROR, true, drop_column,                 \
+	  "a column of an existing table is dropped")                                             \
+	X(RENAME_TABLE, 16, "rename-table", MODMIG_SEVERITY_ERROR, true, rename_table,              \
+	  "an existing table is renamed")                                                         \
+	X(RENAME_COLUMN, 17, "rename-column", MODMIG_SEVERITY_ERROR, true, rename_column,           \
+	  "a column of an existing table is renamed")                                             \
+	X(TRUNCATE, 18, "truncate", MODMIG_SEVERITY_ERROR, true, truncate,                          \
+	  "an existing table is truncated")                                                       \
+	X(PREFER_BIGINT, 19, "prefer-bigint", MODMIG_SEVERITY_WARNING, false, prefer_bigint,        \
+	  "an integer or smallint column, which can run out")                                    \
+	X(PREFER_IDENTITY, 20, "prefer-identity", MODMIG_SEVERITY_WARNING, false, prefer_identity,  \
+	  "a serial column instead of an identity column")                                        \
+	X(PREFER_TEXT, 21, "prefer-text", MODMIG_SEVERITY_WARNING, false, prefer_text,              \
+	  "a varchar(n) or char(n) column instead of text with a CHECK")                          \
+	X(PREFER_TIMESTAMPTZ, 22, "prefer-timestamptz", MODMIG_SEVERITY_WARNING, false,             \
+	  prefer_timestamptz, "a timestamp without time zone column")                             \
+	X(UNPARSED_STATEMENT, 23, "unparsed-statement", MODMIG_SEVERITY_WARNING, true,              \
+	  unparsed_statement,                                                                     \
+	  "a statement that PostgreSQL's grammar (15) cannot parse, only its lexer split")        \
+	X(BAD_SUPPRESSION, 24, "bad-suppression", MODMIG_SEVERITY_ERROR, true, bad_suppression,     \
+	  "a modmig:nolint comment without a reason, or naming an unknown rule")
+/* clang-format on */
+
+typedef enum modmig_lint_rule_id {
+#define MODMIG_X_(id, number, text, sev, on, fn, doc) MODMIG_LINT_##id = number,
+	MODMIG_LINT_RULES(MODMIG_X_)
+#undef MODMIG_X_
+	        MODMIG_LINT_RULE_COUNT = 25
+} modmig_lint_rule_id;
+
+/* One rule as the library defines it (static; never freed). */
+typedef struct modmig_lint_rule {
+	modmig_lint_rule_id id;
+	const char *name;         /* "require-schema" */
+	modmig_severity severity; /* its default */
+	bool enabled;             /* on by default (the type rules are off) */
+	const char *summary;      /* what it finds, one line */
+} modmig_lint_rule;
+
+/* The rule of that number, or NULL. */
+const modmig_lint_rule *modmig_lint_rule_at(size_t index);
+/* The rule called name, or NULL. */
+const modmig_lint_rule *modmig_lint_rule_find(const char *name);
+
+typedef struct modmig_lint_options {
+	/* only these migrations of the source (NULL: every migration) */
+	const modmig_migration *const *migrations;
+	size_t migration_count;
+	/*
+	 * A lock_timeout that every migration runs with (the operator's
+	 * --lock-timeout), or NULL; require-lock-timeout then has nothing to say.
+	 */
+	const char *lock_timeout;
+} modmig_lint_options;
+
+void modmig_lint_options_init(modmig_lint_options *opts);
+
+/*
+ * Lint migrations from their parse trees: module boundaries (the manifest's
+ * schemas and depends_on), lock hazards on existing tables, destructive
+ * changes, column types and statements the grammar cannot parse. Severities
+ * come from the rules and the manifest's `lint:` section; `-- modmig:nolint
+ * RULE[,RULE] reason` comments suppress findings. Findings (kind
+ * MODMIG_FINDING_LINT, with rule, file:line:column and hint) are ordered by
+ * version, then line and column. Returns MODMIG_OK when no finding is an
+ * error, MODMIG_E_CHECK when one is (*out is set in both cases), another
+ * status when a file cannot be read or parsed.
+ */
+modmig_status modmig_lint(modmig_source *src, const modmig_lint_options *opts,
+                          modmig_findings **out, modmig_error **err);
 
 /* One doctor item; everything borrowed from the checkup handle. */
 typedef struct modmig_check {

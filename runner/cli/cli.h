@@ -328,4 +328,6 @@ int cli_cmd_plan(cli_context *ctx, const cli_command *cmd, int argc, char **argv
 int cli_cmd_schema(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 int cli_cmd_drift(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 
+int cli_cmd_lint(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+
 #endif /* MODMIG_CLI_H */

@@ -1,6 +1,7 @@
 -- Reports group revenue by plan. Until now the plan was only reachable through
 -- the subscription, which can be deleted; copy it onto each invoice.
 
+-- modmig lock_timeout=5s
 -- +goose Up
 ALTER TABLE billing.invoices ADD COLUMN plan_id integer REFERENCES billing.plans (id);
 
@@ -12,6 +13,7 @@ UPDATE billing.invoices i
  WHERE s.id = i.subscription_id
    AND i.plan_id IS NULL;
 
+-- modmig:nolint require-concurrent-index built right after the backfill it serves, in its transaction; invoices holds thousands of rows here, a build of milliseconds
 CREATE INDEX invoices_by_plan ON billing.invoices (plan_id) WHERE plan_id IS NOT NULL;
 
 -- +goose Down

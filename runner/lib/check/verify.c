@@ -4,19 +4,12 @@
  * every online command plus one query for the recorded checksums and the
  * history's append-only triggers.
  */
-#include "run/run.h"
+#include "check/check.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define TRIGGER_COUNT 2 /* modmig_append_only and modmig_no_truncate (store.c) */
-
-struct modmig_findings {
-	modmig_finding *items;
-	size_t count;
-	size_t cap;
-	bool oom;
-};
 
 /* The SHA-256 recorded by the latest applied or stamped event of a version. */
 typedef struct recorded {
@@ -48,24 +41,35 @@ const char *modmig_finding_kind_name(modmig_finding_kind kind)
 
 /* ---- the findings handle ------------------------------------------------ */
 
+modmig_finding *mm_findings_push(modmig_findings *f)
+{
+	modmig_finding *it;
+
+	if (f->oom)
+		return NULL;
+	if (f->count == f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 16;
+		modmig_finding *items = realloc(f->items, cap * sizeof(*items));
+
+		if (!items) {
+			f->oom = true;
+			return NULL;
+		}
+		f->items = items;
+		f->cap = cap;
+	}
+	it = &f->items[f->count++];
+	memset(it, 0, sizeof(*it));
+	return it;
+}
+
 static void add(modmig_findings *f, modmig_finding_kind kind, int64_t version, const char *module,
                 const char *file, char *message)
 {
 	modmig_finding *it;
 
-	if (!message || f->oom)
+	if (!message || f->oom || !(it = mm_findings_push(f)))
 		goto nomem;
-	if (f->count == f->cap) {
-		size_t cap = f->cap ? f->cap * 2 : 16;
-		modmig_finding *items = realloc(f->items, cap * sizeof(*items));
-
-		if (!items)
-			goto nomem;
-		f->items = items;
-		f->cap = cap;
-	}
-	it = &f->items[f->count];
-	memset(it, 0, sizeof(*it));
 	it->kind = kind;
 	it->version = version;
 	it->module = module ? mm_strdup(module) : NULL;
@@ -73,7 +77,6 @@ static void add(modmig_findings *f, modmig_finding_kind kind, int64_t version, c
 	it->message = message;
 	it->severity = kinds[kind].severity;
 	it->reason = message;
-	f->count++;
 	if ((module && !it->module) || (file && !it->file))
 		f->oom = true;
 	return;
@@ -126,6 +129,7 @@ void modmig_findings_free(modmig_findings *findings)
 		if (findings->items[i].reason != findings->items[i].message)
 			free((char *)findings->items[i].reason);
 		free((char *)findings->items[i].message);
+		free((char *)findings->items[i].hint);
 	}
 	free(findings->items);
 	free(findings);

@@ -5,53 +5,31 @@
  * and anything unexpected stops the walk with file:line:column. No document
  * tree is built, which also keeps hostile nesting from costing anything.
  */
-#include "source/source.h"
+#include "source/manifest.h"
 
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 
 /* Far beyond any real manifest; they keep hostile input cheap. */
 #define MANIFEST_MAX_BYTES   (1024 * 1024)
 #define MANIFEST_MAX_MODULES 9000
 #define MANIFEST_MAX_DEPENDS 1000
 
-typedef struct dependency_mark {
-	size_t module;
-	size_t dependency;
-	int line;
-	int column;
-} dependency_mark;
-
-typedef struct walker {
-	yaml_parser_t parser;
-	yaml_event_t event;
-	bool has_event;
-	const char *file;
-	const char *text;
-	size_t len;
-	mm_manifest *out;
-	dependency_mark *marks;
-	size_t mark_count;
-	size_t mark_cap;
-	modmig_error **err;
-} walker;
-
-static int mark_line(yaml_mark_t mark)
+int mm_yaml_line(yaml_mark_t mark)
 {
 	return mark.line >= (size_t)INT_MAX ? INT_MAX : (int)mark.line + 1;
 }
 
-static int mark_column(yaml_mark_t mark)
+int mm_yaml_column(yaml_mark_t mark)
 {
 	return mark.column >= (size_t)INT_MAX ? INT_MAX : (int)mark.column + 1;
 }
 
-static modmig_status fail_at(walker *w, yaml_mark_t mark, const char *what)
+modmig_status mm_yaml_fail_at(walker *w, yaml_mark_t mark, const char *what)
 {
-	return mm_fail(w->err, MODMIG_E_MANIFEST, w->file, mark_line(mark), mark_column(mark), "%s",
-	               what);
+	return mm_fail(w->err, MODMIG_E_MANIFEST, w->file, mm_yaml_line(mark), mm_yaml_column(mark),
+	               "%s", what);
 }
 
 /* Reader errors (bad encoding) carry only a byte offset, not a line. */
@@ -90,8 +68,8 @@ static modmig_status syntax_error(walker *w)
 		mm_hint(w->err, "save the manifest as utf-8 text without control characters");
 		goto cleanup;
 	}
-	line = mark_line(p->problem_mark);
-	column = mark_column(p->problem_mark);
+	line = mm_yaml_line(p->problem_mark);
+	column = mm_yaml_column(p->problem_mark);
 	if (p->context)
 		rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, line, column,
 		             "invalid yaml: %s %s", p->problem ? p->problem : "syntax error",
@@ -108,7 +86,7 @@ cleanup:
  * Advance to the next event, releasing the previous one. Anchors, aliases and
  * tags have no use in a manifest; rejecting them here keeps every caller simple.
  */
-static modmig_status next(walker *w)
+modmig_status mm_yaml_next(walker *w)
 {
 	const yaml_event_t *e = &w->event;
 	const yaml_char_t *anchor = NULL;
@@ -126,7 +104,8 @@ static modmig_status next(walker *w)
 	w->has_event = true;
 	switch (e->type) {
 	case YAML_ALIAS_EVENT:
-		rc = fail_at(w, e->start_mark, "yaml aliases are not supported in the manifest");
+		rc = mm_yaml_fail_at(w, e->start_mark,
+		                     "yaml aliases are not supported in the manifest");
 		mm_hint(w->err, "write the value out instead of referring to an anchor");
 		goto cleanup;
 	case YAML_SCALAR_EVENT:
@@ -145,12 +124,14 @@ static modmig_status next(walker *w)
 		break;
 	}
 	if (anchor) {
-		rc = fail_at(w, e->start_mark, "yaml anchors are not supported in the manifest");
+		rc = mm_yaml_fail_at(w, e->start_mark,
+		                     "yaml anchors are not supported in the manifest");
 		mm_hint(w->err, "remove the &anchor");
 		goto cleanup;
 	}
 	if (tag) {
-		rc = fail_at(w, e->start_mark, "yaml tags are not supported in the manifest");
+		rc = mm_yaml_fail_at(w, e->start_mark,
+		                     "yaml tags are not supported in the manifest");
 		mm_hint(w->err, "remove the !tag and write a plain value");
 		goto cleanup;
 	}
@@ -158,7 +139,7 @@ cleanup:
 	return rc;
 }
 
-static const char *event_kind(const yaml_event_t *e)
+const char *mm_yaml_event_kind(const yaml_event_t *e)
 {
 	switch (e->type) {
 	case YAML_SCALAR_EVENT:
@@ -186,26 +167,26 @@ static bool scalar_is_null(const yaml_event_t *e)
  * The current event must be a non-null scalar; key names the field in
  * messages. On success *value is a new copy.
  */
-static modmig_status take_string(walker *w, const char *key, char **value)
+modmig_status mm_yaml_take_string(walker *w, const char *key, char **value)
 {
 	const yaml_event_t *e = &w->event;
 	modmig_status rc = MODMIG_OK;
 
 	if (e->type != YAML_SCALAR_EVENT) {
-		rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, mark_line(e->start_mark),
-		             mark_column(e->start_mark), "%s must be a string, not %s", key,
-		             event_kind(e));
+		rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, mm_yaml_line(e->start_mark),
+		             mm_yaml_column(e->start_mark), "%s must be a string, not %s", key,
+		             mm_yaml_event_kind(e));
 		mm_hint(w->err, "write %s as a plain word after the colon", key);
 		goto cleanup;
 	}
 	if (scalar_is_null(e)) {
-		rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, mark_line(e->start_mark),
-		             mark_column(e->start_mark), "%s has no value", key);
+		rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, mm_yaml_line(e->start_mark),
+		             mm_yaml_column(e->start_mark), "%s has no value", key);
 		mm_hint(w->err, "give %s a value or remove the key", key);
 		goto cleanup;
 	}
 	if (strlen((const char *)e->data.scalar.value) != e->data.scalar.length) {
-		rc = fail_at(w, e->start_mark, "the value contains a nul byte");
+		rc = mm_yaml_fail_at(w, e->start_mark, "the value contains a nul byte");
 		mm_hint(w->err, "remove the \\0 escape");
 		goto cleanup;
 	}
@@ -228,9 +209,9 @@ static modmig_status check_key(walker *w, const char *const *known, size_t known
 	size_t i;
 
 	if (e->type != YAML_SCALAR_EVENT) {
-		rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, mark_line(e->start_mark),
-		             mark_column(e->start_mark), "expected a key %s, found %s", where,
-		             event_kind(e));
+		rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, mm_yaml_line(e->start_mark),
+		             mm_yaml_column(e->start_mark), "expected a key %s, found %s", where,
+		             mm_yaml_event_kind(e));
 		mm_hint(w->err, "keys are plain words followed by a colon");
 		goto cleanup;
 	}
@@ -239,9 +220,9 @@ static modmig_status check_key(walker *w, const char *const *known, size_t known
 		if (strcmp(key, known[i]) != 0)
 			continue;
 		if (seen[i]) {
-			rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, mark_line(e->start_mark),
-			             mark_column(e->start_mark), "duplicate key '%s' %s", key,
-			             where);
+			rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file,
+			             mm_yaml_line(e->start_mark), mm_yaml_column(e->start_mark),
+			             "duplicate key '%s' %s", key, where);
 			mm_hint(w->err, "keep one '%s' and remove the other", key);
 			goto cleanup;
 		}
@@ -249,8 +230,8 @@ static modmig_status check_key(walker *w, const char *const *known, size_t known
 		*which = i;
 		goto cleanup;
 	}
-	rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, mark_line(e->start_mark),
-	             mark_column(e->start_mark), "unknown key '%.64s' %s", key, where);
+	rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, mm_yaml_line(e->start_mark),
+	             mm_yaml_column(e->start_mark), "unknown key '%.64s' %s", key, where);
 	if (known_count == 2)
 		mm_hint(w->err, "the keys allowed here are %s and %s", known[0], known[1]);
 	else
@@ -268,7 +249,7 @@ cleanup:
 static modmig_status next_key(walker *w, const char *const *known, size_t known_count, bool *seen,
                               const char *where, size_t *which)
 {
-	modmig_status rc = next(w);
+	modmig_status rc = mm_yaml_next(w);
 
 	if (rc != MODMIG_OK)
 		goto cleanup;
@@ -278,7 +259,7 @@ static modmig_status next_key(walker *w, const char *const *known, size_t known_
 	}
 	rc = check_key(w, known, known_count, seen, where, which);
 	if (rc == MODMIG_OK)
-		rc = next(w);
+		rc = mm_yaml_next(w);
 cleanup:
 	return rc;
 }
@@ -308,8 +289,8 @@ static modmig_status add_dependency(walker *w, modmig_module *m, char *name)
 	}
 	w->marks[w->mark_count].module = m->index;
 	w->marks[w->mark_count].dependency = m->depends_count;
-	w->marks[w->mark_count].line = mark_line(w->event.start_mark);
-	w->marks[w->mark_count].column = mark_column(w->event.start_mark);
+	w->marks[w->mark_count].line = mm_yaml_line(w->event.start_mark);
+	w->marks[w->mark_count].column = mm_yaml_column(w->event.start_mark);
 	w->mark_count++;
 	deps[m->depends_count++] = name;
 cleanup:
@@ -325,22 +306,23 @@ static modmig_status read_depends(walker *w, modmig_module *m)
 	char *name = NULL;
 
 	if (w->event.type != YAML_SEQUENCE_START_EVENT) {
-		rc = fail_at(w, w->event.start_mark, "depends_on must be a list of module names");
+		rc = mm_yaml_fail_at(w, w->event.start_mark,
+		                     "depends_on must be a list of module names");
 		mm_hint(w->err, "write depends_on: [db] or one '- name' per line");
 		goto cleanup;
 	}
 	for (;;) {
-		if ((rc = next(w)) != MODMIG_OK)
+		if ((rc = mm_yaml_next(w)) != MODMIG_OK)
 			goto cleanup;
 		if (w->event.type == YAML_SEQUENCE_END_EVENT)
 			goto cleanup;
 		if (m->depends_count >= MANIFEST_MAX_DEPENDS) {
-			rc = fail_at(w, w->event.start_mark, "too many depends_on entries");
+			rc = mm_yaml_fail_at(w, w->event.start_mark, "too many depends_on entries");
 			mm_hint(w->err, "a module lists at most %d dependencies",
 			        MANIFEST_MAX_DEPENDS);
 			goto cleanup;
 		}
-		if ((rc = take_string(w, "a depends_on entry", &name)) != MODMIG_OK)
+		if ((rc = mm_yaml_take_string(w, "a depends_on entry", &name)) != MODMIG_OK)
 			goto cleanup;
 		if ((rc = add_dependency(w, m, name)) != MODMIG_OK)
 			goto cleanup;
@@ -364,13 +346,13 @@ static modmig_status read_module(walker *w, size_t index)
 	m->index = index;
 	m->first_version = (int64_t)(index + 1) * 1000 + 1;
 	m->last_version = (int64_t)(index + 1) * 1000 + 999;
-	m->line = mark_line(start);
-	m->column = mark_column(start);
+	m->line = mm_yaml_line(start);
+	m->column = mm_yaml_column(start);
 	w->out->module_count++;
 	if (w->event.type != YAML_MAPPING_START_EVENT) {
 		rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, m->line, m->column,
 		             "each module must be a mapping with a name, not %s",
-		             event_kind(&w->event));
+		             mm_yaml_event_kind(&w->event));
 		mm_hint(w->err, "write '- name: identity' and indent its other keys below it");
 		goto cleanup;
 	}
@@ -381,13 +363,13 @@ static modmig_status read_module(walker *w, size_t index)
 			break;
 		if (key == 0) {
 			name_mark = w->event.start_mark;
-			if ((rc = take_string(w, "name", &m->name)) != MODMIG_OK)
+			if ((rc = mm_yaml_take_string(w, "name", &m->name)) != MODMIG_OK)
 				goto cleanup;
 		} else if (key == 1) {
-			if ((rc = take_string(w, "schema", &m->schema)) != MODMIG_OK)
+			if ((rc = mm_yaml_take_string(w, "schema", &m->schema)) != MODMIG_OK)
 				goto cleanup;
 			if (!mm_is_identifier_part(m->schema, strlen(m->schema))) {
-				rc = fail_at(w, w->event.start_mark, "bad schema name");
+				rc = mm_yaml_fail_at(w, w->event.start_mark, "bad schema name");
 				mm_hint(w->err,
 				        "use letters, digits and underscores, starting with "
 				        "a letter (at most 63)");
@@ -404,8 +386,8 @@ static modmig_status read_module(walker *w, size_t index)
 		goto cleanup;
 	}
 	if (!mm_is_module_name(m->name)) {
-		rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, mark_line(name_mark),
-		             mark_column(name_mark), "bad module name '%.64s'", m->name);
+		rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, mm_yaml_line(name_mark),
+		             mm_yaml_column(name_mark), "bad module name '%.64s'", m->name);
 		mm_hint(w->err, "module names are lowercase letters, digits and underscores, "
 		                "starting with a letter (at most 63)");
 		goto cleanup;
@@ -413,8 +395,8 @@ static modmig_status read_module(walker *w, size_t index)
 	for (i = 0; i < index; i++) {
 		if (strcmp(w->out->modules[i].name, m->name) != 0)
 			continue;
-		rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, mark_line(name_mark),
-		             mark_column(name_mark),
+		rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, mm_yaml_line(name_mark),
+		             mm_yaml_column(name_mark),
 		             "duplicate module name '%s' (first listed at line %d)", m->name,
 		             w->out->modules[i].line);
 		mm_hint(w->err, "every module needs its own name");
@@ -432,19 +414,19 @@ static modmig_status read_modules(walker *w)
 	size_t cap = 0;
 
 	if (w->event.type != YAML_SEQUENCE_START_EVENT) {
-		rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, mark_line(start),
-		             mark_column(start), "modules must be a list, not %s",
-		             event_kind(&w->event));
+		rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, mm_yaml_line(start),
+		             mm_yaml_column(start), "modules must be a list, not %s",
+		             mm_yaml_event_kind(&w->event));
 		mm_hint(w->err, "write one '- name: <module>' entry per module");
 		goto cleanup;
 	}
 	for (;;) {
-		if ((rc = next(w)) != MODMIG_OK)
+		if ((rc = mm_yaml_next(w)) != MODMIG_OK)
 			goto cleanup;
 		if (w->event.type == YAML_SEQUENCE_END_EVENT)
 			break;
 		if (w->out->module_count >= MANIFEST_MAX_MODULES) {
-			rc = fail_at(w, w->event.start_mark, "too many modules");
+			rc = mm_yaml_fail_at(w, w->event.start_mark, "too many modules");
 			mm_hint(w->err, "a manifest lists at most %d modules",
 			        MANIFEST_MAX_MODULES);
 			goto cleanup;
@@ -463,7 +445,7 @@ static modmig_status read_modules(walker *w)
 			goto cleanup;
 	}
 	if (w->out->module_count == 0) {
-		rc = fail_at(w, start, "the module list is empty");
+		rc = mm_yaml_fail_at(w, start, "the module list is empty");
 		mm_hint(w->err, "list at least one module: '- name: db'");
 		goto cleanup;
 	}
@@ -473,37 +455,43 @@ cleanup:
 
 static modmig_status read_top(walker *w)
 {
-	static const char *const keys[] = {"version_table", "modules"};
-	bool seen[2] = {false, false};
+	static const char *const keys[] = {"version_table", "modules", "lint"};
+	bool seen[3] = {false, false, false};
 	yaml_mark_t start = w->event.start_mark;
 	modmig_status rc = MODMIG_OK;
 	size_t key = 0;
 
 	if (w->event.type == YAML_SCALAR_EVENT && scalar_is_null(&w->event)) {
-		rc = fail_at(w, start, "the manifest is empty");
+		rc = mm_yaml_fail_at(w, start, "the manifest is empty");
 		mm_hint(w->err, "list the modules under 'modules:'");
 		goto cleanup;
 	}
 	if (w->event.type != YAML_MAPPING_START_EVENT) {
-		rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, mark_line(start),
-		             mark_column(start), "the manifest must be a mapping, not %s",
-		             event_kind(&w->event));
+		rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, mm_yaml_line(start),
+		             mm_yaml_column(start), "the manifest must be a mapping, not %s",
+		             mm_yaml_event_kind(&w->event));
 		mm_hint(w->err, "start with 'modules:' and list the modules below it");
 		goto cleanup;
 	}
 	for (;;) {
-		if ((rc = next_key(w, keys, 2, seen, "at the top level", &key)) != MODMIG_OK)
+		if ((rc = next_key(w, keys, 3, seen, "at the top level", &key)) != MODMIG_OK)
 			goto cleanup;
-		if (key == 2)
+		if (key == 3)
 			break;
+		if (key == 2) {
+			if ((rc = mm_manifest_read_lint(w)) != MODMIG_OK)
+				goto cleanup;
+			continue;
+		}
 		if (key == 0) {
 			free(w->out->version_table);
 			w->out->version_table = NULL;
-			rc = take_string(w, "version_table", &w->out->version_table);
+			rc = mm_yaml_take_string(w, "version_table", &w->out->version_table);
 			if (rc != MODMIG_OK)
 				goto cleanup;
 			if (!mm_is_table_name(w->out->version_table)) {
-				rc = fail_at(w, w->event.start_mark, "bad version_table name");
+				rc = mm_yaml_fail_at(w, w->event.start_mark,
+				                     "bad version_table name");
 				mm_hint(w->err, "write table or schema.table with letters, digits "
 				                "and underscores");
 				goto cleanup;
@@ -513,7 +501,7 @@ static modmig_status read_top(walker *w)
 		}
 	}
 	if (!seen[1]) {
-		rc = fail_at(w, start, "the manifest has no modules");
+		rc = mm_yaml_fail_at(w, start, "the manifest has no modules");
 		mm_hint(w->err, "add 'modules:' with one '- name: <module>' entry per module");
 		goto cleanup;
 	}
@@ -577,25 +565,26 @@ static modmig_status read_stream(walker *w)
 {
 	modmig_status rc = MODMIG_OK;
 
-	if ((rc = next(w)) != MODMIG_OK) /* stream start */
+	if ((rc = mm_yaml_next(w)) != MODMIG_OK) /* stream start */
 		goto cleanup;
-	if ((rc = next(w)) != MODMIG_OK)
+	if ((rc = mm_yaml_next(w)) != MODMIG_OK)
 		goto cleanup;
 	if (w->event.type == YAML_STREAM_END_EVENT) {
 		rc = mm_fail(w->err, MODMIG_E_MANIFEST, w->file, 1, 1, "the manifest is empty");
 		mm_hint(w->err, "list the modules under 'modules:'");
 		goto cleanup;
 	}
-	if ((rc = next(w)) != MODMIG_OK) /* the document's root node */
+	if ((rc = mm_yaml_next(w)) != MODMIG_OK) /* the document's root node */
 		goto cleanup;
 	if ((rc = read_top(w)) != MODMIG_OK)
 		goto cleanup;
-	if ((rc = next(w)) != MODMIG_OK) /* document end */
+	if ((rc = mm_yaml_next(w)) != MODMIG_OK) /* document end */
 		goto cleanup;
-	if ((rc = next(w)) != MODMIG_OK)
+	if ((rc = mm_yaml_next(w)) != MODMIG_OK)
 		goto cleanup;
 	if (w->event.type != YAML_STREAM_END_EVENT) {
-		rc = fail_at(w, w->event.start_mark, "the manifest holds more than one document");
+		rc = mm_yaml_fail_at(w, w->event.start_mark,
+		                     "the manifest holds more than one document");
 		mm_hint(w->err, "remove the '---' and everything after it");
 		goto cleanup;
 	}

@@ -53,11 +53,20 @@ struct modmig_module {
 	int column;
 };
 
+/* A lint rule's severity as the manifest's lint: section sets it. */
+typedef enum mm_lint_level {
+	MM_LINT_LEVEL_DEFAULT = 0, /* not configured: the rule's own */
+	MM_LINT_LEVEL_ERROR,
+	MM_LINT_LEVEL_WARNING,
+	MM_LINT_LEVEL_OFF,
+} mm_lint_level;
+
 typedef struct mm_manifest {
 	char *file;          /* display path of the manifest */
 	char *version_table; /* default "goose_db_version" */
 	modmig_module *modules;
 	size_t module_count;
+	unsigned char lint[MODMIG_LINT_RULE_COUNT]; /* mm_lint_level per rule */
 } mm_manifest;
 
 /* Parse modules.yaml with libyaml's event API. Errors carry file:line:column. */

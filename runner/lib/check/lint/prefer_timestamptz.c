@@ -1,0 +1,34 @@
+/*
+ * prefer_timestamptz.c - rule prefer-timestamptz (a warning, off by default): a column of type
+ * timestamp without time zone, in a table an Up migration creates or alters.
+ */
+#include "check/lint/lint.h"
+
+#include <string.h>
+
+static void column(mm_lint_ctx *c, const PgQuery__ColumnDef *col)
+{
+	static const struct {
+		const char *type; /* as the grammar names it */
+		const char *shown;
+	} types[] = {
+	        {"timestamp", "timestamp"},
+	};
+	const char *type = mm_lint_type_name(col->type_name);
+	size_t i;
+
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		if (strcmp(type, types[i].type) != 0)
+			continue;
+		mm_lint_report(c, col->type_name ? col->type_name->location : col->location,
+		               "use timestamptz: timestamp without time zone drops the offset and "
+		               "reads differently in each session's time zone",
+		               "column %s is %s without time zone", col->colname, types[i].shown);
+		return;
+	}
+}
+
+void mm_lint_prefer_timestamptz(mm_lint_ctx *c)
+{
+	mm_lint_each_column(c, column);
+}

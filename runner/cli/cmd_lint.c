@@ -292,13 +292,19 @@ static void print_json(const modmig_findings *f, size_t linted)
 	fputs("]}\n", stdout);
 }
 
-/* A relative path as a SARIF uri reference: percent-encode what a URI may not hold. */
+/*
+ * A path as a SARIF uri: relative paths stay relative references (to the
+ * directory lint ran in), absolute ones become file:// URIs; percent-encode
+ * what a URI may not hold.
+ */
 static void sarif_uri(FILE *out, const char *path)
 {
 	const unsigned char *p = (const unsigned char *)path;
 	char buf[4096];
 	size_t n = 0;
 
+	if (*p == '/')
+		n = (size_t)snprintf(buf, sizeof(buf), "file://"); /* an absolute path */
 	for (; *p && n + 4 < sizeof(buf); p++) {
 		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 		    (*p >= '0' && *p <= '9') || strchr("/-._~", *p))

@@ -8,12 +8,78 @@
 #include "sql/sql.h"
 
 #include <pg_query.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+
+/*
+ * The unpacked tree lives in an arena: protobuf-c allocates every node of it
+ * on its own, and freeing node by node (free_unpacked walks the whole tree)
+ * cost as much as unpacking. Here nodes are carved from a few large blocks,
+ * frees are no-ops, and the tree goes with its blocks at once. Lint parses
+ * every statement of every file, so this is most of what it costs beyond
+ * validate.
+ */
+typedef struct arena_block {
+	struct arena_block *next;
+	size_t used;
+	size_t size;
+	max_align_t data[]; /* size bytes */
+} arena_block;
+
+typedef struct arena {
+	arena_block *blocks;
+	bool oom;
+} arena;
+
+#define ARENA_BLOCK (32 * 1024)
+
+static void *arena_alloc(void *data, size_t size)
+{
+	arena *a = data;
+	arena_block *b = a->blocks;
+	size_t align = sizeof(max_align_t);
+	void *p;
+
+	size = (size + align - 1) / align * align;
+	if (!b || b->size - b->used < size) {
+		size_t want = size > ARENA_BLOCK ? size : ARENA_BLOCK;
+
+		b = malloc(sizeof(*b) + want);
+		if (!b) {
+			a->oom = true;
+			return NULL;
+		}
+		b->size = want;
+		b->used = 0;
+		b->next = a->blocks;
+		a->blocks = b;
+	}
+	p = (char *)b->data + b->used;
+	b->used += size;
+	return p;
+}
+
+static void arena_free(void *data, void *ptr)
+{
+	(void)data;
+	(void)ptr; /* the whole arena goes at once */
+}
+
+static void arena_clear(arena *a)
+{
+	while (a->blocks) {
+		arena_block *next = a->blocks->next;
+
+		free(a->blocks);
+		a->blocks = next;
+	}
+}
 
 struct mm_sql_tree {
 	PgQuery__ParseResult *result;
 	size_t len; /* of the text parsed */
+	arena arena;
 };
 
 modmig_status mm_sql_tree_new(const char *text, mm_sql_tree **out, mm_sql_error *error)
@@ -35,8 +101,12 @@ modmig_status mm_sql_tree_new(const char *text, mm_sql_tree **out, mm_sql_error 
 		goto cleanup;
 	}
 	t->len = strlen(text);
-	t->result = pg_query__parse_result__unpack(NULL, parsed.parse_tree.len,
-	                                           (const uint8_t *)parsed.parse_tree.data);
+	{
+		ProtobufCAllocator allocator = {arena_alloc, arena_free, &t->arena};
+
+		t->result = pg_query__parse_result__unpack(&allocator, parsed.parse_tree.len,
+		                                           (const uint8_t *)parsed.parse_tree.data);
+	}
 	if (!t->result) {
 		rc = mm_sql_error_set(error, MODMIG_E_NOMEM, NULL, "out of memory parsing sql", 0);
 		goto cleanup;
@@ -65,8 +135,7 @@ void mm_sql_tree_free(mm_sql_tree *t)
 {
 	if (!t)
 		return;
-	if (t->result)
-		pg_query__parse_result__free_unpacked(t->result, NULL);
+	arena_clear(&t->arena);
 	free(t);
 }
 

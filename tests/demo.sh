@@ -7,6 +7,7 @@
 # It walks through what modmig does for a modular application, on the bundled
 # modules: check the files, apply them to an empty database, show the state,
 # let a new migration arrive in an early module after later ones are applied,
+# lint a new migration and fix the lock hazard it finds,
 # roll back one module, re-apply, and watch a broken migration being rolled
 # back with its file:line error.
 set -euo pipefail
@@ -69,6 +70,9 @@ say "Database: a throwaway PostgreSQL $(dbq 'SHOW server_version'), empty databa
 
 heading "Check every migration file, without a database"
 run modules validate
+say "lint checks them against the modules: schemas, depends_on and lock hazards"
+say "(the bundled ones carry justified '-- modmig:nolint' comments where a hazard is accepted):"
+run modules lint
 
 heading "The global sequence: all modules merged by version"
 run modules list
@@ -102,6 +106,31 @@ say "Its version $v is lower than versions of later modules that are already app
 run cat "$new_file"
 run modmig -m "$tmp/modules/modules.yaml" status --module identity
 say "modmig applies missing migrations first, then new ones:"
+run modmig -m "$tmp/modules/modules.yaml" up
+
+heading "Lint catches a lock hazard before it ships"
+idx_file=$tmp/modules/identity/migrations/$(printf '%05d' $((v + 1)))_identity_display_names_idx.sql
+cat >"$idx_file" <<'EOF'
+-- +goose Up
+CREATE INDEX display_names_name ON identity.display_names (name);
+
+-- +goose Down
+DROP INDEX identity.display_names_name;
+EOF
+say "The teammate indexes display_names, which by now holds production data:"
+run cat "$idx_file"
+run_failing modmig -m "$tmp/modules/modules.yaml" lint "$idx_file"
+say "The hint says how: build the index CONCURRENTLY, outside a transaction."
+cat >"$idx_file" <<'EOF'
+-- +goose NO TRANSACTION
+-- +goose Up
+CREATE INDEX CONCURRENTLY display_names_name ON identity.display_names (name);
+
+-- +goose Down
+DROP INDEX CONCURRENTLY identity.display_names_name;
+EOF
+run cat "$idx_file"
+run modmig -m "$tmp/modules/modules.yaml" lint "$idx_file"
 run modmig -m "$tmp/modules/modules.yaml" up
 
 heading "Roll back one module's most recent migration"

@@ -116,7 +116,15 @@ static void report_bad_option(cli_parser *p, int c)
 		/* glibc reports "--flag=value" for a flag as '?' with the flag in optopt */
 		cli_usage_error(p->ctx, "option '%.*s' does not take a value", len, arg);
 	} else {
-		cli_usage_error(p->ctx, "unknown option '%.*s'", len, arg);
+		/* the nearest option this command takes: the getopt table holds exactly those */
+		char word[64];
+		cli_suggest s;
+
+		snprintf(word, sizeof(word), "%.*s", len > 2 ? len - 2 : 0, arg + 2);
+		cli_suggest_init(&s, word);
+		for (const struct option *o = p->options; o->name; o++)
+			cli_suggest_add(&s, o->name);
+		cli_usage_error_near(p->ctx, "--", s.best, "unknown option '%.*s'", len, arg);
 	}
 }
 
@@ -287,22 +295,56 @@ cleanup:
 	return ok;
 }
 
-int cli_usage_error(const cli_context *ctx, const char *fmt, ...)
+/*
+ * "modmig: <message>", a "did you mean" line when near is not NULL, and the
+ * hint; with --json also the error document, whose hint carries the
+ * suggestion too.
+ */
+static int vusage_error(const cli_context *ctx, const char *prefix, const char *near,
+                        const char *fmt, va_list ap)
 {
-	char message[1024], hint[160];
-	va_list ap;
+	char message[1024], hint[160], json_hint[320];
 
-	va_start(ap, fmt);
 	vsnprintf(message, sizeof(message), fmt, ap);
-	va_end(ap);
 	if (ctx && ctx->command)
 		snprintf(hint, sizeof(hint), "run 'modmig %s --help'", ctx->command);
 	else
 		snprintf(hint, sizeof(hint), "run 'modmig --help'");
-	fprintf(stderr, "modmig: %s\n  hint: %s\n", message, hint);
+	fprintf(stderr, "modmig: %s\n", message);
+	if (near)
+		fprintf(stderr, "  did you mean '%s%s'?\n", prefix, near);
+	fprintf(stderr, "  hint: %s\n", hint);
+	if (near)
+		snprintf(json_hint, sizeof(json_hint), "did you mean '%s%s'? %s", prefix, near,
+		         hint);
+	else
+		snprintf(json_hint, sizeof(json_hint), "%s", hint);
 	if (ctx)
-		cli_json_error(ctx, MODMIG_E_USAGE, NULL, message, hint, NULL);
+		cli_json_error(ctx, MODMIG_E_USAGE, NULL, message, json_hint, NULL);
 	return CLI_EXIT_USAGE;
+}
+
+int cli_usage_error(const cli_context *ctx, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vusage_error(ctx, "", NULL, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int cli_usage_error_near(const cli_context *ctx, const char *prefix, const char *near,
+                         const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vusage_error(ctx, prefix, near, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 bool cli_expect_args(const cli_parser *p, int min, int max, const char *what)
@@ -503,6 +545,13 @@ int cli_check_module(const cli_context *ctx, const modmig_source *src, const cha
 	}
 	list = open_memstream(&known, &known_len);
 	if (list) {
+		cli_suggest s;
+
+		cli_suggest_init(&s, name);
+		for (size_t i = 0; i < modmig_source_module_count(src); i++)
+			cli_suggest_add(&s, modmig_module_name(modmig_source_module_at(src, i)));
+		if (s.best)
+			fprintf(list, "did you mean '%s'? ", s.best);
 		for (size_t i = 0; i < modmig_source_module_count(src); i++)
 			fprintf(list, "%s%s", i ? ", " : "known modules: ",
 			        modmig_module_name(modmig_source_module_at(src, i)));

@@ -94,6 +94,10 @@ const cli_command *cli_command_at(size_t i);
 /* The option with this long name (len bytes of long_name), or NULL. */
 const cli_option *cli_find_option(const char *long_name, size_t len);
 void cli_print_command_help(const cli_command *cmd, FILE *out);
+/* The usage line (without "usage: "), what modmig is, and the exit codes. */
+extern const char cli_help_usage[];
+extern const char cli_help_about[];
+extern const char cli_help_exit[];
 
 /* ---- option parsing (cli_common.c) -------------------------------------- */
 
@@ -168,6 +172,33 @@ void cli_json_error(const cli_context *ctx, modmig_status code, const modmig_err
                     const char *message, const char *hint, const char *file);
 /* Report a usage problem: "modmig: <message>" and a hint; returns 2. */
 int cli_usage_error(const cli_context *ctx, const char *fmt, ...) CLI_PRINTF(2, 3);
+/*
+ * cli_usage_error() with a "did you mean 'PREFIX NEAR'?" line before the
+ * hint when near is not NULL (suggest.c finds it).
+ */
+int cli_usage_error_near(const cli_context *ctx, const char *prefix, const char *near,
+                         const char *fmt, ...) CLI_PRINTF(4, 5);
+
+/* ---- did you mean (suggest.c) ------------------------------------------------ */
+
+/* The nearest name so far to a mistyped word: feed candidates, read best. */
+typedef struct cli_suggest {
+	const char *word;
+	const char *best; /* NULL while nothing is near enough */
+	size_t best_distance;
+} cli_suggest;
+
+void cli_suggest_init(cli_suggest *s, const char *word);
+void cli_suggest_add(cli_suggest *s, const char *candidate);
+/* The command (or "help") nearest to word, or NULL. */
+const char *cli_suggest_command(const char *word);
+
+/*
+ * Hidden commands (gen.c): `modmig __complete bash|zsh` and `modmig __man`
+ * print the completion scripts and the man page, generated from the rows of
+ * commands.def and options.def. meson runs them at build time.
+ */
+int cli_generate(int argc, char **argv);
 /* Check the positional count; reports and returns false when it is wrong. */
 bool cli_expect_args(const cli_parser *p, int min, int max, const char *what);
 /* "--to" values: a non-negative version number. */

@@ -42,7 +42,8 @@ static int run_help(cli_context *ctx, int argc, char **argv)
 	}
 	cmd = cli_find_command(argv[1]);
 	if (!cmd)
-		return cli_usage_error(ctx, "unknown command '%s'", argv[1]);
+		return cli_usage_error_near(ctx, "", cli_suggest_command(argv[1]),
+		                            "unknown command '%s'", argv[1]);
 	cli_print_command_help(cmd, stdout);
 	return CLI_EXIT_OK;
 }
@@ -85,9 +86,15 @@ int modmig_cli_main(int argc, char **argv, const modmig_cli_config *config)
 		rc = run_help(&ctx, argc, argv);
 		goto cleanup;
 	}
+	/* hidden: the generators of completion and man page, not rows of the table */
+	if (strncmp(argv[0], "__", 2) == 0) {
+		rc = cli_generate(argc, argv);
+		goto cleanup;
+	}
 	cmd = cli_find_command(argv[0]);
 	if (!cmd) {
-		rc = cli_usage_error(&ctx, "unknown command '%s'", argv[0]);
+		rc = cli_usage_error_near(&ctx, "", cli_suggest_command(argv[0]),
+		                          "unknown command '%s'", argv[0]);
 		goto cleanup;
 	}
 	rc = cmd->run(&ctx, cmd, argc, argv);

@@ -25,6 +25,13 @@ const cli_option cli_options[] = {
         {0, 0, NULL, 0, NULL, NULL},
 };
 
+/* The parts of `modmig --help` that the man page (gen.c) shows too. */
+const char cli_help_usage[] = "modmig [-d URL] [-m MANIFEST | --dir DIR] [--table NAME] [--json]\n"
+                              "              [-q|-v] [--no-color] [--production] COMMAND [ARGS]\n";
+const char cli_help_about[] = "modmig applies PostgreSQL migrations for modular applications.\n";
+const char cli_help_exit[] = "Exit status: 0 success, 1 database or runtime failure, 2 bad input\n"
+                             "(nothing changed), 3 a check found a problem.\n";
+
 const cli_command *cli_find_command(const char *name)
 {
 	for (size_t i = 0; i < command_count; i++)
@@ -94,11 +101,7 @@ void cli_print_command_help(const cli_command *cmd, FILE *out)
 		fputs("\nGlobal options: see 'modmig --help'.\n", out);
 		return;
 	}
-	fputs("usage: modmig [-d URL] [-m MANIFEST | --dir DIR] [--table NAME] [--json]\n"
-	      "              [-q|-v] [--no-color] [--production] COMMAND [ARGS]\n\n"
-	      "modmig applies PostgreSQL migrations for modular applications.\n\n"
-	      "Commands:\n",
-	      out);
+	fprintf(out, "usage: %s\n%s\nCommands:\n", cli_help_usage, cli_help_about);
 	for (size_t i = 0; i < command_count; i++)
 		fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out, "  %-14s %s\n\n", "help COMMAND", "show the help of a command");
@@ -106,8 +109,5 @@ void cli_print_command_help(const cli_command *cmd, FILE *out)
 	for (const cli_option *o = cli_options; o->name; o++)
 		if (o->global)
 			print_option(o, out);
-	fputs("\nExit status: 0 success, 1 database or runtime failure, 2 bad input\n"
-	      "(nothing changed), 3 a check found a problem.\n"
-	      "Run 'modmig COMMAND --help' for a command's options.\n",
-	      out);
+	fprintf(out, "\n%sRun 'modmig COMMAND --help' for a command's options.\n", cli_help_exit);
 }

@@ -455,6 +455,15 @@ typedef struct modmig_up_options {
 	modmig_resume_mode resume;     /* a failed NO TRANSACTION migration: resume or restart */
 	const char *lock_timeout;      /* per-migration lock_timeout, e.g. "5s", or NULL */
 	const char *statement_timeout; /* per-migration statement_timeout, or NULL */
+	/*
+	 * The production rule, one for the CLI and modmig_startup(): in
+	 * production, up applies only a reviewed plan (plan_file), or anything
+	 * when allow_unreviewed is set; otherwise pending migrations are refused
+	 * with MODMIG_E_REFUSED and MODMIG_NEXT_WRITE_PLAN, nothing changed.
+	 * Nothing pending and dry runs are always fine.
+	 */
+	bool production;
+	bool allow_unreviewed;
 } modmig_up_options;
 
 typedef struct modmig_down_options {
@@ -994,6 +1003,23 @@ modmig_status modmig_drift(modmig_db *db, modmig_source *src, modmig_shadow *sha
 /* ------------------------------------------------------------------------ */
 /* Startup API: a service migrates itself                                   */
 /* ------------------------------------------------------------------------ */
+
+/*
+ * What the environment variable MODMIG_ENV says, read alike by the CLI and
+ * modmig_startup(): "production" or "prod" in any case is production; a
+ * known other name (development, dev, staging, test, ...) is not; anything
+ * else is not production either, and callers warn about it (a typo such as
+ * "prodution" must not pass in silence).
+ */
+typedef enum modmig_environment {
+	MODMIG_ENVIRONMENT_UNSET = 0,      /* unset or empty */
+	MODMIG_ENVIRONMENT_PRODUCTION = 1, /* production, prod */
+	MODMIG_ENVIRONMENT_OTHER = 2,      /* a known non-production name */
+	MODMIG_ENVIRONMENT_UNKNOWN = 3     /* not a name modmig knows: not production */
+} modmig_environment;
+
+/* Classify a MODMIG_ENV value (NULL: unset). */
+modmig_environment modmig_environment_of(const char *value);
 
 typedef enum modmig_policy {
 	MODMIG_POLICY_OFF = 0,   /* do nothing */

@@ -87,13 +87,15 @@ static int report_error(const char *what, modmig_status status, modmig_error *er
 		 * commands (a service with its own tooling would name that instead).
 		 */
 		if (modmig_error_next_step(err) == MODMIG_NEXT_WRITE_PLAN)
-			fprintf(stderr,
-			        "  hint: write a plan with 'modmig plan -o FILE', review it, and start "
-			        "with plan_file set to it (or set allow_unreviewed to apply without "
-			        "review)\n");
+			fprintf(stderr, "  hint: write a plan with 'modmig plan -o FILE', review "
+			                "it, and start "
+			                "with plan_file set to it (or set allow_unreviewed to "
+			                "apply without "
+			                "review)\n");
 		else if (modmig_error_next_step(err) == MODMIG_NEXT_RUN_UP)
-			fprintf(stderr, "  hint: apply them with modmig up, or start the service with "
-			                "the apply policy\n");
+			fprintf(stderr,
+			        "  hint: apply them with modmig up, or start the service with "
+			        "the apply policy\n");
 		else if (hint)
 			fprintf(stderr, "  hint: %s\n", hint);
 		modmig_error_free(err);
@@ -142,8 +144,11 @@ int main(int argc, char **argv)
 		return report_error("startup", st, err);
 	}
 	if (result)
-		fprintf(stderr, "example-service: %s: %zu migration(s) applied by this process\n",
-		        policy_text, modmig_result_count(result));
+		fprintf(stderr,
+		        "example-service: %s: %zu migration(s) applied by this process, at version "
+		        "%lld\n",
+		        policy_text, modmig_result_count(result),
+		        (long long)modmig_result_version(result));
 	modmig_result_free(result);
 
 	st = modmig_source_new_embedded(example_service_files, example_service_count, &src, &err);

@@ -279,6 +279,11 @@ bool cli_parse_with_module(cli_context *ctx, const cli_command *cmd, int argc, c
 		goto cleanup;
 	}
 	while ((c = cli_getopt(&p)) != -1) {
+		/* --yes only comes back for a command whose row lists it */
+		if (c == CLI_OPT_YES) {
+			ctx->yes = true;
+			continue;
+		}
 		if (!module || c != CLI_OPT_MODULE) {
 			*exit_code = p.exit_code;
 			goto cleanup;

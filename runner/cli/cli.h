@@ -37,7 +37,8 @@ typedef struct cli_context {
 	/* --max-file-size; 0: the library's default */
 	uint64_t max_file_size;
 	int lock_timeout_ms; /* < 0: wait forever */
-	bool production;     /* --production or MODMIG_ENV=production (read in main.c) */
+	bool production;     /* --production or MODMIG_ENV=production/prod (cli_main.c) */
+	bool yes;            /* --yes, for commands parsed by cli_parse_with_module */
 	bool color_out;      /* decided once options are known */
 	bool color_err;
 	const char *command; /* for hints, e.g. "up" */

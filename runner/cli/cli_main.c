@@ -15,9 +15,16 @@
 static int take_production(int argc, char **argv, bool *production)
 {
 	const char *env = getenv("MODMIG_ENV");
+	modmig_environment kind = modmig_environment_of(env);
 	int out = 1, i;
 
-	*production = env && strcmp(env, "production") == 0;
+	/* the library's reading of MODMIG_ENV, so the CLI and a service agree */
+	*production = kind == MODMIG_ENVIRONMENT_PRODUCTION;
+	if (kind == MODMIG_ENVIRONMENT_UNKNOWN)
+		fprintf(stderr,
+		        "warning: MODMIG_ENV=%.64s is not an environment modmig knows, so this is "
+		        "not production; use production or prod for production\n",
+		        env);
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--") == 0)
 			break;

@@ -256,6 +256,9 @@ static bool parse_up_options(cli_context *ctx, const cli_command *cmd, int argc,
 		case CLI_OPT_PLAN:
 			opts->plan_file = optarg;
 			break;
+		case CLI_OPT_ALLOW_UNREVIEWED:
+			opts->allow_unreviewed = true;
+			break;
 		case CLI_OPT_STATEMENT_TIMEOUT:
 			if (!cli_parse_statement_timeout(ctx, optarg, t))
 				goto cleanup;
@@ -292,6 +295,7 @@ int cli_cmd_up(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	cli_take_lock_timeout(ctx, &t);
 	opts.lock_timeout = t.has_lock ? t.lock : NULL;
 	opts.statement_timeout = t.has_statement ? t.statement : NULL;
+	opts.production = ctx->production;
 	rc = open_online(ctx, opts.module, &src, &db);
 	if (rc != CLI_EXIT_OK)
 		goto cleanup;

@@ -475,6 +475,9 @@ int cli_cmd_stamp(cli_context *ctx, const cli_command *cmd, int argc, char **arg
 		rc = CLI_EXIT_USAGE;
 		goto cleanup;
 	}
+	/* stamp records migrations as applied that never ran: confirmed in production */
+	if ((rc = cli_production_guard(ctx, "stamp", ctx->yes)) != CLI_EXIT_OK)
+		goto cleanup;
 	rc = open_both(ctx, module, &src, &db);
 	if (rc != CLI_EXIT_OK)
 		goto cleanup;

@@ -41,9 +41,9 @@ int cli_production_guard(const cli_context *ctx, const char *command, bool yes)
 	if (yes)
 		return CLI_EXIT_OK;
 	snprintf(hint, sizeof(hint),
-	         "check what it rolls back with 'modmig status', then run 'modmig %s --yes' to "
+	         "check what it %s with 'modmig status', then run 'modmig %s --yes' to "
 	         "confirm",
-	         command);
+	         strcmp(command, "stamp") == 0 ? "marks as applied" : "rolls back", command);
 	return cli_report(ctx, MODMIG_E_REFUSED, NULL, hint,
 	                  "refusing to run %s in production without --yes; nothing was changed",
 	                  command);

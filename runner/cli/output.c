@@ -82,6 +82,10 @@ char *cli_error_hint(const modmig_error *err)
 			return format(
 			        "drop those options, or write a new plan with them: modmig plan "
 			        "-o FILE [options]");
+		if (code == MODMIG_E_REFUSED)
+			return format(
+			        "write a plan with 'modmig plan -o FILE', review it, then run "
+			        "'modmig up --plan FILE'; or pass --allow-unreviewed");
 		return NULL;
 	case MODMIG_NEXT_LIST:
 		if (code == MODMIG_E_USAGE && module)

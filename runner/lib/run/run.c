@@ -72,6 +72,26 @@ static modmig_status plan_options(const modmig_up_options *opts, mm_planfile *pf
 	return rc;
 }
 
+/*
+ * The production rule (modmig_up_options): unreviewed migrations are refused
+ * before anything is created, so a refusal changes nothing.
+ */
+static modmig_status refuse_unreviewed(const modmig_up_options *use, bool planned,
+                                       const mm_plan *plan, modmig_error **err)
+{
+	if (!use->production || planned || use->allow_unreviewed || use->dry_run ||
+	    plan->count == 0)
+		return MODMIG_OK;
+	mm_fail(err, MODMIG_E_REFUSED, plan->steps[0].migration->file, 0, 0,
+	        "refusing to apply %zu unreviewed migration%s in production, the first is %lld; "
+	        "nothing was changed",
+	        plan->count, plan->count == 1 ? "" : "s", (long long)plan->steps[0].version);
+	mm_next(err, MODMIG_NEXT_WRITE_PLAN, 0,
+	        "write a plan (modmig_plan_write), review it, and apply it with plan_file set "
+	        "to it (or set allow_unreviewed to apply without review)");
+	return MODMIG_E_REFUSED;
+}
+
 modmig_status modmig_up(modmig_db *db, modmig_source *src, const modmig_up_options *opts,
                         modmig_result **out, modmig_error **err)
 {
@@ -112,6 +132,8 @@ modmig_status modmig_up(modmig_db *db, modmig_source *src, const modmig_up_optio
 	if (rc == MODMIG_OK && planned)
 		rc = mm_planfile_check(&pf, src, &s, &plan, &done, err);
 	if (rc != MODMIG_OK || done)
+		goto cleanup;
+	if ((rc = refuse_unreviewed(&use, planned, &plan, err)) != MODMIG_OK)
 		goto cleanup;
 	if ((rc = mm_plan_parse_all(src, &plan, err)) != MODMIG_OK ||
 	    (rc = mm_plan_check_failed(&plan, &use, err)) != MODMIG_OK)

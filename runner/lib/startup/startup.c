@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void modmig_startup_options_init(modmig_startup_options *opts)
 {
@@ -87,49 +88,36 @@ cleanup:
 	return rc;
 }
 
-static bool in_production(const modmig_startup_options *opts)
+modmig_environment modmig_environment_of(const char *value)
 {
-	const char *env = getenv("MODMIG_ENV");
+	static const char *const production[] = {"production", "prod"};
+	static const char *const other[] = {"development", "dev",     "staging", "stage",
+	                                    "test",        "testing", "local",   "ci",
+	                                    "qa",          "demo",    "preview"};
+	size_t i;
 
-	return opts->production || (env && strcmp(env, "production") == 0);
+	if (!value || !*value)
+		return MODMIG_ENVIRONMENT_UNSET;
+	for (i = 0; i < sizeof(production) / sizeof(production[0]); i++)
+		if (strcasecmp(value, production[i]) == 0)
+			return MODMIG_ENVIRONMENT_PRODUCTION;
+	for (i = 0; i < sizeof(other) / sizeof(other[0]); i++)
+		if (strcasecmp(value, other[i]) == 0)
+			return MODMIG_ENVIRONMENT_OTHER;
+	return MODMIG_ENVIRONMENT_UNKNOWN;
 }
 
-/*
- * The production guard of the apply policy without a reviewed plan: nothing
- * pending is fine, anything pending is refused before the lock is taken.
- */
-static modmig_status refuse_unreviewed(modmig_db *db, const modmig_source *src, modmig_error **err)
+static bool in_production(modmig_db *db, const modmig_startup_options *opts)
 {
-	modmig_status rc;
-	mm_session s;
-	mm_plan plan;
-	size_t first_new = 0;
+	const char *env = getenv("MODMIG_ENV");
+	modmig_environment kind = modmig_environment_of(env);
 
-	memset(&plan, 0, sizeof(plan));
-	rc = mm_session_open(&s, db, src, err);
-	if (rc == MODMIG_OK && !modmig_source_is_dir(src))
-		rc = mm_registry_check(src, &s.state, &first_new, err);
-	if (rc == MODMIG_OK)
-		rc = mm_plan_up(src->migrations, src->migration_count, &s.state, NULL, NULL, &plan,
-		                err);
-	if (rc != MODMIG_OK)
-		goto cleanup;
-	if (plan.count == 0) {
-		mm_emit(db, MODMIG_EVENT_MESSAGE, MODMIG_LOG_INFO, NULL, MODMIG_UP, 0, NULL,
-		        "production: all migrations are applied, nothing to review");
-		goto cleanup;
-	}
-	rc = mm_fail(err, MODMIG_E_REFUSED, plan.steps[0].migration->file, 0, 0,
-	             "refusing to apply %zu unreviewed migration%s in production, the first is "
-	             "%lld; nothing was changed",
-	             plan.count, plan.count == 1 ? "" : "s", (long long)plan.steps[0].version);
-	mm_next(err, MODMIG_NEXT_WRITE_PLAN, 0,
-	        "write a plan (modmig_plan_write), review it, and start with plan_file set "
-	        "to it (or set allow_unreviewed to apply without review)");
-cleanup:
-	mm_plan_clear(&plan);
-	mm_session_close(&s);
-	return rc;
+	if (kind == MODMIG_ENVIRONMENT_UNKNOWN)
+		mm_emit(db, MODMIG_EVENT_MESSAGE, MODMIG_LOG_WARN, NULL, MODMIG_UP, 0, NULL,
+		        "MODMIG_ENV=%.64s is not an environment modmig knows, so this is not "
+		        "production; use production or prod for production",
+		        env);
+	return opts->production || kind == MODMIG_ENVIRONMENT_PRODUCTION;
 }
 
 modmig_status modmig_startup(const modmig_startup_options *opts, modmig_result **out,
@@ -167,11 +155,10 @@ modmig_status modmig_startup(const modmig_startup_options *opts, modmig_result *
 		rc = verify(db, src, err);
 		goto cleanup;
 	}
-	if (in_production(opts) && !opts->plan_file && !opts->allow_unreviewed) {
-		rc = refuse_unreviewed(db, src, err);
-		goto cleanup;
-	}
+	/* the production rule is up's own, the same as the CLI's */
 	modmig_up_options_init(&up);
+	up.production = in_production(db, opts);
+	up.allow_unreviewed = opts->allow_unreviewed;
 	up.plan_file = opts->plan_file;
 	rc = modmig_up(db, src, &up, out, err);
 cleanup:

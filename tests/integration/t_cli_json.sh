@@ -67,6 +67,11 @@ printf -- '-- +goose Up\nSELECT 1;\n-- +goose StatementEnd\n' >"$TMP/broken/iden
 mm -m "$TMP/broken/modules.yaml" --json validate
 expect_rc 2; json_check validate error 'd["error"]["file"].endswith("02050_bad.sql") and d["error"]["line"] == 3'
 
+mm "${M[@]}" --json lint
+expect_rc 0; json_check lint ok 'd["errors"] == 0'
+mm -m "$TMP/nowhere/modules.yaml" --json lint
+expect_rc 2; json_check lint error 'd["error"]["code"] == "not_found"'
+
 # ---------------------------------------------------------------- online, success
 mm -d "$URL" "${M[@]}" --json up --dry-run
 expect_rc 0

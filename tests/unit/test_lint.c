@@ -251,6 +251,10 @@ static const lint_case lock_cases[] = {
          UP "ALTER TABLE billing.invoices ADD CONSTRAINT invoices_org FOREIGN KEY (org_id)\n"
             "    REFERENCES organization.organizations (id);\n",
          "2:34 error add-foreign-key-not-valid"},
+        {"add-foreign-key-not-valid: a column added with REFERENCES",
+         LOCK "ALTER TABLE billing.invoices ADD COLUMN org_id bigint\n"
+              "    REFERENCES organization.organizations (id);\n",
+         "4:5 error add-foreign-key-not-valid"},
         {"add-foreign-key-not-valid safe",
          UP "ALTER TABLE billing.invoices ADD CONSTRAINT invoices_org FOREIGN KEY (org_id)\n"
             "    REFERENCES organization.organizations (id) NOT VALID;\n",

@@ -838,6 +838,24 @@ typedef struct modmig_history modmig_history;
 /* The append-only history, oldest first; module may be NULL for all. */
 modmig_status modmig_db_history(modmig_db *db, const modmig_source *src, const char *module,
                                 modmig_history **out, modmig_error **err);
+/* Which events modmig_db_history_select() reads; zero for everything. */
+typedef struct modmig_history_options {
+	const char *module; /* only this module's events; NULL: all */
+	/*
+	 * only events at or after this time: a date ("2026-11-01") or an ISO 8601
+	 * timestamp ("2026-11-01T12:00:00Z"), read by the server (without a zone,
+	 * in the session's); NULL: all. A time the server cannot read is
+	 * MODMIG_E_USAGE.
+	 */
+	const char *since;
+	int64_t version; /* only this version's events; 0: all */
+	size_t limit;    /* only the last `limit` events selected (still oldest first); 0: all */
+} modmig_history_options;
+
+/* The selected events of the history, oldest first (opts NULL: all). */
+modmig_status modmig_db_history_select(modmig_db *db, const modmig_source *src,
+                                       const modmig_history_options *opts, modmig_history **out,
+                                       modmig_error **err);
 size_t modmig_history_count(const modmig_history *history);
 const modmig_history_row *modmig_history_at(const modmig_history *history, size_t index);
 void modmig_history_free(modmig_history *history);

@@ -65,6 +65,13 @@ bool cli_parser_init(cli_parser *p, cli_context *ctx, const cli_command *cmd, in
 	for (const cli_option *o = cli_options; o->name; o++) {
 		if (!o->global && !takes(cmd, o))
 			continue;
+		/* a global option whose name the command's own option has is shadowed */
+		if (o->global) {
+			const cli_option *own = cli_find_option(o->name, strlen(o->name));
+
+			if (own != o && takes(cmd, own))
+				continue;
+		}
 		p->options[k].name = o->name;
 		p->options[k].has_arg = o->arg ? required_argument : no_argument;
 		p->options[k].val = o->id;
@@ -380,6 +387,20 @@ static bool read_number(const char *text, long long *value, char **end)
 	errno = 0;
 	*value = strtoll(text, end, 10);
 	return errno == 0;
+}
+
+bool cli_parse_count(const cli_context *ctx, const char *option, const char *text, int64_t *out)
+{
+	char *end = NULL;
+	long long value;
+
+	if (read_number(text, &value, &end) && !*end && value > 0) {
+		*out = value;
+		return true;
+	}
+	cli_usage_error(ctx, "invalid value '%s' for '%s': expected a positive number such as 20",
+	                text, option);
+	return false;
 }
 
 bool cli_parse_version(const cli_context *ctx, const char *option, const char *text, int64_t *out)

@@ -204,6 +204,8 @@ int cli_generate(int argc, char **argv);
 bool cli_expect_args(const cli_parser *p, int min, int max, const char *what);
 /* "--to" values: a non-negative version number. */
 bool cli_parse_version(const cli_context *ctx, const char *option, const char *text, int64_t *out);
+/* "--limit" values: a positive count. */
+bool cli_parse_count(const cli_context *ctx, const char *option, const char *text, int64_t *out);
 /* "500ms", "30s", "2m", "1h" or "0"; a number without a unit is refused. */
 bool cli_parse_duration_ms(const cli_context *ctx, const char *option, const char *text, int *out);
 /* "64MiB", "500k", "1G", or plain bytes; binary units. */
@@ -247,6 +249,11 @@ int cli_open_source(cli_context *ctx, modmig_source **out);
 void cli_log_event(void *userdata, const modmig_event *event);
 /* Connect (with -d or the library's fallback), set the log and lock timeout. */
 int cli_connect(cli_context *ctx, modmig_db **out);
+/*
+ * The source, --module checked against it, then the connection: a bad
+ * manifest or module fails before connecting (cmd_online.c).
+ */
+int cli_open_online(cli_context *ctx, const char *module, modmig_source **src, modmig_db **db);
 /* An exit code for --module NAME: 0 when the source has it, else 2 (reported). */
 int cli_check_module(const cli_context *ctx, const modmig_source *src, const char *name);
 

@@ -31,7 +31,7 @@ static void measure_columns(cli_context *ctx, const modmig_source *src)
 }
 
 /* Source first: a bad manifest or --module must fail before any connection. */
-static int open_online(cli_context *ctx, const char *module, modmig_source **src, modmig_db **db)
+int cli_open_online(cli_context *ctx, const char *module, modmig_source **src, modmig_db **db)
 {
 	int rc = cli_open_source(ctx, src);
 
@@ -296,7 +296,7 @@ int cli_cmd_up(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	opts.lock_timeout = t.has_lock ? t.lock : NULL;
 	opts.statement_timeout = t.has_statement ? t.statement : NULL;
 	opts.production = ctx->production;
-	rc = open_online(ctx, opts.module, &src, &db);
+	rc = cli_open_online(ctx, opts.module, &src, &db);
 	if (rc != CLI_EXIT_OK)
 		goto cleanup;
 	started = now_ms();
@@ -367,7 +367,7 @@ static int run_rollback(cli_context *ctx, const cli_command *cmd, int argc, char
 	cli_take_lock_timeout(ctx, &t);
 	opts.lock_timeout = t.has_lock ? t.lock : NULL;
 	opts.statement_timeout = t.has_statement ? t.statement : NULL;
-	rc = open_online(ctx, opts.module, &src, &db);
+	rc = cli_open_online(ctx, opts.module, &src, &db);
 	if (rc != CLI_EXIT_OK)
 		goto cleanup;
 	started = now_ms();
@@ -409,142 +409,6 @@ int cli_cmd_reset(cli_context *ctx, const cli_command *cmd, int argc, char **arg
 	return run_rollback(ctx, cmd, argc, argv, ROLLBACK_RESET);
 }
 
-static cli_color state_color(modmig_state state)
-{
-	switch (state) {
-	case MODMIG_STATE_APPLIED:
-		return CLI_GREEN;
-	case MODMIG_STATE_PENDING:
-		return CLI_YELLOW;
-	default:
-		return CLI_RED;
-	}
-}
-
-static bool row_selected(const modmig_report_row *row, const char *module)
-{
-	return !module || (row->module && strcmp(row->module, module) == 0);
-}
-
-static void print_status_json(const modmig_report *report, const char *module)
-{
-	bool first = true;
-
-	fputc('[', stdout);
-	for (size_t i = 0; i < modmig_report_count(report); i++) {
-		const modmig_report_row *row = modmig_report_at(report, i);
-
-		if (!row_selected(row, module))
-			continue;
-		printf("%s{\"version\":%" PRId64 ",\"module\":", first ? "" : ",", row->version);
-		cli_json_string(stdout, row->module);
-		fputs(",\"name\":", stdout);
-		cli_json_string(stdout, row->name);
-		fputs(",\"file\":", stdout);
-		cli_json_string(stdout, row->file);
-		fputs(",\"state\":", stdout);
-		cli_json_string(stdout, modmig_state_name(row->state));
-		fputs(",\"applied_at\":", stdout);
-		cli_json_string(stdout, row->applied_at);
-		fputc('}', stdout);
-		first = false;
-	}
-	fputs("]\n", stdout);
-}
-
-static int print_status_table(const cli_context *ctx, const modmig_report *report,
-                              const char *module)
-{
-	static const char *const header[] = {"VERSION", "MODULE", "NAME", "STATE", "APPLIED_AT"};
-	size_t counts[MODMIG_STATE_FAILED + 1] = {0};
-	int64_t current = modmig_report_current_version(report);
-	char version[32];
-	cli_table table;
-	bool ok = cli_table_init(&table, 5);
-	int rc = CLI_EXIT_OK;
-
-	for (size_t i = 0; ok && i < 5; i++)
-		ok = cli_table_add(&table, header[i], CLI_PLAIN);
-	for (size_t i = 0; ok && i < modmig_report_count(report); i++) {
-		const modmig_report_row *row = modmig_report_at(report, i);
-
-		if (!row_selected(row, module))
-			continue;
-		if ((size_t)row->state <= MODMIG_STATE_FAILED)
-			counts[row->state]++;
-		cli_format_version(version, row->version);
-		ok = cli_table_add(&table, version, CLI_PLAIN) &&
-		     cli_table_add(&table, row->module ? row->module : "-", CLI_CYAN) &&
-		     cli_table_add(&table, row->name ? row->name : "-", CLI_PLAIN) &&
-		     cli_table_add(&table, modmig_state_name(row->state),
-		                   state_color(row->state)) &&
-		     cli_table_add(&table, row->applied_at ? row->applied_at : "-", CLI_DIM);
-	}
-	if (!ok) {
-		rc = cli_out_of_memory(ctx);
-		goto cleanup;
-	}
-	cli_table_print(ctx, &table, stdout);
-	cli_format_version(version, current);
-	printf("%zu applied, %zu pending, %zu missing, %zu no file", counts[MODMIG_STATE_APPLIED],
-	       counts[MODMIG_STATE_PENDING], counts[MODMIG_STATE_MISSING],
-	       counts[MODMIG_STATE_NO_FILE]);
-	if (counts[MODMIG_STATE_FAILED])
-		printf(", %zu failed", counts[MODMIG_STATE_FAILED]);
-	printf("; current version %s\n", current ? version : "0");
-cleanup:
-	cli_table_free(&table);
-	return rc;
-}
-
-int cli_cmd_status(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
-{
-	modmig_source *src = NULL;
-	modmig_db *db = NULL;
-	modmig_report *report = NULL;
-	modmig_error *err = NULL;
-	modmig_status st;
-	const char *module = NULL;
-	cli_parser p;
-	int rc = CLI_EXIT_OK;
-	int c;
-
-	if (!cli_parser_init(&p, ctx, cmd, argc, argv)) {
-		rc = cli_out_of_memory(ctx);
-		goto cleanup;
-	}
-	while ((c = cli_getopt(&p)) != -1) {
-		if (c != CLI_OPT_MODULE) {
-			rc = p.exit_code;
-			goto cleanup;
-		}
-		module = optarg;
-	}
-	if (!cli_expect_args(&p, 0, 0, NULL)) {
-		rc = CLI_EXIT_USAGE;
-		goto cleanup;
-	}
-	rc = open_online(ctx, module, &src, &db);
-	if (rc != CLI_EXIT_OK)
-		goto cleanup;
-	st = modmig_db_status(db, src, &report, &err);
-	if (st != MODMIG_OK) {
-		rc = cli_report_failure(ctx, st, err);
-		goto cleanup;
-	}
-	if (ctx->json)
-		print_status_json(report, module);
-	else
-		rc = print_status_table(ctx, report, module);
-cleanup:
-	cli_parser_free(&p);
-	modmig_report_free(report);
-	modmig_error_free(err);
-	modmig_db_free(db);
-	modmig_source_free(src);
-	return rc;
-}
-
 int cli_cmd_version(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 {
 	modmig_source *src = NULL;
@@ -555,7 +419,7 @@ int cli_cmd_version(cli_context *ctx, const cli_command *cmd, int argc, char **a
 
 	if (!cli_parse_plain(ctx, cmd, argc, argv, 0, 0, NULL, &args, &rc))
 		goto cleanup;
-	rc = open_online(ctx, NULL, &src, &db);
+	rc = cli_open_online(ctx, NULL, &src, &db);
 	if (rc == CLI_EXIT_OK)
 		rc = current_version(ctx, db, src, NULL, &version);
 	if (rc != CLI_EXIT_OK)

@@ -340,21 +340,56 @@ cleanup:
 
 int cli_cmd_history(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 {
+	modmig_history_options opts = {0};
 	modmig_source *src = NULL;
 	modmig_db *db = NULL;
 	modmig_history *history = NULL;
 	modmig_error *err = NULL;
 	modmig_status st;
-	const char *module = NULL;
-	char **args = NULL;
-	int rc;
+	cli_parser p;
+	int rc = CLI_EXIT_OK, c;
 
-	if (!cli_parse_with_module(ctx, cmd, argc, argv, 0, 0, NULL, &module, &args, &rc))
+	if (!cli_parser_init(&p, ctx, cmd, argc, argv)) {
+		rc = cli_out_of_memory(ctx);
 		goto cleanup;
-	rc = open_both(ctx, module, &src, &db);
+	}
+	while ((c = cli_getopt(&p)) != -1) {
+		int64_t n;
+
+		switch (c) {
+		case CLI_OPT_MODULE:
+			opts.module = optarg;
+			break;
+		case CLI_OPT_SINCE:
+			opts.since = optarg;
+			break;
+		case CLI_OPT_AT_VERSION:
+			if (!cli_parse_version(ctx, "--version", optarg, &opts.version)) {
+				rc = CLI_EXIT_USAGE;
+				goto cleanup;
+			}
+			break;
+		case CLI_OPT_LIMIT:
+			/* a count is read like a version: digits only */
+			if (!cli_parse_count(ctx, "--limit", optarg, &n)) {
+				rc = CLI_EXIT_USAGE;
+				goto cleanup;
+			}
+			opts.limit = (size_t)n;
+			break;
+		default:
+			rc = p.exit_code;
+			goto cleanup;
+		}
+	}
+	if (!cli_expect_args(&p, 0, 0, NULL)) {
+		rc = CLI_EXIT_USAGE;
+		goto cleanup;
+	}
+	rc = open_both(ctx, opts.module, &src, &db);
 	if (rc != CLI_EXIT_OK)
 		goto cleanup;
-	st = modmig_db_history(db, src, module, &history, &err);
+	st = modmig_db_history_select(db, src, &opts, &history, &err);
 	if (st != MODMIG_OK) {
 		rc = cli_report_failure(ctx, st, err);
 		goto cleanup;
@@ -362,11 +397,13 @@ int cli_cmd_history(cli_context *ctx, const cli_command *cmd, int argc, char **a
 	if (ctx->json)
 		print_history_json(history);
 	else if (modmig_history_count(history) == 0)
-		printf("no history: modmig has recorded no events%s%s in this database\n",
-		       module ? " for module " : "", module ? module : "");
+		printf("no history: modmig has recorded no events%s%s%s in this database\n",
+		       opts.module ? " for module " : "", opts.module ? opts.module : "",
+		       opts.since || opts.version ? " that match" : "");
 	else
 		rc = print_history_table(ctx, history);
 cleanup:
+	cli_parser_free(&p);
 	modmig_history_free(history);
 	modmig_error_free(err);
 	modmig_db_free(db);

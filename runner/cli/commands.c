@@ -45,12 +45,24 @@ const cli_command *cli_command_at(size_t i)
 	return i < command_count ? &commands[i] : NULL;
 }
 
+/*
+ * A command's own option before a global one of the same name (history's
+ * --version V shadows modmig's --version): commands list their options by
+ * name, and a global option is found here only when no command option has it.
+ */
 const cli_option *cli_find_option(const char *long_name, size_t len)
 {
-	for (const cli_option *o = cli_options; o->name; o++)
-		if (strlen(o->name) == len && strncmp(o->name, long_name, len) == 0)
+	const cli_option *global = NULL;
+
+	for (const cli_option *o = cli_options; o->name; o++) {
+		if (strlen(o->name) != len || strncmp(o->name, long_name, len) != 0)
+			continue;
+		if (!o->global)
 			return o;
-	return NULL;
+		if (!global)
+			global = o;
+	}
+	return global;
 }
 
 /* "  -d, --database URL      text", continuation lines indented under the text. */

@@ -89,7 +89,7 @@ expect_rc 0; json_check up ok 'len(d["migrations"]) == 23'
 mm -d "$URL" "${M[@]}" --json verify
 expect_rc 0; json_check verify ok 'd == []'
 mm -d "$URL" "${M[@]}" --json status
-expect_rc 0; json_check status ok 'len(d) == 26'
+expect_rc 0; json_check status ok 'len(d["migrations"]) == 26 and len(d["modules"]) == 10 and d["applied"] == 26'
 mm -d "$URL" "${M[@]}" --json version
 expect_rc 0; json_check version ok 'd["version"] == 10002'
 mm -d "$URL" "${M[@]}" --json doctor

@@ -77,7 +77,7 @@ expect_err "warning: module billing is at position 5"
 expect_err "refuse until it is fixed"
 mm -d "$URL" "${M[@]}" --json status
 expect_rc 0
-expect_eq "$(printf '%s' "$OUT" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)) > 20)')" "True" "status --json lists the migrations"
+expect_eq "$(printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["migrations"]) > 20, "position" in d["warning"])')" "True True" "status --json lists the migrations and carries the warning"
 mm -d "$URL" "${M[@]}" version
 expect_rc 0
 expect_err "warning:"

@@ -5,6 +5,8 @@
  */
 #include "run/run.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +34,14 @@ enum {
 static const char *value(const PGresult *res, int row, int col)
 {
 	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+/* A time the server could not read: class 22 (data exception), e.g. 22007, 22008. */
+static bool is_bad_time(const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	return state && strncmp(state, "22", 2) == 0;
 }
 
 static modmig_status fill(modmig_history *h, PGresult *res, modmig_error **err)
@@ -69,36 +79,66 @@ static modmig_status fill(modmig_history *h, PGresult *res, modmig_error **err)
 modmig_status modmig_db_history(modmig_db *db, const modmig_source *src, const char *module,
                                 modmig_history **out, modmig_error **err)
 {
+	modmig_history_options opts = {.module = module};
+
+	return modmig_db_history_select(db, src, &opts, out, err);
+}
+
+modmig_status modmig_db_history_select(modmig_db *db, const modmig_source *src,
+                                       const modmig_history_options *opts, modmig_history **out,
+                                       modmig_error **err)
+{
+	static const modmig_history_options all = {0};
 	modmig_status rc = MODMIG_OK;
 	modmig_history *h = NULL;
-	const char *params[1] = {module};
+	char version[32], limit[32];
+	const char *params[4];
 	PGresult *res = NULL;
 	mm_names n;
 	char *sql = NULL;
 
 	memset(&n, 0, sizeof(n));
 	*out = NULL;
+	if (!opts)
+		opts = &all;
 	if (!db || !src) {
 		rc = mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0, "no database or no source given");
 		goto cleanup;
 	}
+	/* every filter is a parameter that is null when not given: one statement for all */
+	snprintf(version, sizeof(version), "%" PRId64, opts->version);
+	snprintf(limit, sizeof(limit), "%zu", opts->limit);
+	params[0] = opts->module;
+	params[1] = opts->since;
+	params[2] = opts->version ? version : NULL;
+	params[3] = opts->limit ? limit : NULL; /* LIMIT NULL is LIMIT ALL */
 	rc = mm_names_init(db, modmig_source_version_table(src), &n, err);
 	if (rc != MODMIG_OK)
 		goto cleanup;
 	h = calloc(1, sizeof(*h));
-	sql = mm_printf("select id, event, version, module, file, sha256, "
+	/* the last `limit` selected, newest first, then turned back to oldest first */
+	sql = mm_printf("select * from (select id, event, version, module, file, sha256, "
 	                "round(duration_ms * 1000)::bigint, db_user, client_host, "
 	                "to_char(at, 'YYYY-MM-DD HH24:MI:SSOF'), failed_unit, error from %s "
-	                "where $1::text is null or module = $1 order by id",
+	                "where ($1::text is null or module = $1) "
+	                "and ($2::timestamptz is null or at >= $2::timestamptz) "
+	                "and ($3::bigint is null or version = $3) "
+	                "order by id desc limit $4::bigint) h order by id",
 	                n.table[MM_TABLE_HISTORY]);
 	if (!h || !sql) {
 		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
 		goto cleanup;
 	}
-	res = PQexecParams(db->conn, sql, 1, NULL, params, NULL, NULL, 0);
+	res = PQexecParams(db->conn, sql, 4, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
 		rc = fill(h, res, err);
 		res = NULL; /* h owns it now */
+	} else if (opts->since && is_bad_time(res)) {
+		/* the only value the server reads from the caller's text */
+		rc = mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0,
+		             "invalid time '%s': expected a date such as 2026-11-01 or an ISO "
+		             "8601 timestamp such as 2026-11-01T12:00:00Z",
+		             opts->since);
 	} else if (!mm_db_is_missing_relation(res)) {
 		rc = mm_db_fail(db, res, MODMIG_E_STATE, err, "cannot read modmig's history");
 	}

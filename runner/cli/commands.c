@@ -74,7 +74,7 @@ static void print_option(const cli_option *o, FILE *out)
 	snprintf(head, sizeof(head), "%s%c%s--%s%s%s", o->letter ? "-" : " ",
 	         o->letter ? o->letter : ' ', o->letter ? ", " : "  ", o->name, o->arg ? " " : "",
 	         o->arg ? o->arg : "");
-	if (strlen(head) > 24)
+	if (strlen(head) >= 24)
 		fprintf(out, "  %s\n%26s", head, "");
 	else
 		fprintf(out, "  %-24s", head);

@@ -51,7 +51,7 @@ COMMANDS=$("$MODMIG" --help | sed -n '/^Commands:/,/^$/p' | awk 'NR > 1 && NF &&
 command_options() {
 	"$MODMIG" "$1" --help | sed -n '/^Options:/,/^$/p' | grep -o -- '--[a-z][a-z-]*' | sort -u
 }
-GLOBALS=$("$MODMIG" --help | sed -n '/^Global options/,/^$/p' | grep -o -- '^ *\(-., \)\?--[a-z][a-z-]*' | grep -o -- '--[a-z-]*')
+GLOBALS=$("$MODMIG" --help | sed -n '/^Global options/,/^$/p' | grep -o -- '^ \{2,6\}\(-., \)\?--[a-z][a-z-]*' | grep -o -- '--[a-z-]*')
 [ "$(echo "$GLOBALS" | wc -l)" -ge 10 ] && pass || fail "cannot read the global options: $GLOBALS"
 
 # ---- bash completion -------------------------------------------------------------

@@ -518,6 +518,13 @@ modmig_status modmig_down(modmig_db *db, modmig_source *src, const modmig_down_o
 /* Roll back the most recently applied migration and apply it again. */
 modmig_status modmig_redo(modmig_db *db, modmig_source *src, modmig_result **out,
                           modmig_error **err);
+/*
+ * modmig_redo() with options: opts' lock_timeout, statement_timeout and
+ * dry_run apply to both steps; to, module and all are not used. opts may
+ * be NULL.
+ */
+modmig_status modmig_redo_with(modmig_db *db, modmig_source *src, const modmig_down_options *opts,
+                               modmig_result **out, modmig_error **err);
 
 /* ------------------------------------------------------------------------ */
 /* Integrity and operations                                                 */

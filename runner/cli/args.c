@@ -197,6 +197,13 @@ static bool apply_global(cli_parser *p, int c, bool *stop)
 			*stop = true;
 		}
 		return true;
+	case CLI_OPT_STATEMENT_TIMEOUT:
+		if (!cli_parse_duration_ms(ctx, "--statement-timeout", optarg,
+		                           &ctx->statement_timeout_ms)) {
+			p->exit_code = CLI_EXIT_USAGE;
+			*stop = true;
+		}
+		return true;
 	case CLI_OPT_MAX_FILE_SIZE:
 		if (!cli_parse_size(ctx, "--max-file-size", optarg, &ctx->max_file_size)) {
 			p->exit_code = CLI_EXIT_USAGE;
@@ -364,7 +371,15 @@ bool cli_expect_args(const cli_parser *p, int min, int max, const char *what)
 	int n = cli_rest_count(p);
 
 	if (n < min) {
-		cli_usage_error(p->ctx, "missing %s", what);
+		/* "MODULE and NAME" with MODULE given: only NAME is missing */
+		const char *rest = what ? what : "argument";
+		int skip = n;
+
+		while (skip > 0 && strstr(rest, " and ")) {
+			rest = strstr(rest, " and ") + 5;
+			skip--;
+		}
+		cli_usage_error(p->ctx, "missing %s", rest);
 		return false;
 	}
 	if (n > max) {

@@ -37,9 +37,11 @@ typedef struct cli_context {
 	/* --max-file-size; 0: the library's default */
 	uint64_t max_file_size;
 	int lock_timeout_ms; /* < 0: wait forever */
-	bool production;     /* --production or MODMIG_ENV=production/prod (cli_main.c) */
-	bool yes;            /* --yes, for commands parsed by cli_parse_with_module */
-	bool color_out;      /* decided once options are known */
+	/* --statement-timeout, global like --lock-timeout: each migration's; < 0: none */
+	int statement_timeout_ms;
+	bool production; /* --production or MODMIG_ENV=production/prod (cli_main.c) */
+	bool yes;        /* --yes, for commands parsed by cli_parse_with_module */
+	bool color_out;  /* decided once options are known */
 	bool color_err;
 	const char *command; /* for hints, e.g. "up" */
 	/* column widths for per-migration lines, from the source's longest names */
@@ -266,10 +268,11 @@ typedef struct cli_timeouts {
 	bool has_lock, has_statement;
 } cli_timeouts;
 
-/* --statement-timeout DUR; reports a bad value (exit 2) and returns false. */
-bool cli_parse_statement_timeout(const cli_context *ctx, const char *text, cli_timeouts *t);
-/* The global --lock-timeout also bounds each migration's lock waits. */
-void cli_take_lock_timeout(const cli_context *ctx, cli_timeouts *t);
+/*
+ * The global --lock-timeout (which also bounds the wait for the migration
+ * lock) and --statement-timeout as each migration's settings.
+ */
+void cli_take_timeouts(const cli_context *ctx, cli_timeouts *t);
 /*
  * The production guard for "reset" (refused), "down" and "redo" (need
  * --yes): 0 to go on, else the exit code after reporting.

@@ -58,7 +58,9 @@ static int run_help(cli_context *ctx, int argc, char **argv)
 int modmig_cli_main(int argc, char **argv, const modmig_cli_config *config)
 {
 	bool json_error_written = false;
-	cli_context ctx = {.lock_timeout_ms = -1, .json_error_written = &json_error_written};
+	cli_context ctx = {.lock_timeout_ms = -1,
+	                   .statement_timeout_ms = -1,
+	                   .json_error_written = &json_error_written};
 	const cli_command *cmd;
 	cli_parser parser;
 	int rc = CLI_EXIT_OK;

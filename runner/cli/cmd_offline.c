@@ -47,9 +47,11 @@ int cli_cmd_validate(cli_context *ctx, const cli_command *cmd, int argc, char **
 	if (ctx->json)
 		printf("{\"ok\":true,\"migrations\":%zu,\"modules\":%zu}\n", migrations, modules);
 	else if (modmig_source_is_dir(src))
-		printf("ok: %zu migrations in %s\n", migrations, modmig_source_origin(src));
+		printf("ok: %zu migration%s in %s\n", migrations, migrations == 1 ? "" : "s",
+		       modmig_source_origin(src));
 	else
-		printf("ok: %zu migrations in %zu modules\n", migrations, modules);
+		printf("ok: %zu migration%s in %zu module%s\n", migrations,
+		       migrations == 1 ? "" : "s", modules, modules == 1 ? "" : "s");
 cleanup:
 	modmig_source_free(src);
 	return rc;

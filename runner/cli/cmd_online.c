@@ -229,7 +229,7 @@ bool cli_check_up_selection(const cli_context *ctx, const modmig_up_options *opt
 
 /* false when up must end now with *exit_code: after --help or a usage error */
 static bool parse_up_options(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
-                             modmig_up_options *opts, cli_timeouts *t, int *exit_code)
+                             modmig_up_options *opts, int *exit_code)
 {
 	cli_up_given given = {0};
 	bool ok = false;
@@ -259,10 +259,6 @@ static bool parse_up_options(cli_context *ctx, const cli_command *cmd, int argc,
 		case CLI_OPT_ALLOW_UNREVIEWED:
 			opts->allow_unreviewed = true;
 			break;
-		case CLI_OPT_STATEMENT_TIMEOUT:
-			if (!cli_parse_statement_timeout(ctx, optarg, t))
-				goto cleanup;
-			break;
 		default:
 			*exit_code = p.exit_code;
 			goto cleanup;
@@ -290,9 +286,9 @@ int cli_cmd_up(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	int rc;
 
 	modmig_up_options_init(&opts);
-	if (!parse_up_options(ctx, cmd, argc, argv, &opts, &t, &rc))
+	if (!parse_up_options(ctx, cmd, argc, argv, &opts, &rc))
 		goto cleanup;
-	cli_take_lock_timeout(ctx, &t);
+	cli_take_timeouts(ctx, &t);
 	opts.lock_timeout = t.has_lock ? t.lock : NULL;
 	opts.statement_timeout = t.has_statement ? t.statement : NULL;
 	opts.production = ctx->production;
@@ -342,15 +338,12 @@ static int run_rollback(cli_context *ctx, const cli_command *cmd, int argc, char
 	while ((c = cli_getopt(&p)) != -1) {
 		if (c == CLI_OPT_TO && cli_parse_version(ctx, "--to", optarg, &opts.to))
 			continue;
-		if (c == CLI_OPT_STATEMENT_TIMEOUT && cli_parse_statement_timeout(ctx, optarg, &t))
-			continue;
 		if (c == CLI_OPT_MODULE || c == CLI_OPT_YES) {
 			opts.module = c == CLI_OPT_MODULE ? optarg : opts.module;
 			yes = yes || c == CLI_OPT_YES;
 			continue;
 		}
-		rc = c == CLI_OPT_TO || c == CLI_OPT_STATEMENT_TIMEOUT ? CLI_EXIT_USAGE
-		                                                       : p.exit_code;
+		rc = c == CLI_OPT_TO ? CLI_EXIT_USAGE : p.exit_code;
 		goto cleanup;
 	}
 	if (!cli_expect_args(&p, 0, 0, NULL)) {
@@ -364,7 +357,7 @@ static int run_rollback(cli_context *ctx, const cli_command *cmd, int argc, char
 	                          yes);
 	if (rc != CLI_EXIT_OK)
 		goto cleanup;
-	cli_take_lock_timeout(ctx, &t);
+	cli_take_timeouts(ctx, &t);
 	opts.lock_timeout = t.has_lock ? t.lock : NULL;
 	opts.statement_timeout = t.has_statement ? t.statement : NULL;
 	rc = cli_open_online(ctx, opts.module, &src, &db);
@@ -372,7 +365,7 @@ static int run_rollback(cli_context *ctx, const cli_command *cmd, int argc, char
 		goto cleanup;
 	started = now_ms();
 	if (kind == ROLLBACK_REDO)
-		st = modmig_redo(db, src, &result, &err);
+		st = modmig_redo_with(db, src, &opts, &result, &err);
 	else
 		st = modmig_down(db, src, &opts, &result, &err);
 	if (st != MODMIG_OK) {

@@ -98,8 +98,9 @@ void cli_log_event(void *userdata, const modmig_event *event)
 			remember_dry_run(ctx, event->migration);
 		break;
 	case MODMIG_EVENT_LOCK_WAIT:
-		fprintf(stderr, "%swaiting%s: %s\n", cli_color_on(ctx, true, CLI_YELLOW),
-		        cli_color_off(ctx, true), event->message);
+		/* the message says "waiting for ..." itself */
+		fprintf(stderr, "%s%s%s\n", cli_color_on(ctx, true, CLI_YELLOW), event->message,
+		        cli_color_off(ctx, true));
 		break;
 	case MODMIG_EVENT_OUT_OF_ORDER:
 		cli_warn(ctx, "%s", event->message);

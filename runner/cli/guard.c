@@ -6,22 +6,15 @@
 
 #include <string.h>
 
-bool cli_parse_statement_timeout(const cli_context *ctx, const char *text, cli_timeouts *t)
-{
-	int ms = 0;
-
-	if (!cli_parse_duration_ms(ctx, "--statement-timeout", text, &ms))
-		return false;
-	snprintf(t->statement, sizeof(t->statement), "%dms", ms);
-	t->has_statement = ms > 0;
-	return true;
-}
-
-void cli_take_lock_timeout(const cli_context *ctx, cli_timeouts *t)
+void cli_take_timeouts(const cli_context *ctx, cli_timeouts *t)
 {
 	if (ctx->lock_timeout_ms > 0) {
 		snprintf(t->lock, sizeof(t->lock), "%dms", ctx->lock_timeout_ms);
 		t->has_lock = true;
+	}
+	if (ctx->statement_timeout_ms > 0) {
+		snprintf(t->statement, sizeof(t->statement), "%dms", ctx->statement_timeout_ms);
+		t->has_statement = true;
 	}
 }
 

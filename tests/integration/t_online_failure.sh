@@ -173,9 +173,10 @@ expect_sql "SELECT string_agg(version_id::text, ' ' ORDER BY id) FROM \"we;ird\"
 expect_sql "SELECT to_regclass('weird_two') IS NULL" "t"
 
 # ---------------------------------------------------------------- unreachable and bad credentials
-one_line_no_secret() { # what
-  local lines; lines=$(printf '%s\n' "$ERR" | grep -c .)
-  expect_eq "$lines" "1" "$1: one line on stderr"
+one_line_no_secret() { # what: the error on one line, then its hint
+  local lines; lines=$(printf '%s\n' "$ERR" | grep -v '^  SQLSTATE ' | grep -c .)
+  expect_eq "$lines" "2" "$1: the error and its hint (and the server's SQLSTATE) on stderr"
+  expect_eq "$(printf '%s\n' "$ERR" | sed -n 2p | cut -c1-8)" "  hint: " "$1: a hint"
   expect_no_err "s3cretpw"
   expect_no_out "s3cretpw"
 }

@@ -72,8 +72,7 @@ mm -d "postgresql://u:s3cretpw@127.0.0.1:1/x" doctor
 expect_rc 3 "doctor with an unreachable server"
 line=$(item_line connection)
 [[ "$line" == FAIL*"cannot connect"* ]] && pass || fail "connection line: [$line]"
-expect_out "fix: check -d, DATABASE_URL"
-expect_out "is the server running?"
+expect_out "fix: nothing listens there: is the server running, and are the host and port right?"
 expect_no_out "s3cretpw"
 expect_no_err "s3cretpw"
 mm -d "postgresql://u:s3cretpw@127.0.0.1:1/x" --json doctor

@@ -170,6 +170,22 @@ void mm_error_set_field(char **field, const char *value)
 	*field = value ? mm_strdup(value) : NULL;
 }
 
+/*
+ * A message is one line (modmig.h promises it): text from elsewhere, a
+ * server's message or a file name, may carry a line break; it becomes a
+ * space, trailing ones go.
+ */
+static void one_line(char *s)
+{
+	size_t len = strlen(s);
+
+	while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r' || s[len - 1] == ' '))
+		s[--len] = '\0';
+	for (; *s; s++)
+		if (*s == '\n' || *s == '\r')
+			*s = ' ';
+}
+
 modmig_status mm_fail(modmig_error **err, modmig_status code, const char *file, int line,
                       int column, const char *fmt, ...)
 {
@@ -195,6 +211,7 @@ modmig_status mm_fail(modmig_error **err, modmig_status code, const char *file, 
 			va_start(ap, fmt);
 			vsnprintf(e->message, (size_t)n + 1, fmt, ap);
 			va_end(ap);
+			one_line(e->message);
 		}
 	}
 	*err = e;

@@ -125,7 +125,7 @@ static void check_server(modmig_checkup *c, modmig_db *db)
 
 /* The version table, the history and the registry, from the state read and verify. */
 static void check_tables(modmig_checkup *c, const mm_names *n, const mm_state *st,
-                         const modmig_findings *f)
+                         const modmig_findings *f, bool dir)
 {
 	const char *up = "run up, which creates it";
 	bool tampered = false, registry = false;
@@ -159,6 +159,9 @@ static void check_tables(modmig_checkup *c, const mm_names *n, const mm_state *s
 		                          n->table[MM_TABLE_HISTORY]),
 		     mm_strdup("recreate the triggers modmig_append_only and modmig_no_truncate, "
 		               "and check the history for changes"));
+	/* a goose directory has no modules, so no registry to speak of */
+	if (dir)
+		return;
 	if (!st->has[MM_TABLE_MODULES])
 		item_next(c, "module registry", false,
 		          mm_printf("%s does not exist", n->table[MM_TABLE_MODULES]), mm_strdup(up),
@@ -321,7 +324,9 @@ static void check_privileges(modmig_checkup *c, modmig_db *db, const modmig_sour
 			              fix.len ? " " : "", PQgetvalue(res, i, 5),
 			              PQgetvalue(res, i, 4));
 	}
-	if (!bad.len)
+	if (!bad.len && modmig_source_is_dir(src))
+		item(c, "privileges", true, mm_strdup("can create in schema public"), NULL);
+	else if (!bad.len)
 		item(c, "privileges", true,
 		     mm_printf("can create in all %d module schema%s", ok_count,
 		               ok_count == 1 ? "" : "s"),
@@ -377,7 +382,7 @@ static void run_online(modmig_checkup *c, modmig_db *db, modmig_source *src)
 		          mm_strdup("run verify for details"), MODMIG_NEXT_RUN_VERIFY);
 		goto cleanup;
 	}
-	check_tables(c, &s.names, &s.state, f);
+	check_tables(c, &s.names, &s.state, f, modmig_source_is_dir(src));
 	check_lock(c, db, &s.names);
 	check_pending(c, src, &s.state);
 	check_findings(c, f);

@@ -429,6 +429,66 @@ modmig_db *mm_db_adopt(PGconn *conn)
 	return db;
 }
 
+/*
+ * A connection failure has causes that need different fixes, and libpq
+ * tells them apart only in its text (there is no SQLSTATE before a session
+ * exists): the server's FATAL messages carry fixed wording, the client's
+ * say what the socket did. The SQLSTATE is the server's for its cases.
+ */
+static void connect_hint(const char *msg, modmig_error **err)
+{
+	static const struct {
+		const char *needle;
+		const char *sqlstate;
+		const char *hint;
+	} causes[] = {
+	        {"password authentication failed", "28P01",
+	         "the server is up but refused the password: check the password in the connection "
+	         "string, PGPASSWORD or ~/.pgpass for this user"},
+	        {"no password supplied", "28P01",
+	         "the server asks for a password and none was given: add it to the connection "
+	         "string, PGPASSWORD or ~/.pgpass"},
+	        {"no pg_hba.conf entry", "28000",
+	         "the server is up but its pg_hba.conf does not let this user, database and host "
+	         "in: ask its administrator for an entry"},
+	        {"Connection refused", NULL,
+	         "nothing listens there: is the server running, and are the host and port right?"},
+	        {"No such file or directory", NULL,
+	         "no server socket there: is the server running, and are the host and port "
+	         "(socket directory) right?"},
+	        {"could not translate host name", NULL,
+	         "the host name does not resolve: check the host in the connection string"},
+	        {"timeout expired", NULL,
+	         "the server did not answer in time: check the host, the port and the network"},
+	};
+	size_t i;
+
+	if (!err || !*err || !msg)
+		return;
+	if (strstr(msg, "FATAL:") && strstr(msg, "database \"") && strstr(msg, "does not exist")) {
+		mm_error_set_field(&(*err)->sqlstate, "3D000");
+		mm_hint(err, "the server is up but has no such database: check the database name, "
+		             "or create it (createdb NAME)");
+		return;
+	}
+	if (strstr(msg, "FATAL:") && strstr(msg, "role \"") && strstr(msg, "does not exist")) {
+		mm_error_set_field(&(*err)->sqlstate, "28000");
+		mm_hint(err, "the server is up but has no such role: check the user name in the "
+		             "connection string or PGUSER");
+		return;
+	}
+	for (i = 0; i < sizeof(causes) / sizeof(causes[0]); i++) {
+		if (!causes[i].hint || !strstr(msg, causes[i].needle))
+			continue;
+		if (causes[i].sqlstate)
+			mm_error_set_field(&(*err)->sqlstate, causes[i].sqlstate);
+		mm_hint(err, "%s", causes[i].hint);
+		return;
+	}
+	mm_hint(err, "check the connection string, DATABASE_URL or PGHOST, PGPORT, PGUSER and "
+	             "PGDATABASE");
+}
+
 modmig_status modmig_db_connect(const char *conninfo, modmig_db **out, modmig_error **err)
 {
 	modmig_status rc = MODMIG_OK;
@@ -498,6 +558,7 @@ modmig_status modmig_db_connect(const char *conninfo, modmig_db **out, modmig_er
 		rc = mm_fail(err, MODMIG_E_CONNECT, NULL, 0, 0,
 		             "cannot connect to the database: %s", line ? line : "out of memory");
 		/* One line, as the operator reads it: libpq's own words say what failed. */
+		connect_hint(msg, err);
 		goto cleanup;
 	}
 	attach(db);

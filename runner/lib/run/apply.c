@@ -157,6 +157,16 @@ static modmig_status migration_failed(modmig_db *db, const modmig_migration *m,
 		mm_error_set_field(&(*err)->file, m->file);
 		(*err)->line = line;
 		(*err)->column = column;
+		/*
+		 * The server's own hint wins. Without one, say what holds for every
+		 * failed transactional migration (a NO TRANSACTION one gets its
+		 * resume step from the caller).
+		 */
+		if (!(*err)->hint && !modmig_migration_no_transaction(m))
+			mm_hint(err,
+			        "fix the statement%s, then apply again: the migration ran in one "
+			        "transaction, so nothing of it was kept",
+			        line > 0 ? " at the line shown" : "");
 	}
 	mm_error_set_migration(err, m->version, m->module ? m->module->name : NULL);
 	*failed_unit = found ? unit + 1 : 0;

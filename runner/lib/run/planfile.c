@@ -107,6 +107,14 @@ static modmig_status write_file(const char *path, const modmig_db *db, const mod
 	FILE *f = fopen(path, "w");
 	bool failed;
 
+	if (!f && (errno == ENOENT || errno == ENOTDIR || errno == EISDIR || errno == EACCES ||
+	           errno == EROFS)) {
+		/* a path that cannot be a file is bad input (exit 2), not a failure */
+		mm_fail(err, MODMIG_E_USAGE, path, 0, 0, "cannot write the plan to %s: %s", path,
+		        strerror(errno));
+		mm_hint(err, "give a path in an existing directory you can write to");
+		return MODMIG_E_USAGE;
+	}
 	if (!f)
 		return mm_fail(err, MODMIG_E_IO, path, 0, 0, "cannot write the plan to %s: %s",
 		               path, strerror(errno));

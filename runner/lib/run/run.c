@@ -223,14 +223,23 @@ cleanup:
 modmig_status modmig_redo(modmig_db *db, modmig_source *src, modmig_result **out,
                           modmig_error **err)
 {
+	return modmig_redo_with(db, src, NULL, out, err);
+}
+
+modmig_status modmig_redo_with(modmig_db *db, modmig_source *src, const modmig_down_options *given,
+                               modmig_result **out, modmig_error **err)
+{
 	modmig_status rc;
 	modmig_down_options opts;
 	mm_session s;
 	mm_plan plan;
 	mm_step again;
+	const char *lock_timeout = given ? given->lock_timeout : NULL;
+	const char *statement_timeout = given ? given->statement_timeout : NULL;
 
 	memset(&s, 0, sizeof(s));
 	memset(&plan, 0, sizeof(plan));
+	/* one step back by apply order, whatever else the caller's options say */
 	modmig_down_options_init(&opts);
 	if (out)
 		*out = NULL;
@@ -240,7 +249,7 @@ modmig_status modmig_redo(modmig_db *db, modmig_source *src, modmig_result **out
 	    (rc = mm_session_lock(&s, err)) != MODMIG_OK)
 		goto cleanup;
 	rc = mm_plan_down(src->migrations, src->migration_count, &s.state, &opts, NULL, &plan, err);
-	if (rc == MODMIG_OK && plan.count > 0)
+	if (rc == MODMIG_OK && plan.count > 0 && !(given && given->dry_run))
 		rc = mm_session_create_state(&s, err);
 	if (rc != MODMIG_OK || (rc = mm_plan_parse_all(src, &plan, err)) != MODMIG_OK)
 		goto cleanup;
@@ -249,13 +258,19 @@ modmig_status modmig_redo(modmig_db *db, modmig_source *src, modmig_result **out
 		        "nothing to redo: no migration is applied");
 		goto cleanup;
 	}
-	rc = mm_apply_one(&s, &plan.steps[0], MODMIG_DOWN, NULL, NULL, MODMIG_RESUME_NONE, out,
-	                  err);
+	if (given && given->dry_run) {
+		dry_run(&s, &plan, MODMIG_DOWN);
+		dry_run(&s, &plan, MODMIG_UP);
+		goto cleanup;
+	}
+	rc = mm_apply_one(&s, &plan.steps[0], MODMIG_DOWN, lock_timeout, statement_timeout,
+	                  MODMIG_RESUME_NONE, out, err);
 	if (rc != MODMIG_OK)
 		goto cleanup;
 	again = plan.steps[0];
 	again.failed = false;
-	rc = mm_apply_one(&s, &again, MODMIG_UP, NULL, NULL, MODMIG_RESUME_NONE, out, err);
+	rc = mm_apply_one(&s, &again, MODMIG_UP, lock_timeout, statement_timeout,
+	                  MODMIG_RESUME_NONE, out, err);
 cleanup:
 	mm_plan_clear(&plan);
 	if (out)

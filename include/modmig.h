@@ -1025,6 +1025,92 @@ modmig_status modmig_drift(modmig_db *db, modmig_source *src, modmig_shadow *sha
                            const modmig_schema_options *opts, modmig_schema_diff **out,
                            modmig_error **err);
 
+/*
+ * Test: prove migrations on a shadow database before they ship. The checks,
+ * in the order they run, each a row: X(NAME, number, "name", "what it proves").
+ */
+/* clang-format off */
+#define MODMIG_TEST_CHECKS(X)                                                                      \
+	X(EMPTY,         0, "empty",         "everything applies to an empty database, then "      \
+	  "verify and drift are clean")                                                           \
+	X(ROUND_TRIP,    1, "round_trip",    "per migration: Down restores the schema before Up, " \
+	  "and Up again gives the schema of the first Up")                                        \
+	X(ALLOW_MISSING, 2, "allow_missing", "per module: its newest migration applied last "     \
+	  "gives the schema of version order")                                                    \
+	X(OWNERSHIP,     3, "ownership",     "per migration of a module with a schema: it "        \
+	  "changes objects only in that schema")                                                  \
+	X(UPGRADE,       4, "upgrade",       "the older migrations, then an upgrade to these, "    \
+	  "give the schema of a fresh apply")
+/* clang-format on */
+
+typedef enum modmig_test_check {
+#define MODMIG_X_(name, number, text, doc) MODMIG_TEST_##name = number,
+	MODMIG_TEST_CHECKS(MODMIG_X_)
+#undef MODMIG_X_
+	        MODMIG_TEST_CHECK_COUNT = 5
+} modmig_test_check;
+
+/* "empty", "round_trip", ... ("unknown" out of range) */
+const char *modmig_test_check_name(modmig_test_check check);
+
+typedef enum modmig_test_outcome {
+	MODMIG_TEST_PASSED = 0,
+	MODMIG_TEST_FAILED = 1,
+	MODMIG_TEST_WARNING = 2 /* worth knowing, not a failure (e.g. a migration without Down) */
+} modmig_test_outcome;
+
+/* "passed", "failed", "warning" */
+const char *modmig_test_outcome_name(modmig_test_outcome outcome);
+
+/* One case of one check; everything borrowed from the report. */
+typedef struct modmig_test_case {
+	modmig_test_check check;
+	modmig_test_outcome outcome;
+	const char *subject;   /* what was tested: "04001 billing_init", "module billing", ... */
+	int64_t version;       /* the migration tested or at fault, 0 when none */
+	const char *module;    /* its module, or NULL */
+	const char *file;      /* its file, or NULL */
+	int64_t other_version; /* allow_missing: the other migration of the pair that matters */
+	const char *message;   /* one line, never NULL */
+	const char *const *details; /* the differences or the error, one line each */
+	size_t detail_count;
+	double duration_ms;
+} modmig_test_case;
+
+/* Called as each case is decided (c is borrowed for the call). */
+typedef void (*modmig_test_case_fn)(void *userdata, const modmig_test_case *c);
+
+typedef struct modmig_test_options {
+	/*
+	 * The same migrations at an older revision, or NULL: the upgrade check
+	 * applies these first, then upgrades to src as modmig_up() would.
+	 */
+	modmig_source *from;
+	const char
+	        *from_label; /* how messages name it, e.g. "v1.2" (NULL: "the older migrations") */
+	modmig_test_case_fn on_case; /* may be NULL */
+	void *userdata;
+} modmig_test_options;
+
+void modmig_test_options_init(modmig_test_options *opts);
+
+typedef struct modmig_test_report modmig_test_report;
+
+/*
+ * Run every check on shadow (emptied between checks; src's migrations are
+ * all read and parsed first). Returns MODMIG_OK when every case passed or
+ * warned, MODMIG_E_CHECK when one failed (*out is set in both cases), another
+ * status when the checks could not run (an interrupt, a lost connection).
+ */
+modmig_status modmig_test(modmig_shadow *shadow, modmig_source *src,
+                          const modmig_test_options *opts, modmig_test_report **out,
+                          modmig_error **err);
+size_t modmig_test_report_count(const modmig_test_report *report);
+const modmig_test_case *modmig_test_report_at(const modmig_test_report *report, size_t index);
+/* The number of cases with this outcome. */
+size_t modmig_test_report_tally(const modmig_test_report *report, modmig_test_outcome outcome);
+void modmig_test_report_free(modmig_test_report *report);
+
 /* ------------------------------------------------------------------------ */
 /* Startup API: a service migrates itself                                   */
 /* ------------------------------------------------------------------------ */

@@ -259,6 +259,19 @@ int cli_open_online(cli_context *ctx, const char *module, modmig_source **src, m
 /* An exit code for --module NAME: 0 when the source has it, else 2 (reported). */
 int cli_check_module(const cli_context *ctx, const modmig_source *src, const char *name);
 
+/* ---- shadow databases (cmd_schema.c) ---------------------------------------- */
+
+/*
+ * While a shadow database exists, SIGINT, SIGTERM and SIGHUP cancel what
+ * runs on it (modmig_shadow_interrupt) so that the command reaches
+ * modmig_shadow_close(). Turn the handlers on, watch the open shadow, stop
+ * watching (NULL) before closing it, turn them off; then cli_shadow_caught()
+ * says so on stderr and returns 128 + the signal, or 0 when none came.
+ */
+void cli_shadow_signals(bool on);
+void cli_shadow_watch(modmig_shadow *shadow);
+int cli_shadow_caught(void);
+
 /* ---- operations (cli_guard.c) ------------------------------------------- */
 
 /* Per-migration timeouts as server settings, e.g. "1500ms", when has_* is set. */
@@ -368,6 +381,7 @@ int cli_cmd_stamp(cli_context *ctx, const cli_command *cmd, int argc, char **arg
 int cli_cmd_plan(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 
 int cli_cmd_schema(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+int cli_cmd_test(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 int cli_cmd_drift(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 
 int cli_cmd_lint(cli_context *ctx, const cli_command *cmd, int argc, char **argv);

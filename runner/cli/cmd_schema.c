@@ -290,7 +290,8 @@ cleanup:
 
 /*
  * SIGINT and SIGTERM while a shadow database exists: cancel what runs so the
- * command reaches the code that drops it, then exit 130 or 143.
+ * command reaches the code that drops it, then exit 130 or 143. Shared by
+ * drift and test (cli.h).
  */
 static modmig_shadow *volatile live_shadow;
 static volatile sig_atomic_t caught_signal;
@@ -304,7 +305,7 @@ static void on_signal(int sig)
 		modmig_shadow_interrupt(live_shadow);
 }
 
-static void catch_signals(bool on)
+void cli_shadow_signals(bool on)
 {
 	struct sigaction sa;
 
@@ -314,6 +315,24 @@ static void catch_signals(bool on)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+}
+
+void cli_shadow_watch(modmig_shadow *shadow)
+{
+	live_shadow = shadow;
+	if (shadow && caught_signal)
+		modmig_shadow_interrupt(shadow);
+}
+
+int cli_shadow_caught(void)
+{
+	if (!caught_signal)
+		return 0;
+	fprintf(stderr, "modmig: interrupted by %s; the shadow database was dropped\n",
+	        caught_signal == SIGINT    ? "SIGINT"
+	        : caught_signal == SIGTERM ? "SIGTERM"
+	                                   : "SIGHUP");
+	return 128 + caught_signal;
 }
 
 static const char *change_name(modmig_schema_change c)
@@ -455,26 +474,18 @@ int cli_cmd_drift(cli_context *ctx, const cli_command *cmd, int argc, char **arg
 		rc = drift_against(ctx, db, &opts, a.against);
 		goto cleanup;
 	}
-	catch_signals(true);
+	cli_shadow_signals(true);
 	st = modmig_shadow_open(db, a.dev_url, &shadow, &err);
-	live_shadow = shadow;
-	if (st == MODMIG_OK && caught_signal)
-		modmig_shadow_interrupt(shadow);
+	cli_shadow_watch(shadow);
 	if (st == MODMIG_OK)
 		st = modmig_drift(db, src, shadow, &opts, &diff, &err);
-	live_shadow = NULL;
+	cli_shadow_watch(NULL);
 	/* always dropped: on success, on error and after a signal */
 	if (modmig_shadow_close(shadow, &close_err) != MODMIG_OK)
 		cli_report_error(ctx, close_err);
-	catch_signals(false);
-	if (caught_signal) {
-		fprintf(stderr, "modmig: interrupted by %s; the shadow database was dropped\n",
-		        caught_signal == SIGINT    ? "SIGINT"
-		        : caught_signal == SIGTERM ? "SIGTERM"
-		                                   : "SIGHUP");
-		rc = 128 + caught_signal;
+	cli_shadow_signals(false);
+	if ((rc = cli_shadow_caught()) != 0)
 		goto cleanup;
-	}
 	if (st != MODMIG_OK && st != MODMIG_E_CHECK) {
 		rc = cli_report_failure(ctx, st, err);
 		goto cleanup;

@@ -59,5 +59,7 @@ struct modmig_shadow {
 
 /* MODMIG_E_SQL naming the interruption when the shadow was interrupted. */
 modmig_status mm_shadow_check(const modmig_shadow *sh, modmig_error **err);
+/* Empty the shadow (as a --dev-url database is emptied when opened) for another build. */
+modmig_status mm_shadow_wipe(modmig_shadow *sh, modmig_error **err);
 
 #endif /* MODMIG_SCHEMA_H */

@@ -104,13 +104,15 @@ mm -d "$URL" "${M[@]}" --json schema --module billing
 expect_rc 0; json_check schema ok 'True'
 mm -d "$URL" "${M[@]}" --json drift
 expect_rc 0; json_check drift ok 'd["drift"] is False'
+mm -d "$URL" -m "$ROOT/tests/fixtures/mtest/good/modules.yaml" --json test
+expect_rc 0; json_check test ok 'd["ok"] and d["failed"] == 0 and d["checks"][0]["check"] == "empty"'
 mm -d "$URL" "${M[@]}" --json reset
 expect_rc 0; json_check reset ok 'len(d["migrations"]) == 25 and d["version"] == 0'
 mm -d "$URL" "${M[@]}" --json stamp 1002
 expect_rc 0; json_check stamp ok 'len(d["stamped"]) == 2'
 
 # ---------------------------------------------------------------- online, failure
-for cmd in up plan status version verify doctor history schema drift; do
+for cmd in up plan status version verify doctor history schema drift test; do
   args=(); [ "$cmd" = plan ] && args=(-o "$TMP/plan2.json")
   mm -d "$BAD_URL" "${M[@]}" --json "$cmd" "${args[@]}"
   if [ "$cmd" = doctor ]; then

@@ -204,6 +204,20 @@ for tree in tests/fixtures/trees/*/; do
   expect_err "$(cat "$tree/expect")"
 done
 
+# bad files: lint refuses exactly what validate refuses, with the same error
+mkdir -p "$TMP/bad"
+for f in tests/fixtures/bad_sql/*.sql; do
+  rm -f "$TMP/bad"/*.sql; cp "$f" "$TMP/bad/00001_bad.sql"
+  mm --dir "$TMP/bad" validate; v_rc=$RC; v_err=$ERR
+  mm --dir "$TMP/bad" lint
+  if [ "$v_rc" = 0 ]; then
+    [ "$RC" = 0 ] || [ "$RC" = 3 ] && pass || fail "lint of $(basename "$f") exits $RC where validate accepts it"
+  else
+    expect_rc "$v_rc" "lint refuses $(basename "$f") like validate"
+    expect_eq "$ERR" "$v_err" "lint's error for $(basename "$f") is validate's"
+  fi
+done
+
 mm lint --rules
 expect_rc 0 "lint --rules"
 expect_eq "$(printf '%s\n' "$OUT" | wc -l)" "25" "one line per rule"

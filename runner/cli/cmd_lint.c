@@ -379,7 +379,9 @@ static void print_rules(void)
 
 /* ---- the command ---------------------------------------------------------- */
 
-static int parse_args(cli_context *ctx, const cli_command *cmd, int argc, char **argv, lint_args *a)
+/* *stop: the command ends now with the returned code (after --help, or a usage error). */
+static int parse_args(cli_context *ctx, const cli_command *cmd, int argc, char **argv, lint_args *a,
+                      bool *stop)
 {
 	cli_parser p;
 	int rc = CLI_EXIT_OK;
@@ -390,6 +392,7 @@ static int parse_args(cli_context *ctx, const cli_command *cmd, int argc, char *
 	while ((c = cli_getopt(&p)) != -1) {
 		if (c == CLI_OPT_STOP) {
 			rc = p.exit_code;
+			*stop = true;
 			goto cleanup;
 		}
 		if (c == CLI_OPT_SINCE)
@@ -401,8 +404,10 @@ static int parse_args(cli_context *ctx, const cli_command *cmd, int argc, char *
 	}
 	a->files = cli_rest(&p);
 	a->file_count = cli_rest_count(&p);
-	if (a->sarif && ctx->json)
+	if (a->sarif && ctx->json) {
 		rc = cli_usage_error(ctx, "choose one of --json and --sarif");
+		*stop = true;
+	}
 cleanup:
 	cli_parser_free(&p);
 	return rc;
@@ -418,9 +423,11 @@ int cli_cmd_lint(cli_context *ctx, const cli_command *cmd, int argc, char **argv
 	lint_args a = {0};
 	modmig_status st;
 	FILE *sarif = NULL;
+	bool stop = false;
 	int rc;
 
-	if ((rc = parse_args(ctx, cmd, argc, argv, &a)) != CLI_EXIT_OK)
+	rc = parse_args(ctx, cmd, argc, argv, &a, &stop);
+	if (stop || rc != CLI_EXIT_OK)
 		goto cleanup;
 	if (a.rules) {
 		print_rules();

@@ -97,6 +97,10 @@ mm -m modules.yaml lint --sarif -
 expect_rc 3 "lint --sarif - writes SARIF only"
 got=$(printf '%s' "$OUT" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["runs"][0]["results"]))' 2>&1)
 expect_eq "$got" "3" "lint --sarif - on stdout"
+mm -m modules.yaml lint --sarif "$TMP/help.sarif" --help
+expect_rc 0 "lint --help"
+expect_out "usage: modmig [GLOBAL OPTIONS] lint"
+[ ! -e "$TMP/help.sarif" ] && pass || fail "lint --help after --sarif FILE wrote FILE: it must only print help"
 mm -m modules.yaml --json lint --sarif "$TMP/x.sarif"
 expect_rc 2 "--json with --sarif is a usage error"
 expect_err "choose one of --json and --sarif"

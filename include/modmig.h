@@ -259,6 +259,13 @@ void modmig_source_set_max_file_size(modmig_source *src, uint64_t max_file_size)
  * they are about to run themselves.
  */
 modmig_status modmig_source_parse(modmig_source *src, modmig_error **err);
+/*
+ * modmig_source_parse() that goes on past a bad file, for a report of every
+ * problem at once: fn gets each file's error, borrowed for the call. Returns
+ * MODMIG_OK when every file parsed, else the status of the first error.
+ */
+typedef void (*modmig_error_fn)(void *userdata, const modmig_error *err);
+modmig_status modmig_source_parse_each(modmig_source *src, modmig_error_fn fn, void *userdata);
 
 /* Possibly schema-qualified, as written in the manifest. */
 const char *modmig_source_version_table(const modmig_source *src);
@@ -314,6 +321,15 @@ size_t modmig_migration_unit_count(const modmig_migration *m, modmig_direction d
 const char *modmig_migration_unit_sql(const modmig_migration *m, modmig_direction dir, size_t i);
 /* 1-based line in the file where the unit starts. */
 int modmig_migration_unit_line(const modmig_migration *m, modmig_direction dir, size_t i);
+/* 1-based column of the unit's first character. */
+int modmig_migration_unit_column(const modmig_migration *m, modmig_direction dir, size_t i);
+/*
+ * false when PostgreSQL's grammar (the bundled one) could not parse the
+ * statement and only its lexer split it: syntax newer than the grammar, or a
+ * typo the server will refuse. true otherwise (StatementBegin blocks are
+ * sent as they stand and count as true).
+ */
+bool modmig_migration_unit_parsed(const modmig_migration *m, modmig_direction dir, size_t i);
 /* Per-file timeouts from `-- modmig lock_timeout=5s` headers, or NULL. */
 const char *modmig_migration_lock_timeout(const modmig_migration *m);
 const char *modmig_migration_statement_timeout(const modmig_migration *m);

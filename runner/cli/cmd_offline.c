@@ -29,23 +29,80 @@ cleanup:
 	return rc;
 }
 
+/* validate's tally: every file's problem is reported, not only the first */
+typedef struct validate_report {
+	cli_context *ctx;
+	size_t problems;
+	int exit_code;
+} validate_report;
+
+static void on_parse_error(void *userdata, const modmig_error *err)
+{
+	validate_report *r = userdata;
+	int rc = cli_report_error(r->ctx, err);
+
+	if (r->problems++ == 0 || rc > r->exit_code)
+		r->exit_code = rc;
+}
+
+/*
+ * Statements only the lexer could split: the server may accept them (newer
+ * syntax), or refuse them (a typo). Said, never an error: goose sends them too.
+ */
+static size_t warn_unparsed(const cli_context *ctx, const modmig_source *src)
+{
+	size_t count = 0;
+
+	for (size_t i = 0; i < modmig_source_migration_count(src); i++) {
+		const modmig_migration *m = modmig_source_migration_at(src, i);
+
+		for (int d = MODMIG_UP; d <= MODMIG_DOWN; d++)
+			for (size_t u = 0; u < modmig_migration_unit_count(m, d); u++) {
+				if (modmig_migration_unit_parsed(m, d, u))
+					continue;
+				count++;
+				fprintf(stderr,
+				        "%s:%d:%d: %swarning%s: statement not parsed by "
+				        "PostgreSQL's "
+				        "grammar, only split by its lexer: newer syntax, or a typo "
+				        "the "
+				        "server will refuse\n",
+				        modmig_migration_file(m),
+				        modmig_migration_unit_line(m, d, u),
+				        modmig_migration_unit_column(m, d, u),
+				        cli_color_on(ctx, true, CLI_YELLOW),
+				        cli_color_off(ctx, true));
+			}
+	}
+	return count;
+}
+
 int cli_cmd_validate(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 {
 	modmig_source *src = NULL;
+	validate_report report = {ctx, 0, CLI_EXIT_OK};
 	char **args = NULL;
-	size_t migrations;
-	size_t modules;
+	size_t migrations, modules, unparsed;
 	int rc;
 
 	if (!cli_parse_plain(ctx, cmd, argc, argv, 0, 0, NULL, &args, &rc))
 		goto cleanup;
-	rc = open_parsed_source(ctx, &src);
+	rc = cli_open_source(ctx, &src);
 	if (rc != CLI_EXIT_OK)
 		goto cleanup;
+	modmig_source_parse_each(src, on_parse_error, &report);
+	unparsed = warn_unparsed(ctx, src);
+	if (report.problems) {
+		fprintf(stderr, "%zu problem%s found\n", report.problems,
+		        report.problems == 1 ? "" : "s");
+		rc = report.exit_code;
+		goto cleanup;
+	}
 	migrations = modmig_source_migration_count(src);
 	modules = modmig_source_module_count(src);
 	if (ctx->json)
-		printf("{\"ok\":true,\"migrations\":%zu,\"modules\":%zu}\n", migrations, modules);
+		printf("{\"ok\":true,\"migrations\":%zu,\"modules\":%zu,\"unparsed\":%zu}\n",
+		       migrations, modules, unparsed);
 	else if (modmig_source_is_dir(src))
 		printf("ok: %zu migration%s in %s\n", migrations, migrations == 1 ? "" : "s",
 		       modmig_source_origin(src));
@@ -147,8 +204,9 @@ static void print_units_json(const modmig_migration *m, modmig_direction dir)
 
 	fputc('[', stdout);
 	for (size_t i = 0; i < count; i++) {
-		printf("%s{\"line\":%d,\"sql\":", i ? "," : "",
-		       modmig_migration_unit_line(m, dir, i));
+		printf("%s{\"line\":%d,\"parsed\":%s,\"sql\":", i ? "," : "",
+		       modmig_migration_unit_line(m, dir, i),
+		       modmig_migration_unit_parsed(m, dir, i) ? "true" : "false");
 		cli_json_string(stdout, modmig_migration_unit_sql(m, dir, i));
 		fputc('}', stdout);
 	}
@@ -168,8 +226,11 @@ static void print_units_text(const cli_context *ctx, const modmig_migration *m,
 		const char *sql = modmig_migration_unit_sql(m, dir, i);
 		size_t len = strlen(sql);
 
-		printf("%s-- %s unit %zu of %zu, line %d%s\n", cli_color_on(ctx, false, CLI_CYAN),
+		printf("%s-- %s unit %zu of %zu, line %d%s%s\n", cli_color_on(ctx, false, CLI_CYAN),
 		       label, i + 1, count, modmig_migration_unit_line(m, dir, i),
+		       modmig_migration_unit_parsed(m, dir, i)
+		               ? ""
+		               : " (not parsed by PostgreSQL's grammar, only split by its lexer)",
 		       cli_color_off(ctx, false));
 		fputs(sql, stdout);
 		if (len == 0 || sql[len - 1] != '\n')

@@ -76,6 +76,25 @@ expect_out "ok: 1 migration in 1 module"
 mm "${M[@]}" validate
 expect_out "ok: 26 migrations in 10 modules"
 
+# validate reports every problem of a run, and statements the grammar could not parse
+V=$TMP/validate
+mkdir -p "$V"
+printf -- '-- +goose Up\nCREATE TABL a(id int);\nSELECT 1;\n' >"$V/00001_typo.sql"
+printf -- '-- +goose Up\nSELECT 1;\n-- +goose StatementEnd\n' >"$V/00002_end.sql"
+printf -- 'SELECT 1;\n-- +goose Up\n' >"$V/00003_before.sql"
+mm --dir "$V" validate
+expect_rc 2
+expect_err "00002_end.sql:3:1: error:"
+expect_err "00003_before.sql:1:1: error:"
+expect_err "00001_typo.sql:2:1: warning: statement not parsed by PostgreSQL's grammar"
+expect_err "2 problems found"
+rm "$V/00002_end.sql" "$V/00003_before.sql"
+mm --dir "$V" validate
+expect_rc 0
+expect_err "00001_typo.sql:2:1: warning: statement not parsed"
+mm inspect "$V/00001_typo.sql"
+expect_out "line 2 (not parsed by PostgreSQL's grammar"
+
 # doctor in --dir mode: no module registry, no module schemas
 new_db
 printf -- '-- +goose Up\nCREATE TABLE t (id int);\n-- +goose Down\nDROP TABLE t;\n' >"$D/00001_bad.sql"

@@ -72,6 +72,28 @@ modmig_status modmig_source_parse(modmig_source *src, modmig_error **err)
 	return rc;
 }
 
+modmig_status modmig_source_parse_each(modmig_source *src, modmig_error_fn fn, void *userdata)
+{
+	modmig_status rc = MODMIG_OK, st;
+	size_t i;
+
+	for (i = 0; i < src->migration_count; i++) {
+		modmig_error *e = NULL;
+
+		st = mm_migration_parse(&src->migrations[i], &e);
+		if (st == MODMIG_OK)
+			continue;
+		if (rc == MODMIG_OK)
+			rc = st;
+		if (fn && e)
+			fn(userdata, e);
+		modmig_error_free(e);
+		if (st == MODMIG_E_NOMEM)
+			break;
+	}
+	return rc;
+}
+
 modmig_status modmig_migration_parse_file(const char *path, modmig_migration **out,
                                           modmig_error **err)
 {
@@ -281,6 +303,20 @@ int modmig_migration_unit_line(const modmig_migration *m, modmig_direction dir, 
 	const mm_section *s = section(m, dir);
 
 	return s && i < s->count ? s->units[i].line : 0;
+}
+
+int modmig_migration_unit_column(const modmig_migration *m, modmig_direction dir, size_t i)
+{
+	const mm_section *s = section(m, dir);
+
+	return s && i < s->count ? s->units[i].column : 0;
+}
+
+bool modmig_migration_unit_parsed(const modmig_migration *m, modmig_direction dir, size_t i)
+{
+	const mm_section *s = section(m, dir);
+
+	return !(s && i < s->count && s->units[i].unparsed);
 }
 
 const char *modmig_migration_lock_timeout(const modmig_migration *m)

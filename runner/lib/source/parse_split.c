@@ -244,6 +244,24 @@ static modmig_status split_chunk(parser *ps, mm_sql_split *split)
 }
 
 /*
+ * The chunk fell back to the lexer: which of its statements did the grammar
+ * refuse? Each is parsed on its own (only in this rare case), so validate
+ * and inspect can name exactly those.
+ */
+static void mark_unparsed(parser *ps)
+{
+	mm_section *sec = ps->stage == STAGE_DOWN ? &ps->out->down : &ps->out->up;
+	mm_unit *u = &sec->units[sec->count - 1];
+	mm_sql_split one = {0};
+	mm_sql_error e = {0};
+
+	u->unparsed = mm_sql_split_text(u->sql, MM_SQL_SPLIT_PARSER, &one, &e) != MODMIG_OK ||
+	              !one.by_parser;
+	mm_sql_split_clear(&one);
+	mm_sql_error_clear(&e);
+}
+
+/*
  * Turn the gathered SQL into units. The split gives statement ranges; the
  * token list tells where real SQL starts and ends inside them, and proves that
  * every token outside comments and semicolons landed in some unit, because
@@ -327,6 +345,8 @@ modmig_status mm_parse_flush(parser *ps, const char *where)
 		                       tok[term].end - tok[start].start, line, column);
 		if (rc)
 			goto cleanup;
+		if (!split.by_parser)
+			mark_unparsed(ps);
 		k = term + 1;
 	}
 	for (; k < n; k++) {

@@ -15,6 +15,8 @@ typedef struct mm_unit {
 	size_t len;
 	int line;   /* 1-based line in the file where the unit's text starts */
 	int column; /* 1-based column of its first character */
+	/* split by the lexer only: the grammar cannot parse it (newer syntax or a typo) */
+	bool unparsed;
 } mm_unit;
 
 typedef struct mm_section {

@@ -330,8 +330,7 @@ static void write_sarif(FILE *out, const modmig_findings *f)
 	      "\"runs\":[{\"tool\":{\"driver\":{\"name\":\"modmig\",\"version\":",
 	      out);
 	cli_json_string(out, modmig_version());
-	fputs(",\"informationUri\":\"https://github.com/modmig/modmig#lint-rules\",\"rules\":[",
-	      out);
+	fputs(",\"rules\":[", out);
 	for (size_t i = 0; modmig_lint_rule_at(i); i++) {
 		const modmig_lint_rule *r = modmig_lint_rule_at(i);
 

@@ -84,7 +84,8 @@ typedef enum modmig_status {
 	MODMIG_E_VERSION = 4,   /* bad file name, duplicate or out-of-range version */
 	MODMIG_E_NOT_FOUND = 5, /* unknown module, version or file */
 	MODMIG_E_REGISTRY = 6,  /* manifest disagrees with the database's module registry */
-	MODMIG_E_REFUSED = 7,   /* refused: production guard, a dependent module */
+	MODMIG_E_REFUSED = 7,   /* refused: production guard, a dependent module, read-only
+	                           server, a migration part-way, no Down section */
 	/* exit 1: database or runtime failure */
 	MODMIG_E_IO = 8,            /* a file could not be read or written */
 	MODMIG_E_CONNECT = 9,       /* could not connect */
@@ -100,8 +101,10 @@ typedef enum modmig_status {
 	MODMIG_E_OUT_OF_ORDER = 18,  /* out-of-order migration refused by strict */
 	MODMIG_E_PLAN_MISMATCH = 19, /* database or files differ from a reviewed plan */
 	MODMIG_E_PENDING = 20,       /* verify policy: migrations are pending */
+	/* exit 1 */
+	MODMIG_E_CANCELLED = 21, /* modmig_db_cancel() (a signal): rolled back and recorded */
 	/* new codes are appended here; not a status, moves as codes are added */
-	MODMIG_STATUS_COUNT = 21
+	MODMIG_STATUS_COUNT = 22
 } modmig_status;
 
 /* The process exit code (0..3) for a status. */
@@ -141,8 +144,20 @@ typedef enum modmig_next_step {
 	                                        or raise the lock timeout */
 	MODMIG_NEXT_RAISE_STATEMENT_TIMEOUT = 11, /* make it faster or raise the statement
 	                                             timeout */
-	MODMIG_NEXT_GRANT = 12 /* grant the role what it lacks (the text gives the SQL) */
-	                       /* new steps are appended here */
+	MODMIG_NEXT_GRANT = 12,          /* grant the role what it lacks (the text gives the SQL) */
+	MODMIG_NEXT_CHECK_UNIT = 13,     /* unit next_unit may have taken effect: make sure it
+	                                    can run again, then modmig_up() with
+	                                    MODMIG_RESUME_CONTINUE (runs it again) or
+	                                    MODMIG_RESUME_RESTART */
+	MODMIG_NEXT_FINISH_PARTWAY = 14, /* a NO TRANSACTION migration (modmig_error_version())
+	                                    stands part-way: finish it with modmig_up() and a
+	                                    resume mode first */
+	MODMIG_NEXT_MARK_ONLY = 15,      /* no Down section: add one, or undo the effects by
+	                                    hand and roll back with mark_only */
+	MODMIG_NEXT_WRITABLE = 16        /* connect to a writable server: the primary, or a
+	                                    user or database without
+	                                    default_transaction_read_only */
+	                                 /* new steps are appended here */
 } modmig_next_step;
 
 /* A stable lowercase name for a step, e.g. "resume". Never NULL. */
@@ -405,6 +420,27 @@ const char *modmig_db_display(const modmig_db *db);
 const char *modmig_db_stripped_search_path(const modmig_db *db);
 /* PostgreSQL's server_version_num. */
 int modmig_db_server_version(const modmig_db *db);
+/*
+ * Cancel what db is running, for an interrupted command. Safe to call from a
+ * signal handler or from another thread while modmig_up() and friends run:
+ * it only sets a flag and sends PostgreSQL's cancel request (PQcancel, with a
+ * cancel object prepared when the connection was made). The running
+ * statement is cancelled and the server rolls its transaction back; the
+ * running call then records what happened in the history (for a NO
+ * TRANSACTION migration, which units took effect), starts nothing new,
+ * releases the lock and returns MODMIG_E_CANCELLED. Returns MODMIG_OK when
+ * the request was sent (or nothing was running), MODMIG_E_CONNECT when it
+ * could not be. Once called, every later run on db is refused: connect again.
+ * Never call it during or after modmig_db_free() of the same db.
+ */
+modmig_status modmig_db_cancel(modmig_db *db);
+/*
+ * Why db refuses to change anything, or NULL when it is writable: a hot
+ * standby (in recovery) or default_transaction_read_only=on, as the server
+ * reported them when the connection was made (no round trip). up, down,
+ * redo, reset and stamp refuse with MODMIG_E_REFUSED before anything runs.
+ */
+const char *modmig_db_read_only(const modmig_db *db);
 
 /* ------------------------------------------------------------------------ */
 /* Status                                                                   */
@@ -489,6 +525,13 @@ typedef struct modmig_down_options {
 	bool dry_run;
 	const char *lock_timeout;
 	const char *statement_timeout;
+	/*
+	 * Drop only the record (version row deleted, "marked_rolled_back" in the
+	 * history) without running the Down section: for a migration that has
+	 * none, whose effects were undone by hand. Without it, rolling back a
+	 * migration that has no Down section is refused (MODMIG_E_REFUSED).
+	 */
+	bool mark_only;
 } modmig_down_options;
 
 void modmig_up_options_init(modmig_up_options *opts);
@@ -577,14 +620,20 @@ typedef enum modmig_severity {
 	  "the history's append-only trigger is missing")                                         \
 	X(STATE,        8, "state",        MODMIG_SEVERITY_ERROR, "modmig's tables are missing")   \
 	X(LINT,         9, "lint",         MODMIG_SEVERITY_ERROR,                                  \
-	  "a lint rule found a hazard in a migration (rule names which)")
+	  "a lint rule found a hazard in a migration (rule names which)")                         \
+	X(UNVERIFIED,  10, "unverified",   MODMIG_SEVERITY_WARNING,                                \
+	  "an applied version has no recorded SHA-256 (adopted): its file cannot be checked")     \
+	X(DUPLICATE,   11, "duplicate",    MODMIG_SEVERITY_ERROR,                                  \
+	  "a version was applied more than once without a rollback between")                     \
+	X(HISTORY_MISMATCH, 12, "history_mismatch", MODMIG_SEVERITY_ERROR,                         \
+	  "the version table and the history disagree on whether a version is applied")
 /* clang-format on */
 
 typedef enum modmig_finding_kind {
 #define MODMIG_X_(name, number, text, severity, doc) MODMIG_FINDING_##name = number,
 	MODMIG_FINDING_KINDS(MODMIG_X_)
 #undef MODMIG_X_
-	        MODMIG_FINDING_KIND_COUNT = 10
+	        MODMIG_FINDING_KIND_COUNT = 13
 } modmig_finding_kind;
 
 /* "changed", "no_file", "pending", ... ("unknown" out of range) */
@@ -610,7 +659,8 @@ typedef struct modmig_findings modmig_findings;
 
 /*
  * Check the database against the files without changing anything. Returns
- * MODMIG_OK when clean, MODMIG_E_CHECK when *out holds findings (it is set in
+ * MODMIG_OK when clean or when *out holds only warnings (unverified),
+ * MODMIG_E_CHECK when it holds an error-severity finding (*out is set in
  * both cases), another status on failure.
  */
 modmig_status modmig_verify(modmig_db *db, modmig_source *src, modmig_findings **out,
@@ -780,13 +830,22 @@ void modmig_checkup_free(modmig_checkup *checkup);
  *   MODMIG_HISTORY_F_PARTWAY   a NO TRANSACTION migration stands part-way: it
  *                              failed or was interrupted, or is being run again
  *   MODMIG_HISTORY_F_REPAIR    an operator's acknowledgement (modmig repair)
+ *   MODMIG_HISTORY_F_UNIT_DONE the unit in failed_unit took effect: the first
+ *                              unit not known to be done is the next one
+ *   MODMIG_HISTORY_F_UNIT_RUNNING the unit in failed_unit was running when
+ *                              the record ends: it may have taken effect
+ * For the part-way events, failed_unit is the unit the event is about
+ * (1-based), so the latest event alone says where a NO TRANSACTION migration
+ * stands: without F_UNIT_DONE, that unit is the first not known to be done.
  * Adding an event is one row here plus the code that records it.
  */
 enum {
 	MODMIG_HISTORY_F_APPLIES = 1,
 	MODMIG_HISTORY_F_UNAPPLIES = 2,
 	MODMIG_HISTORY_F_PARTWAY = 4,
-	MODMIG_HISTORY_F_REPAIR = 8
+	MODMIG_HISTORY_F_REPAIR = 8,
+	MODMIG_HISTORY_F_UNIT_DONE = 16,
+	MODMIG_HISTORY_F_UNIT_RUNNING = 32
 };
 
 /* clang-format off */
@@ -796,7 +855,7 @@ enum {
 	X(ROLLED_BACK,     2, "rolled_back",     MODMIG_HISTORY_F_UNAPPLIES,                       \
 	  "a migration's Down committed")                                                         \
 	X(FAILED,          3, "failed",          MODMIG_HISTORY_F_PARTWAY,                         \
-	  "a migration's Up failed")                                                              \
+	  "a NO TRANSACTION migration's Up failed part-way at unit failed_unit")                  \
 	X(ROLLBACK_FAILED, 4, "rollback_failed", 0, "a migration's Down failed")                    \
 	X(STAMPED,         5, "stamped",         MODMIG_HISTORY_F_APPLIES,                         \
 	  "marked applied without running (adoption)")                                            \
@@ -804,12 +863,14 @@ enum {
 	  "a failed NO TRANSACTION migration continues at its failed unit")                       \
 	X(RESTARTED,       7, "restarted",       MODMIG_HISTORY_F_PARTWAY,                         \
 	  "a failed NO TRANSACTION migration runs again from unit 1")                             \
-	X(UNIT_STARTED,    8, "unit_started",    MODMIG_HISTORY_F_PARTWAY,                         \
-	  "a NO TRANSACTION unit is about to run")                                                \
-	X(UNIT_DONE,       9, "unit_done",       MODMIG_HISTORY_F_PARTWAY,                         \
-	  "a NO TRANSACTION unit took effect")                                                    \
+	X(UNIT_STARTED,    8, "unit_started",                                                      \
+	  MODMIG_HISTORY_F_PARTWAY | MODMIG_HISTORY_F_UNIT_RUNNING,                               \
+	  "NO TRANSACTION unit failed_unit is about to run")                                      \
+	X(UNIT_DONE,       9, "unit_done",                                                         \
+	  MODMIG_HISTORY_F_PARTWAY | MODMIG_HISTORY_F_UNIT_DONE,                                  \
+	  "NO TRANSACTION unit failed_unit took effect")                                          \
 	X(INTERRUPTED,    10, "interrupted",     0,                                                \
-	  "a migration was cancelled by a signal or the cancel call")                             \
+	  "a migration was cancelled at unit failed_unit and rolled back: nothing of it remains")  \
 	X(ACKNOWLEDGED,   11, "acknowledged",    MODMIG_HISTORY_F_REPAIR,                          \
 	  "an out-of-order migration was acknowledged")                                           \
 	X(CHECKSUM_ACCEPTED, 12, "checksum_accepted", MODMIG_HISTORY_F_REPAIR,                     \
@@ -821,7 +882,11 @@ enum {
 	X(REGISTRY_CLEARED, 15, "registry_cleared", MODMIG_HISTORY_F_REPAIR,                       \
 	  "a module registry that nothing was applied under was cleared")                         \
 	X(MARKED_ROLLED_BACK, 16, "marked_rolled_back", MODMIG_HISTORY_F_UNAPPLIES,                \
-	  "the record of a migration was removed without running its Down")
+	  "the record of a migration was removed without running its Down")                       \
+	X(FAILED_ATOMIC,  17, "failed_atomic",   0,                                                \
+	  "a transactional migration failed at unit failed_unit and was rolled back")             \
+	X(INTERRUPTED_PARTWAY, 18, "interrupted_partway", MODMIG_HISTORY_F_PARTWAY,                \
+	  "a NO TRANSACTION migration was cancelled; unit failed_unit did not take effect")
 /* clang-format on */
 
 typedef enum modmig_history_event {
@@ -829,7 +894,7 @@ typedef enum modmig_history_event {
 #define MODMIG_X_(name, number, text, flags, doc) MODMIG_HISTORY_##name = number,
 	MODMIG_HISTORY_EVENTS(MODMIG_X_)
 #undef MODMIG_X_
-	        MODMIG_HISTORY_EVENT_COUNT = 17
+	        MODMIG_HISTORY_EVENT_COUNT = 19
 } modmig_history_event;
 
 /* The stored name of an event ("applied", ...), or NULL for an unknown value. */
@@ -852,7 +917,7 @@ typedef struct modmig_history_row {
 	const char *db_user;
 	const char *client_host;
 	const char *at;    /* "YYYY-MM-DD HH:MM:SS+TZ" */
-	int failed_unit;   /* 1-based, 0 when none */
+	int failed_unit;   /* the unit the event is about (1-based), 0 when none */
 	const char *error; /* or NULL */
 } modmig_history_row;
 

@@ -561,6 +561,7 @@ int cli_connect(cli_context *ctx, modmig_db **out)
 		rc = cli_report_failure(ctx, st, err);
 		goto cleanup;
 	}
+	cli_signals_arm(*out);
 	modmig_db_set_log(*out, cli_log_event, ctx);
 	modmig_db_set_lock_timeout(*out, ctx->lock_timeout_ms);
 	if (ctx->verbosity > 0)

@@ -256,6 +256,20 @@ int cli_connect(cli_context *ctx, modmig_db **out);
  * manifest or module fails before connecting (cmd_online.c).
  */
 int cli_open_online(cli_context *ctx, const char *module, modmig_source **src, modmig_db **db);
+
+/* ---- signals (signals.c) ------------------------------------------------- */
+
+/*
+ * Online commands run with SIGINT, SIGTERM and SIGHUP armed (cli_connect):
+ * the first cancels what db runs (modmig_db_cancel), the second exits at
+ * once. cli_disconnect() disarms and frees db.
+ */
+void cli_signals_arm(modmig_db *db);
+void cli_disconnect(modmig_db *db);
+/* The signal received (0 when none), its exit code (130 or 143) and name. */
+int cli_signal_received(void);
+int cli_signal_exit_code(void);
+const char *cli_signal_name(void);
 /* An exit code for --module NAME: 0 when the source has it, else 2 (reported). */
 int cli_check_module(const cli_context *ctx, const modmig_source *src, const char *name);
 

@@ -107,6 +107,12 @@ int modmig_cli_main(int argc, char **argv, const modmig_cli_config *config)
 		goto cleanup;
 	}
 	rc = cmd->run(&ctx, cmd, argc, argv);
+	/* a signal that came when nothing was left to cancel still ends the run as one */
+	if (cli_signal_received() && rc != cli_signal_exit_code()) {
+		fprintf(stderr, "modmig: interrupted by %s\n", cli_signal_name());
+		cli_json_error(&ctx, MODMIG_E_CANCELLED, NULL, "interrupted", NULL, NULL);
+		rc = cli_signal_exit_code();
+	}
 	/*
 	 * Every failure is reported through output.c, which writes --json's error
 	 * document; this is the net under a path that forgot to (exit 3 is a

@@ -305,7 +305,7 @@ int cli_cmd_up(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 cleanup:
 	modmig_result_free(result);
 	modmig_error_free(err);
-	modmig_db_free(db);
+	cli_disconnect(db);
 	modmig_source_free(src);
 	return rc;
 }
@@ -338,6 +338,10 @@ static int run_rollback(cli_context *ctx, const cli_command *cmd, int argc, char
 	while ((c = cli_getopt(&p)) != -1) {
 		if (c == CLI_OPT_TO && cli_parse_version(ctx, "--to", optarg, &opts.to))
 			continue;
+		if (c == CLI_OPT_MARK_ONLY) {
+			opts.mark_only = true;
+			continue;
+		}
 		if (c == CLI_OPT_MODULE || c == CLI_OPT_YES) {
 			opts.module = c == CLI_OPT_MODULE ? optarg : opts.module;
 			yes = yes || c == CLI_OPT_YES;
@@ -382,7 +386,7 @@ cleanup:
 	cli_parser_free(&p);
 	modmig_result_free(result);
 	modmig_error_free(err);
-	modmig_db_free(db);
+	cli_disconnect(db);
 	modmig_source_free(src);
 	return rc;
 }
@@ -422,7 +426,7 @@ int cli_cmd_version(cli_context *ctx, const cli_command *cmd, int argc, char **a
 	else
 		printf("%" PRId64 "\n", version);
 cleanup:
-	modmig_db_free(db);
+	cli_disconnect(db);
 	modmig_source_free(src);
 	return rc;
 }

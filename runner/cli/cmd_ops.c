@@ -31,6 +31,8 @@ static void version_text(char buf[32], int64_t version)
 
 static cli_color finding_color(modmig_finding_kind kind)
 {
+	if (kind == MODMIG_FINDING_UNVERIFIED)
+		return CLI_YELLOW;
 	return kind == MODMIG_FINDING_PENDING || kind == MODMIG_FINDING_MISSING ? CLI_YELLOW
 	                                                                        : CLI_RED;
 }
@@ -57,7 +59,8 @@ static void print_findings_json(const modmig_findings *f)
 	fputs("]\n", stdout);
 }
 
-static void print_findings(const cli_context *ctx, const modmig_findings *f)
+/* warnings_only: every finding is a warning (verify is clean) */
+static void print_findings(const cli_context *ctx, const modmig_findings *f, bool warnings_only)
 {
 	size_t counts[MODMIG_FINDING_KIND_COUNT] = {0}, n = modmig_findings_count(f);
 	char version[32];
@@ -76,7 +79,11 @@ static void print_findings(const cli_context *ctx, const modmig_findings *f)
 		       message ? message : x->message);
 		free(message);
 	}
-	printf("%zu problem%s found:", n, n == 1 ? "" : "s");
+	if (warnings_only)
+		printf("%sok%s with %zu warning%s:", cli_color_on(ctx, false, CLI_GREEN),
+		       cli_color_off(ctx, false), n, n == 1 ? "" : "s");
+	else
+		printf("%zu problem%s found:", n, n == 1 ? "" : "s");
 	for (size_t k = 0, first = 1; k < MODMIG_FINDING_KIND_COUNT; k++) {
 		if (!counts[k])
 			continue;
@@ -110,17 +117,17 @@ int cli_cmd_verify(cli_context *ctx, const cli_command *cmd, int argc, char **ar
 	rc = modmig_exit_code(st);
 	if (ctx->json)
 		print_findings_json(findings);
-	else if (st == MODMIG_OK)
+	else if (st == MODMIG_OK && modmig_findings_count(findings) == 0)
 		printf("%sok%s: %zu applied migration%s verified\n",
 		       cli_color_on(ctx, false, CLI_GREEN), cli_color_off(ctx, false),
 		       modmig_source_migration_count(src),
 		       modmig_source_migration_count(src) == 1 ? "" : "s");
 	else
-		print_findings(ctx, findings);
+		print_findings(ctx, findings, st == MODMIG_OK);
 cleanup:
 	modmig_findings_free(findings);
 	modmig_error_free(err);
-	modmig_db_free(db);
+	cli_disconnect(db);
 	modmig_source_free(src);
 	return rc;
 }
@@ -243,7 +250,7 @@ cleanup:
 	modmig_checkup_free(checkup);
 	modmig_error_free(err);
 	modmig_error_free(cerr);
-	modmig_db_free(db);
+	cli_disconnect(db);
 	modmig_source_free(src);
 	return rc;
 }
@@ -406,7 +413,7 @@ cleanup:
 	cli_parser_free(&p);
 	modmig_history_free(history);
 	modmig_error_free(err);
-	modmig_db_free(db);
+	cli_disconnect(db);
 	modmig_source_free(src);
 	return rc;
 }
@@ -538,7 +545,7 @@ cleanup:
 	free(log.stamped);
 	modmig_result_free(result);
 	modmig_error_free(err);
-	modmig_db_free(db);
+	cli_disconnect(db);
 	modmig_source_free(src);
 	return rc;
 }

@@ -119,7 +119,7 @@ int cli_cmd_plan(cli_context *ctx, const cli_command *cmd, int argc, char **argv
 cleanup:
 	modmig_result_free(result);
 	modmig_error_free(err);
-	modmig_db_free(db);
+	cli_disconnect(db);
 	modmig_source_free(src);
 	return rc;
 }

@@ -281,7 +281,7 @@ cleanup:
 	free(json);
 	modmig_schema_free(schema);
 	modmig_error_free(err);
-	modmig_db_free(db);
+	cli_disconnect(db);
 	modmig_source_free(src);
 	return rc;
 }
@@ -495,7 +495,7 @@ cleanup:
 	modmig_schema_diff_free(diff);
 	modmig_error_free(err);
 	modmig_error_free(close_err);
-	modmig_db_free(db);
+	cli_disconnect(db);
 	modmig_source_free(src);
 	return rc;
 }

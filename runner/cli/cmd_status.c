@@ -266,7 +266,7 @@ cleanup:
 	free(modules);
 	modmig_report_free(report);
 	modmig_error_free(err);
-	modmig_db_free(db);
+	cli_disconnect(db);
 	modmig_source_free(src);
 	return rc;
 }

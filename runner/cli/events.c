@@ -89,7 +89,9 @@ void cli_log_event(void *userdata, const modmig_event *event)
 			print_migration_line(ctx, stdout, "stamped", CLI_CYAN, event);
 		break;
 	case MODMIG_EVENT_FAILED:
-		print_migration_line(ctx, stderr, "failed", CLI_RED, event);
+		/* an interruption is reported in one line at the end */
+		if (!cli_signal_received())
+			print_migration_line(ctx, stderr, "failed", CLI_RED, event);
 		break;
 	case MODMIG_EVENT_DRY_RUN:
 		if (!ctx->json)

@@ -64,10 +64,26 @@ char *cli_error_hint(const modmig_error *err)
 		reason = "";
 	switch (modmig_error_next_step(err)) {
 	case MODMIG_NEXT_RESUME:
+		if (code == MODMIG_E_CANCELLED)
+			return format("%s%srun 'modmig up --resume' to continue at unit %d, or "
+			              "'modmig up --restart' to run it again from unit 1",
+			              reason, sep, modmig_error_next_unit(err));
 		return format(
 		        "%s%sfix the cause, then run 'modmig up --resume' to continue at unit "
 		        "%d, or 'modmig up --restart' to run it again from unit 1",
 		        reason, sep, modmig_error_next_unit(err));
+	case MODMIG_NEXT_CHECK_UNIT:
+		return format("check whether unit %d took effect and make sure it can run again; "
+		              "then run 'modmig up --resume' to run it again and continue, or "
+		              "'modmig up --restart' to run the migration again from unit 1",
+		              modmig_error_next_unit(err));
+	case MODMIG_NEXT_FINISH_PARTWAY:
+		return format("finish it first with 'modmig up --resume' or 'modmig up --restart'; "
+		              "nothing was changed");
+	case MODMIG_NEXT_MARK_ONLY:
+		return format("add a Down section to the file, or undo its effects by hand and "
+		              "drop only the record with 'modmig down --mark-only'; nothing was "
+		              "changed");
 	case MODMIG_NEXT_RUN_UP:
 		return code == MODMIG_E_USAGE ? format("run up without --resume or --restart")
 		                              : format("run 'modmig up'");
@@ -254,6 +270,21 @@ int cli_report_error(const cli_context *ctx, const modmig_error *err)
 
 int cli_report_failure(const cli_context *ctx, modmig_status st, const modmig_error *err)
 {
+	/*
+	 * Interrupted: one line that says what was kept and what to do next (the
+	 * library recorded it and released the lock), then 130 or 143.
+	 */
+	if (cli_signal_received()) {
+		char *hint = err ? cli_error_hint(err) : NULL;
+		const char *text = hint ? hint : err ? modmig_error_hint(err) : NULL;
+
+		fprintf(stderr, "modmig: interrupted by %s: %s%s%s\n", cli_signal_name(),
+		        err ? modmig_error_message(err) : modmig_status_name(st), text ? "; " : "",
+		        text ? text : "");
+		cli_json_error(ctx, MODMIG_E_CANCELLED, err, "interrupted", text, NULL);
+		free(hint);
+		return cli_signal_exit_code();
+	}
 	if (err)
 		return cli_report_error(ctx, err);
 	if (st == MODMIG_E_NOMEM)

@@ -7,7 +7,9 @@
 source "$(dirname "$0")/lib.sh"
 
 goose_file() { mkdir -p "$1"; cat >"$1/$2"; }
-events() { sql "SELECT string_agg(event, ',' ORDER BY id) FROM $(history_table) WHERE version = $1"; }
+# the outcome events; unit progress (unit_started, unit_done) is checked on its own
+events() { sql "SELECT string_agg(event, ',' ORDER BY id) FROM $(history_table) WHERE version = $1 AND event NOT LIKE 'unit\_%'"; }
+progress() { sql "SELECT string_agg(event || ':' || coalesce(failed_unit::text, '-'), ',' ORDER BY id) FROM $(history_table) WHERE version = $1"; }
 history_count() { sql "SELECT count(*) FROM $(history_table)"; }
 invalid_index() { sql "SELECT count(*) FROM pg_index WHERE indexrelid = to_regclass('$1') AND NOT indisvalid"; }
 
@@ -44,7 +46,11 @@ expect_err "modmig up --resume"
 expect_err "modmig up --restart"
 expect_eq "$(applied_versions)" "1" "only migration 1 is applied"
 expect_eq "$(events 2)" "failed" "history: failed"
-expect_sql "SELECT failed_unit FROM $(history_table) WHERE version = 2" "3"
+expect_eq "$(progress 2)" "unit_started:1,unit_done:1,unit_started:2,unit_done:2,unit_started:3,failed:3" \
+  "history: each unit's progress, then the failure at unit 3"
+expect_sql "SELECT error FROM $(history_table) WHERE version = 2 AND event = 'failed'" \
+  'line 5:1: SQLSTATE 23505: migration 2 failed: could not create unique index "rs_items_id"'
+expect_sql "SELECT failed_unit FROM $(history_table) WHERE version = 2 AND event = 'failed'" "3"
 expect_sql "SELECT count(*) FROM rs_items" "3"
 expect_eq "$(invalid_index rs_items_id)" "1" "the failed concurrent build left an invalid index"
 expect_sql "SELECT to_regclass('rs_after') IS NULL" "t"

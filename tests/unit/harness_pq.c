@@ -516,7 +516,38 @@ const char *PQparameterStatus(const PGconn *conn, const char *paramName)
 {
 	if (!conn || !paramName)
 		return NULL;
-	return strcmp(paramName, "server_version") == 0 ? "17.0" : NULL;
+	if (strcmp(paramName, "server_version") == 0)
+		return "17.0";
+	/* a PostgreSQL 14+ primary reports both at startup: writable, no round trip */
+	if (strcmp(paramName, "in_hot_standby") == 0 ||
+	    strcmp(paramName, "default_transaction_read_only") == 0)
+		return "off";
+	return NULL;
+}
+
+/*
+ * Cancel requests go to the server on a connection of their own; the shim
+ * has no server, so a cancel object is a token and a cancel succeeds.
+ */
+struct pg_cancel {
+	int unused;
+};
+
+PGcancel *PQgetCancel(PGconn *conn)
+{
+	return conn ? calloc(1, sizeof(PGcancel)) : NULL;
+}
+
+void PQfreeCancel(PGcancel *cancel)
+{
+	free(cancel);
+}
+
+int PQcancel(PGcancel *cancel, char *errbuf, int errbufsize)
+{
+	if (!cancel && errbuf && errbufsize > 0)
+		errbuf[0] = '\0';
+	return cancel != NULL;
 }
 
 char *PQuser(const PGconn *conn)

@@ -270,6 +270,78 @@ static void test_failed_step_is_marked(void **state)
 	mm_plan_clear(&p);
 }
 
+/* The latest event alone says where a NO TRANSACTION migration stands. */
+static void latest_event(fixture *f, modmig_history_event kind, int unit)
+{
+	fx_init(f);
+	add_file(f, 1001);
+	f->events[0].version = 1001;
+	f->events[0].event = (char *)modmig_history_event_name(kind);
+	f->events[0].kind = kind;
+	f->events[0].failed_unit = unit;
+	f->st.event_count = 1;
+}
+
+static void test_unit_progress_gives_the_next_unit(void **state)
+{
+	static const struct {
+		modmig_history_event kind;
+		int unit;
+		bool failed;
+		int next;
+		bool unknown;
+	} cases[] = {
+	        /* crashed while unit 2 ran: unit 2 is the one to run again, maybe done */
+	        {MODMIG_HISTORY_UNIT_STARTED, 2, true, 2, true},
+	        /* unit 2 done, unit 3 not recorded as started: continue at 3 */
+	        {MODMIG_HISTORY_UNIT_DONE, 2, true, 3, false},
+	        {MODMIG_HISTORY_INTERRUPTED_PARTWAY, 2, true, 2, false},
+	        {MODMIG_HISTORY_RESUMED, 3, true, 3, false},
+	        /* a transactional migration that failed or was interrupted left nothing */
+	        {MODMIG_HISTORY_FAILED_ATOMIC, 2, false, 0, false},
+	        {MODMIG_HISTORY_INTERRUPTED, 2, false, 0, false},
+	};
+	fixture f;
+	mm_plan p;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		latest_event(&f, cases[i].kind, cases[i].unit);
+		assert_int_equal(mm_plan_up(f.migs, f.mig_count, &f.st, NULL, NULL, &p, NULL),
+		                 MODMIG_OK);
+		assert_int_equal(p.count, 1);
+		assert_int_equal(p.steps[0].failed, cases[i].failed);
+		if (cases[i].failed) {
+			assert_int_equal(p.steps[0].failed_unit, cases[i].next);
+			assert_int_equal(p.steps[0].unit_unknown, cases[i].unknown);
+		}
+		mm_plan_clear(&p);
+	}
+}
+
+/* down, redo and reset refuse while a migration stands part-way; a failed_atomic does not block */
+static void test_partway_blocks_rollbacks(void **state)
+{
+	fixture f;
+	modmig_error *err = NULL;
+
+	(void)state;
+	latest_event(&f, MODMIG_HISTORY_UNIT_STARTED, 1);
+	f.src.migrations = f.migs;
+	f.src.migration_count = f.mig_count;
+	assert_int_equal(mm_plan_check_partway(&f.src, &f.st, "roll back", &err), MODMIG_E_REFUSED);
+	assert_non_null(
+	        strstr(modmig_error_message(err),
+	               "cannot roll back while NO TRANSACTION migration 1001 stands part-way"));
+	assert_int_equal(modmig_exit_code(modmig_error_code(err)), 2);
+	modmig_error_free(err);
+	latest_event(&f, MODMIG_HISTORY_FAILED_ATOMIC, 1);
+	f.src.migrations = f.migs;
+	f.src.migration_count = f.mig_count;
+	assert_int_equal(mm_plan_check_partway(&f.src, &f.st, "roll back", NULL), MODMIG_OK);
+}
+
 /* Applied in the order 3001, 1001, 2002, 2001: down follows that, newest first. */
 static void down_fixture(fixture *f)
 {
@@ -414,6 +486,8 @@ int main(void)
 	        cmocka_unit_test(test_out_of_order_within_module),
 	        cmocka_unit_test(test_strict_across_modules_is_fine),
 	        cmocka_unit_test(test_failed_step_is_marked),
+	        cmocka_unit_test(test_unit_progress_gives_the_next_unit),
+	        cmocka_unit_test(test_partway_blocks_rollbacks),
 	        cmocka_unit_test(test_down_by_apply_order),
 	        cmocka_unit_test(test_down_module),
 	        cmocka_unit_test(test_down_needs_the_file),

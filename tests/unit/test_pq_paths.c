@@ -304,6 +304,11 @@ static void tx_commit_fails(void **state)
 	         HPQ_RESULTS(HPQ_OK("BEGIN"), HPQ_OK("CREATE TABLE"), HPQ_OK("CREATE INDEX"),
 	                     HPQ_OK("INSERT 0 1"), HPQ_OK("INSERT 0 1"), serialization),
 	         .after = PQTRANS_IDLE},
+	        {HPQ_EXEC("BEGIN;\n" HISTORY_ROW("failed_atomic", "1001", "01001_create_t.sql",
+	                                         SHA_TX, HPQ_ANY " / 1000.0", "NULL",
+	                                         "'SQLSTATE 40001: " HPQ_ANY "'") "COMMIT;\n"),
+	         .match = HPQ_GLOB,
+	         HPQ_RESULTS(HPQ_OK("BEGIN"), HPQ_OK("INSERT 0 1"), HPQ_OK("COMMIT"))},
 	        {HPQ_FINISH},
 	};
 
@@ -343,6 +348,11 @@ static void tx_commit_deferred_constraint(void **state)
 	                     HPQ_OK("INSERT 0 1"), HPQ_OK("INSERT 0 1"),
 	                     HPQ_ERROR("23503", "insert or update on table \"t\" violates foreign "
 	                                        "key constraint \"t_id_fkey\""))},
+	        {HPQ_EXEC("BEGIN;\n" HISTORY_ROW("failed_atomic", "1001", "01001_create_t.sql",
+	                                         SHA_TX, HPQ_ANY " / 1000.0", "NULL",
+	                                         "'SQLSTATE 23503: " HPQ_ANY "'") "COMMIT;\n"),
+	         .match = HPQ_GLOB,
+	         HPQ_RESULTS(HPQ_OK("BEGIN"), HPQ_OK("INSERT 0 1"), HPQ_OK("COMMIT"))},
 	        {HPQ_FINISH},
 	};
 
@@ -383,6 +393,11 @@ static void tx_unit_error_rolls_back(void **state)
 	        {HPQ_SEND_QUERY(tx_composed), HPQ_RESULTS(HPQ_OK("BEGIN"), exists),
 	         .after = PQTRANS_INERROR},
 	        {HPQ_EXEC("ROLLBACK"), HPQ_RESULTS(HPQ_OK("ROLLBACK"))},
+	        {HPQ_EXEC("BEGIN;\n" HISTORY_ROW(
+	                 "failed_atomic", "1001", "01001_create_t.sql", SHA_TX, HPQ_ANY " / 1000.0",
+	                 "1", "'line 2:14: SQLSTATE 42P07: " HPQ_ANY "'") "COMMIT;\n"),
+	         .match = HPQ_GLOB,
+	         HPQ_RESULTS(HPQ_OK("BEGIN"), HPQ_OK("INSERT 0 1"), HPQ_OK("COMMIT"))},
 	        {HPQ_FINISH},
 	};
 
@@ -442,16 +457,25 @@ static void notx_connection_lost(void **state)
 	modmig_result *result = NULL;
 	modmig_error *err = NULL;
 	mm_step step;
+	/*
+	 * Each unit is recorded as started before it is sent, and unit 1 as done
+	 * with unit 2's start. Once the connection is lost nothing more can be
+	 * recorded: the history's last word, unit 2 started, is accurate.
+	 */
 	const hpq_step script[] = {
+	        {HPQ_EXEC("BEGIN;\n" HISTORY_ROW("unit_started", "1002", "01002_index_u.sql",
+	                                         SHA_NOTX, SERVER_DURATION, "1",
+	                                         "NULL") "COMMIT;\n"),
+	         HPQ_RESULTS(HPQ_OK("BEGIN"), HPQ_OK("INSERT 0 1"), HPQ_OK("COMMIT"))},
 	        {HPQ_SEND_QUERY("CREATE TABLE u (id int);"), HPQ_RESULTS(HPQ_OK("CREATE TABLE"))},
+	        {HPQ_EXEC("BEGIN;\n" HISTORY_ROW("unit_done", "1002", "01002_index_u.sql", SHA_NOTX,
+	                                         SERVER_DURATION, "1", "NULL")
+	                          HISTORY_ROW("unit_started", "1002", "01002_index_u.sql", SHA_NOTX,
+	                                      SERVER_DURATION, "2", "NULL") "COMMIT;\n"),
+	         HPQ_RESULTS(HPQ_OK("BEGIN"), HPQ_OK("INSERT 0 1"), HPQ_OK("INSERT 0 1"),
+	                     HPQ_OK("COMMIT"))},
 	        {HPQ_SEND_QUERY("CREATE INDEX CONCURRENTLY u_id ON u (id);"),
 	         HPQ_RESULTS(HPQ_LOST)},
-	        {HPQ_EXEC("BEGIN;\n" HISTORY_ROW(
-	                 "failed", "1002", "01002_index_u.sql", SHA_NOTX, HPQ_ANY " / 1000.0", "2",
-	                 "'migration 1002 failed: server closed the connection "
-	                 "unexpectedly'") "COMMIT;\n"),
-	         .match = HPQ_GLOB},
-	        {HPQ_EXEC("ROLLBACK")},
 	        {HPQ_FINISH},
 	};
 
@@ -805,6 +829,11 @@ static void session_releases_lock_after_failure(void **state)
 	                     HPQ_ERROR("42501", "permission denied for schema public")),
 	         .after = PQTRANS_INERROR},
 	        {HPQ_EXEC("ROLLBACK"), HPQ_RESULTS(HPQ_OK("ROLLBACK"))},
+	        {HPQ_EXEC("BEGIN;\n" HISTORY_ROW(
+	                 "failed_atomic", "1001", "01001_create_t.sql", SHA_TX, HPQ_ANY " / 1000.0",
+	                 "2", "'line 3:1: SQLSTATE 42501: " HPQ_ANY "'") "COMMIT;\n"),
+	         .match = HPQ_GLOB,
+	         HPQ_RESULTS(HPQ_OK("BEGIN"), HPQ_OK("INSERT 0 1"), HPQ_OK("COMMIT"))},
 	        {HPQ_EXEC_PARAMS(UNLOCK), .params = HPQ_PARAMS(f->key),
 	         HPQ_RESULTS(HPQ_TUPLES(1, 1, "t"))},
 	        {HPQ_FINISH},

@@ -30,6 +30,7 @@ static const struct {
         [MODMIG_E_INCOMPLETE] = {"incomplete", 1},
         [MODMIG_E_NOMEM] = {"nomem", 1},
         [MODMIG_E_INTERNAL] = {"internal", 1},
+        [MODMIG_E_CANCELLED] = {"cancelled", 1},
         [MODMIG_E_CHECK] = {"check", 3},
         [MODMIG_E_STALE] = {"stale", 3},
         [MODMIG_E_OUT_OF_ORDER] = {"out_of_order", 3},
@@ -58,6 +59,10 @@ static const char *const next_step_names[] = {
         [MODMIG_NEXT_RAISE_LOCK_TIMEOUT] = "raise_lock_timeout",
         [MODMIG_NEXT_RAISE_STATEMENT_TIMEOUT] = "raise_statement_timeout",
         [MODMIG_NEXT_GRANT] = "grant",
+        [MODMIG_NEXT_CHECK_UNIT] = "check_unit",
+        [MODMIG_NEXT_FINISH_PARTWAY] = "finish_partway",
+        [MODMIG_NEXT_MARK_ONLY] = "mark_only",
+        [MODMIG_NEXT_WRITABLE] = "writable",
 };
 
 const char *modmig_next_step_name(modmig_next_step step)

@@ -229,6 +229,9 @@ static void check_findings(modmig_checkup *c, const modmig_findings *f)
 	for (i = 0; i < modmig_findings_count(f); i++) {
 		modmig_finding_kind k = modmig_findings_at(f, i)->kind;
 
+		/* warnings (unverified adopted rows) do not make a setup unhealthy */
+		if (modmig_findings_at(f, i)->severity == MODMIG_SEVERITY_WARNING)
+			continue;
 		if (k == MODMIG_FINDING_PENDING || k == MODMIG_FINDING_MISSING ||
 		    k == MODMIG_FINDING_STATE || (int)k < 0 || (int)k >= MODMIG_FINDING_KIND_COUNT)
 			continue;

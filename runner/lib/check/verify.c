@@ -11,10 +11,19 @@
 
 #define TRIGGER_COUNT 2 /* modmig_append_only and modmig_no_truncate (store.c) */
 
-/* The SHA-256 recorded by the latest applied or stamped event of a version. */
+/*
+ * What the history and the version table say about one version beyond the
+ * state read: the SHA-256 of its latest applied or stamped event, whether it
+ * was applied more than once without a rollback between, and whether the
+ * history's last word on it is applied or rolled back.
+ */
 typedef struct recorded {
 	int64_t version;
-	char *sha256;
+	bool has_sum;      /* an applied or stamped event exists */
+	char *sha256;      /* its SHA-256, NULL when it recorded none */
+	int event_applies; /* applying events since the last rollback (history) */
+	int row_applies;   /* is_applied rows since the last is_applied = false row */
+	int history;       /* -1: no applying or rolling-back event, 0: rolled back, 1: applied */
 } recorded;
 
 typedef struct checks {
@@ -148,37 +157,66 @@ static void checks_clear(checks *c)
 }
 
 /*
- * One query: the history's enabled protective triggers (row 0) and, when the
- * history exists, each version's latest applied or stamped checksum.
+ * One query: the history's enabled protective triggers (kind 0) and per
+ * version: the latest applied or stamped checksum (1), applying events since
+ * the last rollback when more than one (2), the history's last word (3), and
+ * applied rows of the version table since its last is_applied = false row
+ * when more than one (4). Window functions keep it one pass per table.
  */
+static char *checks_sql(const mm_names *n, const mm_state *st, const char *applies,
+                        const char *unapplies)
+{
+	const char *h = n->table[MM_TABLE_HISTORY];
+	mm_buf b;
+
+	mm_buf_init(&b);
+	mm_buf_puts(&b, "select 0, 0::bigint, count(*)::text from pg_trigger where tgrelid = "
+	                "to_regclass($1) and not tgisinternal and tgenabled <> 'D' and tgname in "
+	                "('modmig_append_only', 'modmig_no_truncate')");
+	if (st->has[MM_TABLE_HISTORY]) {
+		mm_buf_printf(&b,
+		              " union all select 1, version, sha256 from (select distinct on "
+		              "(version) version, sha256 from %s where version is not null and "
+		              "event in (%s) order by version, id desc) h",
+		              h, applies);
+		mm_buf_printf(&b,
+		              " union all select 2, version, count(*)::text from (select version, "
+		              "event, id, max(case when event in (%s) then id end) over (partition "
+		              "by version) as off from %s where version is not null and event in "
+		              "(%s, %s)) h where event in (%s) and id > coalesce(off, 0) group by "
+		              "version having count(*) > 1",
+		              unapplies, h, applies, unapplies, applies);
+		mm_buf_printf(&b,
+		              " union all select 3, version, (event in (%s))::text from (select "
+		              "distinct on (version) version, event from %s where version is not "
+		              "null and event in (%s, %s) order by version, id desc) h",
+		              applies, h, applies, unapplies);
+	}
+	if (st->has[MM_TABLE_VERSION])
+		mm_buf_printf(&b,
+		              " union all select 4, version_id, count(*)::text from (select "
+		              "version_id, is_applied, id, max(case when not is_applied then id "
+		              "end) over (partition by version_id) as off from %s) v where "
+		              "is_applied and version_id <> 0 and id > coalesce(off, 0) group by "
+		              "version_id having count(*) > 1",
+		              n->table[MM_TABLE_VERSION]);
+	mm_buf_puts(&b, " order by 2, 1");
+	return mm_buf_take(&b);
+}
+
 static modmig_status read_checks(modmig_db *db, const mm_names *n, const mm_state *st, checks *out,
                                  modmig_error **err)
 {
 	modmig_status rc = MODMIG_OK;
 	const char *params[1] = {n->table[MM_TABLE_HISTORY]};
 	PGresult *res = NULL;
-	mm_buf b;
-	char *sql = NULL, *applies = NULL;
+	char *sql = NULL, *applies = NULL, *unapplies = NULL;
 	int rows, i;
 
 	memset(out, 0, sizeof(*out));
-	mm_buf_init(&b);
 	applies = mm_event_sql_list(MODMIG_HISTORY_F_APPLIES);
-	if (!applies) {
-		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
-		goto cleanup;
-	}
-	mm_buf_puts(&b, "select 0::bigint, count(*)::text from pg_trigger where tgrelid = "
-	                "to_regclass($1) and not tgisinternal and tgenabled <> 'D' and tgname in "
-	                "('modmig_append_only', 'modmig_no_truncate')");
-	if (st->has[MM_TABLE_HISTORY])
-		mm_buf_printf(&b,
-		              " union all select version, sha256 from (select distinct on "
-		              "(version) version, sha256 from %s where version is not null and "
-		              "event in (%s) order by version, id desc) h",
-		              n->table[MM_TABLE_HISTORY], applies);
-	mm_buf_puts(&b, " order by 1");
-	sql = mm_buf_take(&b);
+	unapplies = mm_event_sql_list(MODMIG_HISTORY_F_UNAPPLIES);
+	sql = applies && unapplies ? checks_sql(n, st, applies, unapplies) : NULL;
 	if (!sql) {
 		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
 		goto cleanup;
@@ -195,20 +233,37 @@ static modmig_status read_checks(modmig_db *db, const mm_names *n, const mm_stat
 		goto cleanup;
 	}
 	for (i = 0; i < rows; i++) {
-		int64_t version = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		int kind = atoi(PQgetvalue(res, i, 0));
+		int64_t version = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+		const char *text = PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2);
+		recorded *r;
 
-		if (version == 0 && i == 0) {
-			out->triggers = atoi(PQgetvalue(res, i, 1));
+		if (kind == 0) {
+			out->triggers = text ? atoi(text) : 0;
 			continue;
 		}
-		out->sums[out->sum_count].version = version;
-		out->sums[out->sum_count].sha256 =
-		        PQgetisnull(res, i, 1) ? NULL : mm_strdup(PQgetvalue(res, i, 1));
-		out->sum_count++;
+		/* rows come by version, so one version's kinds are adjacent */
+		if (!out->sum_count || out->sums[out->sum_count - 1].version != version) {
+			r = &out->sums[out->sum_count++];
+			r->version = version;
+			r->history = -1;
+		}
+		r = &out->sums[out->sum_count - 1];
+		if (kind == 1) {
+			r->has_sum = true;
+			r->sha256 = text ? mm_strdup(text) : NULL;
+		} else if (kind == 2) {
+			r->event_applies = text ? atoi(text) : 0;
+		} else if (kind == 3) {
+			r->history = text && strcmp(text, "true") == 0 ? 1 : 0;
+		} else if (kind == 4) {
+			r->row_applies = text ? atoi(text) : 0;
+		}
 	}
 cleanup:
 	PQclear(res);
 	free(applies);
+	free(unapplies);
 	free(sql);
 	if (rc != MODMIG_OK)
 		checks_clear(out);
@@ -328,7 +383,7 @@ static void check_row(modmig_findings *f, const modmig_source *src, const mm_sta
 	switch (r->state) {
 	case MODMIG_STATE_APPLIED:
 		sum = find_sum(c, r->version);
-		if (sum && sum->sha256 && strcmp(sum->sha256, m->sha256) != 0)
+		if (sum && sum->has_sum && sum->sha256 && strcmp(sum->sha256, m->sha256) != 0)
 			add(f, MODMIG_FINDING_CHANGED, r->version, module, file,
 			    mm_printf("changed since it was applied: sha256 %.12s... recorded, "
 			              "%.12s... on disk; restore the file, or add a new migration "
@@ -376,6 +431,58 @@ static void check_row(modmig_findings *f, const modmig_source *src, const mm_sta
 			         mm_strdup("not applied yet"), MODMIG_NEXT_RUN_UP, "run up");
 		break;
 	}
+}
+
+/*
+ * What the records say about one version against each other: a checksum to
+ * verify the file with, applied once, and the version table and the history
+ * agreeing on whether it is applied. Each finding says how to fix it.
+ */
+static void check_records(modmig_findings *f, const mm_state *st, const checks *c, const mm_row *r,
+                          const char *module, const char *file)
+{
+	const recorded *rec = find_sum(c, r->version);
+	bool applied = r->state == MODMIG_STATE_APPLIED || r->state == MODMIG_STATE_NO_FILE;
+
+	if (applied && st->has[MM_TABLE_HISTORY] && r->migration &&
+	    !(rec && rec->has_sum && rec->sha256))
+		add_next(f, MODMIG_FINDING_UNVERIFIED, r->version, module, file,
+		         mm_strdup("applied without a recorded SHA-256 (adopted from goose, or "
+		                   "recorded before modmig kept checksums): whether the file "
+		                   "changed since cannot be checked"),
+		         MODMIG_NEXT_NONE,
+		         "compare the schema the files build with the database (drift); a "
+		         "warning, not an error");
+	if (rec && rec->row_applies > 1)
+		add_next(f, MODMIG_FINDING_DUPLICATE, r->version, module, file,
+		         mm_printf("applied %d times: the version table has %d applied rows "
+		                   "without a rollback between",
+		                   rec->row_applies, rec->row_applies),
+		         MODMIG_NEXT_NONE,
+		         "check the schema for effects applied twice, then delete the extra "
+		         "version-table rows (keep the first)");
+	if (rec && rec->event_applies > 1)
+		add_next(f, MODMIG_FINDING_DUPLICATE, r->version, module, file,
+		         mm_printf("applied %d times: the history has %d applied events without "
+		                   "a rollback between",
+		                   rec->event_applies, rec->event_applies),
+		         MODMIG_NEXT_NONE,
+		         "check the schema for effects applied twice; another migrator may have "
+		         "run without modmig's lock");
+	if (applied && rec && rec->history == 0)
+		add_next(f, MODMIG_FINDING_HISTORY_MISMATCH, r->version, module, file,
+		         mm_strdup("the version table says applied, but the history's last "
+		                   "event for it is a rollback"),
+		         MODMIG_NEXT_NONE,
+		         "if its objects are gone, delete its version-table row; if they are "
+		         "there, it was applied by another tool: compare with drift");
+	if (!applied && rec && rec->history == 1)
+		add_next(f, MODMIG_FINDING_HISTORY_MISMATCH, r->version, module, file,
+		         mm_strdup("the history says applied, but the version table has no "
+		                   "applied row for it"),
+		         MODMIG_NEXT_NONE,
+		         "if its objects exist, stamp it; if they are gone (rolled back by "
+		         "another tool), run up to apply it again");
 }
 
 /* Errors from the state rows stay short: the first line, at most 200 bytes. */
@@ -430,13 +537,24 @@ modmig_status modmig_verify(modmig_db *db, modmig_source *src, modmig_findings *
 	}
 	check_state_tables(f, &s.names, &s.state, &c);
 	check_registry(f, src, &s.state);
-	for (i = 0; i < count; i++)
+	for (i = 0; i < count; i++) {
+		const modmig_migration *m = rows[i].migration;
+		const modmig_module *mod =
+		        m ? m->module : mm_source_module_of(src, rows[i].version);
+
 		check_row(f, src, &s.state, &c, best, &rows[i]);
+		check_records(f, &s.state, &c, &rows[i], mod ? mod->name : NULL,
+		              m ? m->file : NULL);
+	}
 	if (f->oom) {
 		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
 		goto cleanup;
 	}
-	rc = f->count ? MODMIG_E_CHECK : MODMIG_OK;
+	/* warnings alone (unverified) leave verify clean; they are still in *out */
+	rc = MODMIG_OK;
+	for (i = 0; i < f->count; i++)
+		if (f->items[i].severity == MODMIG_SEVERITY_ERROR)
+			rc = MODMIG_E_CHECK;
 	if (out) {
 		*out = f;
 		f = NULL;

@@ -344,6 +344,92 @@ static void on_notice(void *arg, const PGresult *res)
 	free(line);
 }
 
+/* ---- read-only servers -------------------------------------------------- */
+
+/*
+ * A hot standby and a database whose transactions default to read-only take
+ * no migration. PostgreSQL 14 and later report both settings when the
+ * connection starts (ParameterStatus), so knowing costs no round trip; older
+ * servers are asked once.
+ */
+static modmig_status read_only_reason(modmig_db *db, modmig_error **err)
+{
+	const char *standby = PQparameterStatus(db->conn, "in_hot_standby");
+	const char *ro = PQparameterStatus(db->conn, "default_transaction_read_only");
+	PGresult *res = NULL;
+	modmig_status rc = MODMIG_OK;
+
+	if (!standby || !ro) {
+		res = PQexec(db->conn, "select case when pg_is_in_recovery() then 'on' else 'off' "
+		                       "end, current_setting('default_transaction_read_only')");
+		if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+			rc = mm_db_fail(db, res, MODMIG_E_CONNECT, err,
+			                "cannot tell whether the server is read-only");
+			goto cleanup;
+		}
+		standby = PQgetvalue(res, 0, 0);
+		ro = PQgetvalue(res, 0, 1);
+	}
+	db->standby = strcmp(standby, "on") == 0;
+	if (db->standby)
+		db->read_only = mm_strdup("the server is a hot standby (in recovery) and takes no "
+		                          "writes");
+	else if (strcmp(ro, "on") == 0)
+		db->read_only = mm_strdup("default_transaction_read_only is on for this database "
+		                          "or user: every transaction is read-only");
+cleanup:
+	PQclear(res);
+	return rc;
+}
+
+const char *modmig_db_read_only(const modmig_db *db)
+{
+	if (!db || !db->conn)
+		return NULL;
+	/* a standby promoted since the connection was made reports it again */
+	if (db->standby && PQparameterStatus(db->conn, "in_hot_standby") &&
+	    strcmp(PQparameterStatus(db->conn, "in_hot_standby"), "off") == 0)
+		return NULL;
+	return db->read_only;
+}
+
+modmig_status mm_db_check_writable(modmig_db *db, const char *what, modmig_error **err)
+{
+	const char *why = modmig_db_read_only(db);
+
+	if (!why)
+		return MODMIG_OK;
+	mm_fail(err, MODMIG_E_REFUSED, NULL, 0, 0, "refusing to %s on a read-only server: %s", what,
+	        why);
+	if (db->standby)
+		mm_next(err, MODMIG_NEXT_WRITABLE, 0,
+		        "connect to the primary server; nothing was changed");
+	else
+		mm_next(err, MODMIG_NEXT_WRITABLE, 0,
+		        "connect as a user or to a database where default_transaction_read_only "
+		        "is off; nothing was changed");
+	return MODMIG_E_REFUSED;
+}
+
+/* ---- cancelling ---------------------------------------------------------- */
+
+/*
+ * Async-signal-safe: PQcancel() writes to a stack buffer and a socket of its
+ * own; a cancel request that reaches an idle backend is ignored there, so a
+ * signal between two statements costs nothing and the flag stops the next.
+ */
+modmig_status modmig_db_cancel(modmig_db *db)
+{
+	char errbuf[256];
+
+	if (!db)
+		return MODMIG_OK;
+	db->cancelled = 1;
+	if (!db->cancel)
+		return MODMIG_OK;
+	return PQcancel(db->cancel, errbuf, (int)sizeof(errbuf)) ? MODMIG_OK : MODMIG_E_CONNECT;
+}
+
 /* ---- connecting --------------------------------------------------------- */
 
 /* postgresql://user[:xxxxx]@host:port/db, with ?host= for a socket directory. */
@@ -562,6 +648,13 @@ modmig_status modmig_db_connect(const char *conninfo, modmig_db **out, modmig_er
 		goto cleanup;
 	}
 	attach(db);
+	/*
+	 * Only for connections modmig made: prepared now, because
+	 * modmig_db_cancel() must not allocate in a signal handler.
+	 */
+	db->cancel = PQgetCancel(db->conn);
+	if ((rc = read_only_reason(db, err)) != MODMIG_OK)
+		goto cleanup;
 	*out = db;
 	db = NULL;
 cleanup:
@@ -582,8 +675,11 @@ void modmig_db_free(modmig_db *db)
 	if (!db)
 		return;
 	/* Ending the session releases its advisory locks as well. */
+	if (db->cancel)
+		PQfreeCancel(db->cancel);
 	if (db->conn)
 		PQfinish(db->conn);
+	free(db->read_only);
 	free(db->display);
 	free(db->stripped_search_path);
 	for (i = 0; i < sizeof(db->secrets) / sizeof(db->secrets[0]); i++)

@@ -9,6 +9,7 @@
 #include "base/base.h"
 
 #include <libpq-fe.h>
+#include <signal.h>
 
 /* ---- the connection (db.c) ---------------------------------------------- */
 
@@ -22,6 +23,15 @@ struct modmig_db {
 	int lock_timeout_ms; /* < 0: wait forever */
 	int server_version;
 	char hostname[256]; /* recorded in the history as client_host */
+	/*
+	 * modmig_db_cancel() may run in a signal handler: it only reads cancel
+	 * (prepared at connect, never changed after) and sets cancelled, which the
+	 * executor checks between statements, units and migrations.
+	 */
+	PGcancel *cancel;
+	volatile sig_atomic_t cancelled;
+	char *read_only; /* why the server refuses writes, or NULL (db.c) */
+	bool standby;    /* read_only because it is a hot standby */
 };
 
 /*
@@ -31,6 +41,22 @@ struct modmig_db {
  * (modmig_db_free() finishes it); NULL when out of memory, conn finished.
  */
 modmig_db *mm_db_adopt(PGconn *conn);
+
+/*
+ * Whether modmig_db_cancel() was called. The executor checks it after every
+ * statement it sends, so nothing new starts once it is set.
+ */
+static inline bool mm_db_cancelled(const modmig_db *db)
+{
+	return db && db->cancelled != 0;
+}
+
+/*
+ * Refuse a command that would write when the server cannot take writes (a
+ * hot standby, default_transaction_read_only): MODMIG_E_REFUSED naming why.
+ * `what` is the command, e.g. "up".
+ */
+modmig_status mm_db_check_writable(modmig_db *db, const char *what, modmig_error **err);
 
 /* Report an event through the log callback (a no-op without one). */
 void mm_emit(modmig_db *db, modmig_event_kind kind, modmig_log_level level,

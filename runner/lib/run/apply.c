@@ -268,6 +268,94 @@ static modmig_history_event done_event(modmig_direction dir)
 	return dir == MODMIG_UP ? MODMIG_HISTORY_APPLIED : MODMIG_HISTORY_ROLLED_BACK;
 }
 
+/*
+ * The history's error column for a failure: "line L:C: SQLSTATE S: message",
+ * so the record alone says where and why, as the operator was told.
+ */
+static char *error_text(const modmig_error *e)
+{
+	if (!e)
+		return NULL;
+	if (e->line > 0 && e->sqlstate)
+		return mm_printf("line %d:%d: SQLSTATE %s: %s", e->line, e->column, e->sqlstate,
+		                 e->message);
+	if (e->line > 0)
+		return mm_printf("line %d:%d: %s", e->line, e->column, e->message);
+	if (e->sqlstate)
+		return mm_printf("SQLSTATE %s: %s", e->sqlstate, e->message);
+	return mm_strdup(e->message);
+}
+
+/* Append one event's state rows: the version row when it applies or unapplies. */
+static void add_event(mm_buf *b, const run_args *a, modmig_history_event event, double duration_ms,
+                      int unit, const char *error)
+{
+	if (modmig_history_event_flags(event) &
+	    (MODMIG_HISTORY_F_APPLIES | MODMIG_HISTORY_F_UNAPPLIES))
+		mm_store_sql_version_row(b, &a->s->names, a->dir, a->m->version);
+	mm_store_sql_history_row(b, a->s->db, &a->s->names, event, a->m, duration_ms, unit, error);
+}
+
+/*
+ * Commit the rows in b (after BEGIN) in their own transaction: one round
+ * trip. A failure leaves nothing of them and the session idle.
+ */
+static modmig_status commit_events(const run_args *a, mm_buf *b, modmig_error **err)
+{
+	modmig_status rc;
+	char *sql;
+
+	mm_buf_puts(b, "COMMIT;\n");
+	sql = mm_buf_take(b);
+	if (!sql)
+		return mm_fail(err, MODMIG_E_NOMEM, a->m->file, 0, 0, "out of memory");
+	/* the connection is gone: the history keeps the last event that reached it */
+	if (PQstatus(a->s->db->conn) != CONNECTION_OK) {
+		free(sql);
+		return mm_db_fail(a->s->db, NULL, MODMIG_E_SQL, err, "cannot record the migration");
+	}
+	rc = mm_db_exec(a->s->db, sql, MODMIG_E_SQL, "cannot record the migration", err);
+	if (rc != MODMIG_OK && PQstatus(a->s->db->conn) == CONNECTION_OK &&
+	    PQtransactionStatus(a->s->db->conn) != PQTRANS_IDLE)
+		mm_db_exec(a->s->db, "ROLLBACK", MODMIG_E_SQL, "rollback", NULL);
+	free(sql);
+	return rc;
+}
+
+static void begin_events(mm_buf *b)
+{
+	mm_buf_init(b);
+	mm_buf_puts(b, "BEGIN;\n");
+}
+
+/* One event in its own transaction. */
+static modmig_status record(const run_args *a, modmig_history_event event, double duration_ms,
+                            int unit, const char *error, modmig_error **err)
+{
+	mm_buf b;
+
+	begin_events(&b);
+	add_event(&b, a, event, duration_ms, unit, error);
+	return commit_events(a, &b, err);
+}
+
+/*
+ * The error of a cancelled migration replaces the server's "canceling
+ * statement due to user request": what counts is what was kept.
+ */
+static modmig_status interrupted(const run_args *a, const char *what, modmig_error **err)
+{
+	const modmig_migration *m = a->m;
+
+	if (err && *err) {
+		modmig_error_free(*err);
+		*err = NULL;
+	}
+	mm_fail(err, MODMIG_E_CANCELLED, m->file, 0, 0, "%s", what);
+	mm_error_set_migration(err, m->version, m->module ? m->module->name : NULL);
+	return MODMIG_E_CANCELLED;
+}
+
 static modmig_status run_in_transaction(run_args *a, modmig_error **err)
 {
 	modmig_status rc = MODMIG_OK;
@@ -277,6 +365,8 @@ static modmig_status run_in_transaction(run_args *a, modmig_error **err)
 	int ok_results = 0;
 	size_t failed_unit = 0;
 	bool committed = false;
+	char *text = NULL;
+	double start = mm_now_ms();
 
 	memset(&c, 0, sizeof(c));
 	mm_buf_puts(&c.sql, "BEGIN;\n");
@@ -292,68 +382,76 @@ static modmig_status run_in_transaction(run_args *a, modmig_error **err)
 		rc = mm_fail(err, MODMIG_E_NOMEM, a->m->file, 0, 0, "out of memory");
 		goto cleanup;
 	}
-	if (send_all(a->s->db, c.sql.data, &ok_results, &error, &committed) != MODMIG_OK) {
-		/*
-		 * The server confirmed COMMIT, then the connection was lost before it
-		 * said it was ready: the migration and its state rows are committed,
-		 * so it is applied, and saying it failed would contradict the record.
-		 * Only our own COMMIT, the last result of all, says so: a COMMIT in a
-		 * unit committed the units before it and no state row.
-		 */
-		if (committed && ok_results == results_of(&c, sec) &&
-		    PQstatus(a->s->db->conn) == CONNECTION_BAD)
-			goto cleanup;
-		if (PQtransactionStatus(a->s->db->conn) == PQTRANS_INERROR ||
-		    PQtransactionStatus(a->s->db->conn) == PQTRANS_INTRANS)
-			mm_db_exec(a->s->db, "ROLLBACK", MODMIG_E_SQL, "rollback", NULL);
-		rc = migration_failed(a->s->db, a->m, a->dir, &c, error, ok_results, &failed_unit,
-		                      err);
-		a->failed_unit = failed_unit;
+	if (send_all(a->s->db, c.sql.data, &ok_results, &error, &committed) == MODMIG_OK)
+		goto cleanup;
+	/*
+	 * The server confirmed COMMIT, then the connection was lost before it
+	 * said it was ready: the migration and its state rows are committed,
+	 * so it is applied, and saying it failed would contradict the record.
+	 * Only our own COMMIT, the last result of all, says so: a COMMIT in a
+	 * unit committed the units before it and no state row.
+	 */
+	if (committed && ok_results == results_of(&c, sec) &&
+	    PQstatus(a->s->db->conn) == CONNECTION_BAD)
+		goto cleanup;
+	/* The server rolled the transaction back (or will, at our ROLLBACK): nothing is kept. */
+	if (PQtransactionStatus(a->s->db->conn) == PQTRANS_INERROR ||
+	    PQtransactionStatus(a->s->db->conn) == PQTRANS_INTRANS)
+		mm_db_exec(a->s->db, "ROLLBACK", MODMIG_E_SQL, "rollback", NULL);
+	rc = migration_failed(a->s->db, a->m, a->dir, &c, error, ok_results, &failed_unit, err);
+	a->failed_unit = failed_unit;
+	/* a lost connection leaves nothing to record with (and nothing committed) */
+	if (PQstatus(a->s->db->conn) != CONNECTION_OK)
+		goto cleanup;
+	text = error_text(err ? *err : NULL);
+	if (mm_db_cancelled(a->s->db)) {
+		char what[160];
+
+		snprintf(
+		        what, sizeof(what),
+		        "migration %lld was interrupted %s and rolled back: nothing of it was kept",
+		        (long long)a->m->version,
+		        a->dir == MODMIG_UP ? "while it was applied" : "while it was rolled back");
+		rc = interrupted(a, what, err);
+		record(a, MODMIG_HISTORY_INTERRUPTED, mm_now_ms() - start, (int)failed_unit, text,
+		       NULL);
+		if (a->dir == MODMIG_UP)
+			mm_next(err, MODMIG_NEXT_RUN_UP, 0, "run up again to apply it");
+		else
+			mm_hint(err, "it is still applied; roll it back again when you are ready");
+		goto cleanup;
 	}
+	/* A failed migration is recorded too, in its own transaction after the rollback. */
+	record(a,
+	       a->dir == MODMIG_UP ? MODMIG_HISTORY_FAILED_ATOMIC : MODMIG_HISTORY_ROLLBACK_FAILED,
+	       mm_now_ms() - start, (int)failed_unit, text, NULL);
 cleanup:
+	free(text);
 	PQclear(error);
 	composed_free(&c);
 	return rc;
 }
 
-/* Write state rows in their own transaction (after NO TRANSACTION units). */
-static modmig_status record(const run_args *a, modmig_history_event event, double duration_ms,
-                            int failed_unit, const char *error_text, modmig_error **err)
-{
-	modmig_status rc = MODMIG_OK;
-	mm_buf b;
-	char *sql;
-
-	mm_buf_init(&b);
-	mm_buf_puts(&b, "BEGIN;\n");
-	if (modmig_history_event_flags(event) &
-	    (MODMIG_HISTORY_F_APPLIES | MODMIG_HISTORY_F_UNAPPLIES))
-		mm_store_sql_version_row(&b, &a->s->names, a->dir, a->m->version);
-	mm_store_sql_history_row(&b, a->s->db, &a->s->names, event, a->m, duration_ms, failed_unit,
-	                         error_text);
-	mm_buf_puts(&b, "COMMIT;\n");
-	sql = mm_buf_take(&b);
-	if (!sql)
-		return mm_fail(err, MODMIG_E_NOMEM, a->m->file, 0, 0, "out of memory");
-	rc = mm_db_exec(a->s->db, sql, MODMIG_E_SQL, "cannot record the migration", err);
-	if (rc != MODMIG_OK && PQtransactionStatus(a->s->db->conn) != PQTRANS_IDLE)
-		mm_db_exec(a->s->db, "ROLLBACK", MODMIG_E_SQL, "rollback", NULL);
-	free(sql);
-	return rc;
-}
-
-/* "units 1-2 of 3 took effect; unit 3 failed" for a NO TRANSACTION failure at unit i (0-based). */
-static void units_taken(char *buf, size_t size, size_t i, size_t count)
+/* "units 1-2 of 3 took effect" for i (0-based) units done of count. */
+static void units_done(char *buf, size_t size, size_t i, size_t count)
 {
 	if (i == 0)
-		snprintf(buf, size, "no unit of %zu took effect; unit 1 failed", count);
+		snprintf(buf, size, "no unit of %zu took effect", count);
 	else if (i == 1)
-		snprintf(buf, size, "unit 1 of %zu took effect; unit 2 failed", count);
+		snprintf(buf, size, "unit 1 of %zu took effect", count);
 	else
-		snprintf(buf, size, "units 1-%zu of %zu took effect; unit %zu failed", i, count,
-		         i + 1);
+		snprintf(buf, size, "units 1-%zu of %zu took effect", i, count);
 }
 
+/*
+ * A NO TRANSACTION migration's progress is recorded durably around every
+ * unit: unit_started before it is sent, unit_done once it returned, each
+ * committed before the next step. So whatever ends the run (an error, a
+ * signal, a kill -9, a server crash, a lost connection), the latest event
+ * says which unit is the first not known to be done. The done record of one
+ * unit and the started record of the next share a transaction, and the last
+ * unit's done record commits with the applied row: one round trip per step.
+ */
 static modmig_status run_autocommit(run_args *a, modmig_error **err)
 {
 	modmig_status rc = MODMIG_OK;
@@ -362,8 +460,11 @@ static modmig_status run_autocommit(run_args *a, modmig_error **err)
 	composed c;
 	PGresult *error = NULL;
 	int ok_results = 0;
-	size_t i, failed_unit = 0;
-	bool committed;
+	size_t i, failed_unit = 0, done = a->first_unit; /* units known to be done */
+	bool done_recorded = true; /* unit `done`'s unit_done row is committed */
+	bool up = a->dir == MODMIG_UP, committed;
+	char taken[96], *text = NULL;
+	mm_buf b;
 
 	memset(&c, 0, sizeof(c));
 	if (a->prefix) {
@@ -377,6 +478,16 @@ static modmig_status run_autocommit(run_args *a, modmig_error **err)
 	                                  "cannot set the migration's timeouts", err)) != MODMIG_OK)
 		goto cleanup;
 	for (i = a->first_unit; i < sec->count && rc == MODMIG_OK; i++) {
+		if (mm_db_cancelled(a->s->db))
+			break;
+		begin_events(&b);
+		if (!done_recorded)
+			add_event(&b, a, MODMIG_HISTORY_UNIT_DONE, -1, (int)done, NULL);
+		add_event(&b, a, MODMIG_HISTORY_UNIT_STARTED, -1, (int)i + 1, NULL);
+		/* no record, no run: a unit that cannot be recorded is not sent */
+		if ((rc = commit_events(a, &b, err)) != MODMIG_OK)
+			break;
+		done_recorded = true;
 		composed_free(&c);
 		add_units(&c, sec, i, i + 1);
 		if (c.sql.oom) {
@@ -385,39 +496,84 @@ static modmig_status run_autocommit(run_args *a, modmig_error **err)
 		}
 		/* Sent without the separator: autocommit units go exactly as written. */
 		c.sql.data[c.spans[0].len] = '\0';
-		if (send_all(a->s->db, c.sql.data, &ok_results, &error, &committed) == MODMIG_OK)
+		if (send_all(a->s->db, c.sql.data, &ok_results, &error, &committed) == MODMIG_OK) {
+			done = i + 1;
+			done_recorded = false;
 			continue;
+		}
 		rc = migration_failed(a->s->db, a->m, a->dir, &c, error, ok_results, &failed_unit,
 		                      err);
 		a->failed_unit = i + 1;
-		if (err && *err) {
-			char taken[128];
-
-			units_taken(taken, sizeof(taken), i, sec->count);
-			if (a->dir == MODMIG_UP) {
-				mm_next(err, MODMIG_NEXT_RESUME, (int)(i + 1),
-				        "NO TRANSACTION migration: %s; fix the cause, then run up "
-				        "with resume mode continue to continue at unit %zu, or "
-				        "restart to run it again from unit 1",
-				        taken, i + 1);
-				mm_next_reason(err, "NO TRANSACTION migration: %s", taken);
-			} else
-				mm_hint(err,
-				        "NO TRANSACTION migration: %s while rolling back; fix "
-				        "the cause and finish the rollback by hand",
-				        taken);
-		}
-		record(a,
-		       a->dir == MODMIG_UP ? MODMIG_HISTORY_FAILED : MODMIG_HISTORY_ROLLBACK_FAILED,
-		       mm_now_ms() - start, (int)i + 1, err && *err ? (*err)->message : NULL, NULL);
+		PQclear(error);
+		error = NULL;
 	}
+	units_done(taken, sizeof(taken), done, sec->count);
+	if (mm_db_cancelled(a->s->db) && (rc == MODMIG_OK || done < sec->count)) {
+		char what[256];
+
+		/*
+		 * Cancelled: the unit that was running was rolled back by the server
+		 * (or had finished, and counts as done). Record where it stopped.
+		 */
+		text = error_text(err ? *err : NULL);
+		snprintf(what, sizeof(what),
+		         "NO TRANSACTION migration %lld was interrupted%s: %s; unit %zu did not "
+		         "take effect",
+		         (long long)a->m->version, up ? "" : " while rolling back", taken,
+		         done + 1);
+		rc = interrupted(a, what, err);
+		begin_events(&b);
+		if (!done_recorded)
+			add_event(&b, a, MODMIG_HISTORY_UNIT_DONE, -1, (int)done, NULL);
+		add_event(&b, a,
+		          up ? MODMIG_HISTORY_INTERRUPTED_PARTWAY : MODMIG_HISTORY_INTERRUPTED,
+		          mm_now_ms() - start, (int)done + 1, text ? text : "interrupted");
+		commit_events(a, &b, NULL);
+		if (up) {
+			mm_next(err, MODMIG_NEXT_RESUME, (int)done + 1,
+			        "run up with resume mode continue to continue at unit %zu, or "
+			        "restart to run it again from unit 1",
+			        done + 1);
+		} else
+			mm_hint(err, "it is still applied; finish the rollback by hand");
+		goto reset;
+	}
+	if (rc != MODMIG_OK && a->failed_unit > 0) {
+		text = error_text(err ? *err : NULL);
+		if (up) {
+			mm_next(err, MODMIG_NEXT_RESUME, (int)a->failed_unit,
+			        "NO TRANSACTION migration: %s; unit %zu failed; fix the cause, "
+			        "then run up with resume mode continue to continue at unit %zu, "
+			        "or restart to run it again from unit 1",
+			        taken, a->failed_unit, a->failed_unit);
+			mm_next_reason(err, "NO TRANSACTION migration: %s; unit %zu failed", taken,
+			               a->failed_unit);
+		} else
+			mm_hint(err,
+			        "NO TRANSACTION migration: %s while rolling back; unit %zu failed; "
+			        "fix the cause and finish the rollback by hand",
+			        taken, a->failed_unit);
+		begin_events(&b);
+		if (!done_recorded)
+			add_event(&b, a, MODMIG_HISTORY_UNIT_DONE, -1, (int)done, NULL);
+		add_event(&b, a, up ? MODMIG_HISTORY_FAILED : MODMIG_HISTORY_ROLLBACK_FAILED,
+		          mm_now_ms() - start, (int)a->failed_unit, text);
+		commit_events(a, &b, NULL);
+	}
+reset:
 	if (a->lock_timeout)
 		mm_db_exec(a->s->db, "RESET lock_timeout", MODMIG_E_SQL, "reset", NULL);
 	if (a->statement_timeout)
 		mm_db_exec(a->s->db, "RESET statement_timeout", MODMIG_E_SQL, "reset", NULL);
-	if (rc == MODMIG_OK)
-		rc = record(a, done_event(a->dir), mm_now_ms() - start, 0, NULL, err);
+	if (rc == MODMIG_OK) {
+		begin_events(&b);
+		if (!done_recorded)
+			add_event(&b, a, MODMIG_HISTORY_UNIT_DONE, -1, (int)done, NULL);
+		add_event(&b, a, done_event(a->dir), mm_now_ms() - start, 0, NULL);
+		rc = commit_events(a, &b, err);
+	}
 cleanup:
+	free(text);
 	PQclear(error);
 	composed_free(&c);
 	return rc;
@@ -594,6 +750,11 @@ modmig_status mm_apply_one(mm_session *s, const mm_step *step, modmig_direction 
 	}
 	rc = m->parsed.no_transaction ? run_autocommit(&a, err) : run_in_transaction(&a, err);
 	took = mm_now_ms() - start;
+	if (rc == MODMIG_E_CANCELLED) {
+		mm_emit(s->db, MODMIG_EVENT_FAILED, MODMIG_LOG_ERROR, m, dir, took, NULL, "%s",
+		        err && *err ? (*err)->message : "interrupted");
+		return rc;
+	}
 	if (rc != MODMIG_OK) {
 		explain_timeout(&a, err);
 		mm_emit(s->db, MODMIG_EVENT_FAILED, MODMIG_LOG_ERROR, m, dir, took, NULL,
@@ -605,4 +766,43 @@ modmig_status mm_apply_one(mm_session *s, const mm_step *step, modmig_direction 
 	        MODMIG_LOG_INFO, m, dir, took, NULL, "%s %s (%.1f ms)",
 	        dir == MODMIG_UP ? "applied" : "rolled back", m->file, took);
 	return mm_result_add(result, m, dir, took);
+}
+
+modmig_status mm_mark_rolled_back(mm_session *s, const mm_step *step, modmig_result **result,
+                                  modmig_error **err)
+{
+	modmig_status rc;
+	const modmig_migration *m = step->migration;
+	run_args a;
+
+	memset(&a, 0, sizeof(a));
+	a.s = s;
+	a.m = m;
+	a.dir = MODMIG_DOWN;
+	rc = record(&a, MODMIG_HISTORY_MARKED_ROLLED_BACK, 0, 0, NULL, err);
+	if (rc != MODMIG_OK)
+		return rc;
+	mm_emit(s->db, MODMIG_EVENT_ROLLED_BACK, MODMIG_LOG_INFO, m, MODMIG_DOWN, 0, NULL,
+	        "marked %s rolled back without running a Down section", m->file);
+	return mm_result_add(result, m, MODMIG_DOWN, 0);
+}
+
+modmig_status mm_run_cancelled(const mm_step *last_done, const mm_step *next, modmig_direction dir,
+                               modmig_error **err)
+{
+	const char *done = dir == MODMIG_UP ? "applied" : "rolled back";
+
+	if (last_done && next)
+		mm_fail(err, MODMIG_E_CANCELLED, NULL, 0, 0,
+		        "interrupted after migration %lld was %s; migration %lld and later ones "
+		        "were not started",
+		        (long long)last_done->version, done, (long long)next->version);
+	else if (last_done)
+		mm_fail(err, MODMIG_E_CANCELLED, NULL, 0, 0,
+		        "interrupted after migration %lld was %s", (long long)last_done->version,
+		        done);
+	else
+		mm_fail(err, MODMIG_E_CANCELLED, NULL, 0, 0,
+		        "interrupted before any migration was %s; nothing was changed", done);
+	return MODMIG_E_CANCELLED;
 }

@@ -137,6 +137,10 @@ modmig_status mm_lock_acquire(modmig_db *db, const mm_names *n, modmig_error **e
 	mm_holder h;
 
 	while ((rc = try_lock(db, n, &got, err)) == MODMIG_OK && !got) {
+		if (mm_db_cancelled(db))
+			return mm_fail(err, MODMIG_E_CANCELLED, NULL, 0, 0,
+			               "interrupted while waiting for the migration lock; nothing "
+			               "was changed");
 		if (db->lock_timeout_ms >= 0 && mm_now_ms() - start >= db->lock_timeout_ms)
 			return lock_timed_out(db, n, err);
 		if (!reported) {
@@ -148,6 +152,15 @@ modmig_status mm_lock_acquire(modmig_db *db, const mm_names *n, modmig_error **e
 		}
 		nap(delay_ms);
 		delay_ms = delay_ms * 2 > 200 ? 200 : delay_ms * 2;
+	}
+	if (rc != MODMIG_OK && mm_db_cancelled(db)) {
+		/* the cancel request hit the poll itself */
+		modmig_error_free(err ? *err : NULL);
+		if (err)
+			*err = NULL;
+		return mm_fail(err, MODMIG_E_CANCELLED, NULL, 0, 0,
+		               "interrupted while waiting for the migration lock; nothing was "
+		               "changed");
 	}
 	return rc;
 }

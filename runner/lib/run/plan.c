@@ -11,13 +11,27 @@
 #include <string.h>
 
 /*
- * Not applied, and the last word was a NO TRANSACTION failure, or a resume
- * or restart that never finished (the process died): some units may have
- * taken effect, so a plain up must not run it from the top unasked.
+ * Not applied, and the last word was a NO TRANSACTION failure, interruption
+ * or unit progress, or a resume or restart that never finished (the process
+ * died): some units may have taken effect, so a plain up must not run it
+ * from the top unasked. A transactional migration that failed or was
+ * interrupted leaves failed_atomic or interrupted, which are not part-way:
+ * nothing of it remains, and it is simply not applied.
  */
 static bool is_failed(const mm_event_row *e)
 {
 	return e && (modmig_history_event_flags(e->kind) & MODMIG_HISTORY_F_PARTWAY);
+}
+
+/* The first unit not known to be done, from the latest part-way event. */
+static int next_unit(const mm_event_row *e)
+{
+	int unit = e->failed_unit > 0 ? e->failed_unit : 1;
+
+	if (e->failed_unit > 0 &&
+	    (modmig_history_event_flags(e->kind) & MODMIG_HISTORY_F_UNIT_DONE))
+		unit++;
+	return unit;
 }
 
 static const modmig_migration *find_migration(const modmig_migration *migs, size_t count,
@@ -167,7 +181,10 @@ modmig_status mm_plan_up(const modmig_migration *migs, size_t count, const mm_st
 			e = mm_state_find_event(st, m->version);
 			if (is_failed(e)) {
 				s->failed = true;
-				s->failed_unit = e->failed_unit;
+				s->failed_unit = next_unit(e);
+				s->unit_unknown = (modmig_history_event_flags(e->kind) &
+				                   MODMIG_HISTORY_F_UNIT_RUNNING) != 0;
+				s->event = e;
 			}
 			limit = m->module ? m->module->last_version : INT64_MAX;
 			above = mm_state_max_applied_upto(st, limit);
@@ -430,6 +447,42 @@ cleanup:
 	return rc;
 }
 
+/* "units 1-2 took effect" for done (0..) units. */
+static void took_effect(char *buf, size_t size, int done)
+{
+	if (done <= 0)
+		snprintf(buf, size, "no unit took effect");
+	else if (done == 1)
+		snprintf(buf, size, "unit 1 took effect");
+	else
+		snprintf(buf, size, "units 1-%d took effect", done);
+}
+
+/*
+ * Where a part-way migration stands, as the refusals say it: "units 1-2
+ * took effect, unit 3 of 3 failed". units is 0 when the file is not parsed.
+ */
+static void where_it_stands(char *buf, size_t size, const mm_step *st, size_t units)
+{
+	char took[64], of[32] = "";
+	int unit = st->failed_unit;
+
+	if (units)
+		snprintf(of, sizeof(of), " of %zu", units);
+	took_effect(took, sizeof(took), unit - 1);
+	if (units && (size_t)unit > units)
+		snprintf(buf, size, "all %zu units took effect, but it was not recorded as applied",
+		         units);
+	else if (st->unit_unknown)
+		snprintf(buf, size,
+		         "%s; unit %d%s was running when the run ended and may have taken effect",
+		         took, unit, of);
+	else if (st->event && st->event->kind == MODMIG_HISTORY_FAILED)
+		snprintf(buf, size, "%s, unit %d%s failed", took, unit, of);
+	else
+		snprintf(buf, size, "%s, unit %d%s did not take effect", took, unit, of);
+}
+
 /* A failed NO TRANSACTION migration blocks up until told how to go on. */
 modmig_status mm_plan_check_failed(const mm_plan *plan, const modmig_up_options *opts,
                                    modmig_error **err)
@@ -439,31 +492,39 @@ modmig_status mm_plan_check_failed(const mm_plan *plan, const modmig_up_options 
 
 	for (i = 0; i < plan->count; i++) {
 		const mm_step *st = &plan->steps[i];
-		int done = st->failed_unit > 0 ? st->failed_unit - 1 : 0;
 		size_t units = st->migration->parsed_ok ? st->migration->parsed.up.count : 0;
-		char took[64], of[32] = "";
+		char where[192];
 
 		if (!st->failed)
 			continue;
 		any = true;
 		if (opts->resume != MODMIG_RESUME_NONE)
 			continue;
-		if (units)
-			snprintf(of, sizeof(of), " of %zu", units);
-		if (done == 0)
-			snprintf(took, sizeof(took), "no unit took effect");
-		else if (done == 1)
-			snprintf(took, sizeof(took), "unit 1 took effect");
-		else
-			snprintf(took, sizeof(took), "units 1-%d took effect", done);
+		where_it_stands(where, sizeof(where), st, units);
 		mm_fail(err, MODMIG_E_INCOMPLETE, st->migration->file, 0, 0,
-		        "NO TRANSACTION migration %lld failed part-way and is not applied: %s, "
-		        "unit %d%s failed",
-		        (long long)st->version, took, st->failed_unit, of);
-		mm_next(err, MODMIG_NEXT_RESUME, st->failed_unit > 0 ? st->failed_unit : 1,
-		        "fix the cause, then run up with resume mode continue to continue at "
-		        "unit %d, or restart to run it again from unit 1",
-		        st->failed_unit > 0 ? st->failed_unit : 1);
+		        "NO TRANSACTION migration %lld %s part-way and is not applied: %s",
+		        (long long)st->version,
+		        st->event && st->event->kind == MODMIG_HISTORY_FAILED ? "failed"
+		                                                              : "stopped",
+		        where);
+		if (units && (size_t)st->failed_unit > units) {
+			mm_next(err, MODMIG_NEXT_RESUME, st->failed_unit,
+			        "run up with resume mode continue to record it as applied, or "
+			        "restart to run it again from unit 1");
+			mm_next_reason(err, "%s", where);
+		} else if (st->unit_unknown) {
+			mm_next(err, MODMIG_NEXT_CHECK_UNIT, st->failed_unit,
+			        "check whether unit %d took effect and make sure it can run again; "
+			        "then run up with resume mode continue to run it again and "
+			        "continue, or restart to run the migration again from unit 1",
+			        st->failed_unit);
+			mm_next_reason(err, "%s", where);
+		} else {
+			mm_next(err, MODMIG_NEXT_RESUME, st->failed_unit,
+			        "fix the cause, then run up with resume mode continue to continue "
+			        "at unit %d, or restart to run it again from unit 1",
+			        st->failed_unit);
+		}
 		mm_error_set_migration(err, st->version,
 		                       st->migration->module ? st->migration->module->name : NULL);
 		return MODMIG_E_INCOMPLETE;
@@ -498,6 +559,61 @@ modmig_status modmig_up_options_check(const modmig_up_options *opts, modmig_erro
 		mm_next(err, MODMIG_NEXT_WRITE_PLAN, 0,
 		        "leave those options out, or write a new plan with them");
 		return MODMIG_E_USAGE;
+	}
+	return MODMIG_OK;
+}
+
+modmig_status mm_plan_check_partway(const modmig_source *src, const mm_state *st, const char *what,
+                                    modmig_error **err)
+{
+	size_t i;
+
+	for (i = 0; i < st->event_count; i++) {
+		const mm_event_row *e = &st->events[i];
+		const modmig_migration *m;
+		mm_step step;
+		char where[192];
+
+		if (!is_failed(e) || mm_state_find_applied(st, e->version))
+			continue;
+		m = find_migration(src->migrations, src->migration_count, e->version);
+		memset(&step, 0, sizeof(step));
+		step.failed_unit = next_unit(e);
+		step.unit_unknown =
+		        (modmig_history_event_flags(e->kind) & MODMIG_HISTORY_F_UNIT_RUNNING) != 0;
+		step.event = e;
+		where_it_stands(where, sizeof(where), &step,
+		                m && m->parsed_ok ? m->parsed.up.count : 0);
+		mm_fail(err, MODMIG_E_REFUSED, m ? m->file : NULL, 0, 0,
+		        "cannot %s while NO TRANSACTION migration %lld stands part-way: %s", what,
+		        (long long)e->version, where);
+		mm_next(err, MODMIG_NEXT_FINISH_PARTWAY, step.failed_unit,
+		        "finish it first with up in a resume mode; nothing was changed");
+		mm_error_set_migration(err, e->version, m && m->module ? m->module->name : NULL);
+		return MODMIG_E_REFUSED;
+	}
+	return MODMIG_OK;
+}
+
+modmig_status mm_plan_check_down(const mm_plan *plan, bool mark_only, const char *what,
+                                 modmig_error **err)
+{
+	size_t i;
+
+	for (i = 0; i < plan->count && !mark_only; i++) {
+		const modmig_migration *m = plan->steps[i].migration;
+
+		if (m->parsed.has_down)
+			continue;
+		mm_fail(err, MODMIG_E_REFUSED, m->file, 0, 0,
+		        "cannot %s migration %lld: its file has no Down section, so its effects "
+		        "would stay while its record goes",
+		        what, (long long)m->version);
+		mm_next(err, MODMIG_NEXT_MARK_ONLY, 0,
+		        "add a Down section to the file, or undo its effects by hand and drop only "
+		        "the record with down's mark_only; nothing was changed");
+		mm_error_set_migration(err, m->version, m->module ? m->module->name : NULL);
+		return MODMIG_E_REFUSED;
 	}
 	return MODMIG_OK;
 }

@@ -29,6 +29,29 @@ static void dry_run(mm_session *s, const mm_plan *plan, modmig_direction dir)
 	}
 }
 
+/*
+ * Run the plan's migrations in order. A cancel (modmig_db_cancel) stops it
+ * between two migrations as well as inside one: nothing new starts.
+ */
+static modmig_status run_steps(mm_session *s, const mm_plan *plan, modmig_direction dir,
+                               const char *lock_timeout, const char *statement_timeout,
+                               modmig_resume_mode mode, modmig_result **out, modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	size_t i;
+
+	for (i = 0; i < plan->count && rc == MODMIG_OK; i++) {
+		if (mm_db_cancelled(s->db))
+			return mm_run_cancelled(i ? &plan->steps[i - 1] : NULL, &plan->steps[i],
+			                        dir, err);
+		rc = mm_apply_one(s, &plan->steps[i], dir, lock_timeout, statement_timeout, mode,
+		                  out, err);
+	}
+	if (rc == MODMIG_OK && plan->count && mm_db_cancelled(s->db))
+		rc = mm_run_cancelled(&plan->steps[plan->count - 1], NULL, dir, err);
+	return rc;
+}
+
 /* ---- up ----------------------------------------------------------------- */
 
 /*
@@ -119,6 +142,8 @@ modmig_status modmig_up(modmig_db *db, modmig_source *src, const modmig_up_optio
 	    (rc = plan_options(opts, &pf, &use, err)) != MODMIG_OK ||
 	    (rc = mm_source_module_arg(src, use.module, &module, err)) != MODMIG_OK)
 		goto cleanup;
+	if (!use.dry_run && (rc = mm_db_check_writable(db, "migrate", err)) != MODMIG_OK)
+		goto cleanup;
 	rc = mm_session_open(&s, db, src, err);
 	if (rc != MODMIG_OK || nothing_to_do(&s, &use, module))
 		goto cleanup;
@@ -156,9 +181,8 @@ modmig_status modmig_up(modmig_db *db, modmig_source *src, const modmig_up_optio
 	 */
 	if ((rc = mm_session_create_state(&s, err)) != MODMIG_OK)
 		goto cleanup;
-	for (i = 0; i < plan.count && rc == MODMIG_OK; i++)
-		rc = mm_apply_one(&s, &plan.steps[i], MODMIG_UP, use.lock_timeout,
-		                  use.statement_timeout, use.resume, out, err);
+	rc = run_steps(&s, &plan, MODMIG_UP, use.lock_timeout, use.statement_timeout, use.resume,
+	               out, err);
 cleanup:
 	if (done)
 		mm_emit(db, MODMIG_EVENT_MESSAGE, MODMIG_LOG_INFO, NULL, MODMIG_UP, 0, NULL,
@@ -179,6 +203,7 @@ modmig_status modmig_down(modmig_db *db, modmig_source *src, const modmig_down_o
 	modmig_status rc;
 	modmig_down_options defaults;
 	const modmig_module *module = NULL;
+	const char *what;
 	mm_session s;
 	mm_plan plan;
 	size_t i;
@@ -191,27 +216,34 @@ modmig_status modmig_down(modmig_db *db, modmig_source *src, const modmig_down_o
 		modmig_down_options_init(&defaults);
 		opts = &defaults;
 	}
+	what = opts->all ? "reset" : "roll back";
 	if ((rc = mm_result_new(out, err)) != MODMIG_OK ||
 	    (rc = mm_source_module_arg(src, opts->module, &module, err)) != MODMIG_OK ||
+	    (!opts->dry_run && (rc = mm_db_check_writable(db, what, err)) != MODMIG_OK) ||
 	    (rc = mm_session_open(&s, db, src, err)) != MODMIG_OK ||
 	    (rc = mm_plan_prefetch(src, &s.state, NULL, opts, module, err)) != MODMIG_OK ||
-	    (rc = mm_session_lock(&s, err)) != MODMIG_OK)
+	    (rc = mm_session_lock(&s, err)) != MODMIG_OK ||
+	    (rc = mm_plan_check_partway(src, &s.state, what, err)) != MODMIG_OK)
 		goto cleanup;
 	rc = mm_plan_down(src->migrations, src->migration_count, &s.state, opts, module, &plan,
 	                  err);
-	if (rc != MODMIG_OK || (rc = mm_plan_parse_all(src, &plan, err)) != MODMIG_OK)
-		goto cleanup;
-	/* nothing to roll back writes nothing: no state tables, no registry rows */
-	if (!opts->dry_run && plan.count > 0 &&
-	    (rc = mm_session_create_state(&s, err)) != MODMIG_OK)
+	if (rc != MODMIG_OK || (rc = mm_plan_parse_all(src, &plan, err)) != MODMIG_OK ||
+	    (rc = mm_plan_check_down(&plan, opts->mark_only, what, err)) != MODMIG_OK)
 		goto cleanup;
 	if (opts->dry_run) {
 		dry_run(&s, &plan, MODMIG_DOWN);
 		goto cleanup;
 	}
-	for (i = 0; i < plan.count && rc == MODMIG_OK; i++)
-		rc = mm_apply_one(&s, &plan.steps[i], MODMIG_DOWN, opts->lock_timeout,
-		                  opts->statement_timeout, MODMIG_RESUME_NONE, out, err);
+	/* refusals come first; nothing to roll back writes nothing: no state tables */
+	if (plan.count > 0 && (rc = mm_session_create_state(&s, err)) != MODMIG_OK)
+		goto cleanup;
+	if (opts->mark_only) {
+		for (i = 0; i < plan.count && rc == MODMIG_OK; i++)
+			rc = mm_mark_rolled_back(&s, &plan.steps[i], out, err);
+		goto cleanup;
+	}
+	rc = run_steps(&s, &plan, MODMIG_DOWN, opts->lock_timeout, opts->statement_timeout,
+	               MODMIG_RESUME_NONE, out, err);
 cleanup:
 	mm_plan_clear(&plan);
 	if (out)
@@ -244,14 +276,16 @@ modmig_status modmig_redo_with(modmig_db *db, modmig_source *src, const modmig_d
 	if (out)
 		*out = NULL;
 	if ((rc = mm_result_new(out, err)) != MODMIG_OK ||
+	    (!(given && given->dry_run) &&
+	     (rc = mm_db_check_writable(db, "redo", err)) != MODMIG_OK) ||
 	    (rc = mm_session_open(&s, db, src, err)) != MODMIG_OK ||
 	    (rc = mm_plan_prefetch(src, &s.state, NULL, &opts, NULL, err)) != MODMIG_OK ||
-	    (rc = mm_session_lock(&s, err)) != MODMIG_OK)
+	    (rc = mm_session_lock(&s, err)) != MODMIG_OK ||
+	    (rc = mm_plan_check_partway(src, &s.state, "redo", err)) != MODMIG_OK)
 		goto cleanup;
 	rc = mm_plan_down(src->migrations, src->migration_count, &s.state, &opts, NULL, &plan, err);
-	if (rc == MODMIG_OK && plan.count > 0 && !(given && given->dry_run))
-		rc = mm_session_create_state(&s, err);
-	if (rc != MODMIG_OK || (rc = mm_plan_parse_all(src, &plan, err)) != MODMIG_OK)
+	if (rc != MODMIG_OK || (rc = mm_plan_parse_all(src, &plan, err)) != MODMIG_OK ||
+	    (rc = mm_plan_check_down(&plan, false, "redo", err)) != MODMIG_OK)
 		goto cleanup;
 	if (plan.count == 0) {
 		mm_emit(db, MODMIG_EVENT_MESSAGE, MODMIG_LOG_INFO, NULL, MODMIG_UP, 0, NULL,
@@ -263,8 +297,13 @@ modmig_status modmig_redo_with(modmig_db *db, modmig_source *src, const modmig_d
 		dry_run(&s, &plan, MODMIG_UP);
 		goto cleanup;
 	}
+	/* refusals come first: a refused redo creates nothing, not even state tables */
+	if ((rc = mm_session_create_state(&s, err)) != MODMIG_OK)
+		goto cleanup;
 	rc = mm_apply_one(&s, &plan.steps[0], MODMIG_DOWN, lock_timeout, statement_timeout,
 	                  MODMIG_RESUME_NONE, out, err);
+	if (rc == MODMIG_OK && mm_db_cancelled(db))
+		rc = mm_run_cancelled(&plan.steps[0], NULL, MODMIG_DOWN, err);
 	if (rc != MODMIG_OK)
 		goto cleanup;
 	again = plan.steps[0];

@@ -68,8 +68,10 @@ typedef struct mm_step {
 	const modmig_migration *migration;
 	int64_t version;
 	bool out_of_order; /* a higher version of the same module is applied */
-	bool failed;       /* a NO TRANSACTION migration that failed part-way */
-	int failed_unit;   /* 1-based unit that failed */
+	bool failed;       /* a NO TRANSACTION migration that stands part-way */
+	int failed_unit;   /* 1-based first unit not known to be done (units + 1: all were) */
+	bool unit_unknown; /* failed_unit was running when the record ends: it may be done */
+	const mm_event_row *event; /* the latest history event behind `failed` */
 } mm_step;
 
 typedef struct mm_plan {
@@ -111,6 +113,19 @@ modmig_status mm_plan_prefetch(modmig_source *src, const mm_state *st, const mod
 /* A failed NO TRANSACTION migration in plan blocks up unless resuming or restarting. */
 modmig_status mm_plan_check_failed(const mm_plan *plan, const modmig_up_options *opts,
                                    modmig_error **err);
+/*
+ * down, redo and reset (`what`) refuse while a NO TRANSACTION migration
+ * stands part-way: rolling back what lies before it would leave its units on
+ * top of a schema they were not written for (MODMIG_E_REFUSED).
+ */
+modmig_status mm_plan_check_partway(const modmig_source *src, const mm_state *st, const char *what,
+                                    modmig_error **err);
+/*
+ * Rolling back a migration without a Down section is refused unless only its
+ * record is to be dropped (mark_only).
+ */
+modmig_status mm_plan_check_down(const mm_plan *plan, bool mark_only, const char *what,
+                                 modmig_error **err);
 
 /* Set the result's final version from the session's state (result.c). */
 void mm_result_finish(modmig_result *r, const mm_session *s);
@@ -135,6 +150,20 @@ modmig_status mm_apply_one(mm_session *s, const mm_step *step, modmig_direction 
  */
 modmig_status mm_run_replay(modmig_db *db, modmig_source *src, const int64_t *versions,
                             size_t count, const volatile sig_atomic_t *stop, modmig_error **err);
+
+/*
+ * Drop a migration's record without running it: its version row goes and the
+ * history gets "marked_rolled_back", in one transaction.
+ */
+modmig_status mm_mark_rolled_back(mm_session *s, const mm_step *step, modmig_result **result,
+                                  modmig_error **err);
+
+/*
+ * The error for a run that stops because modmig_db_cancel() was called
+ * before the migration `next` (NULL when none) started.
+ */
+modmig_status mm_run_cancelled(const mm_step *last_done, const mm_step *next, modmig_direction dir,
+                               modmig_error **err);
 
 /* ---- results (result.c) ------------------------------------------------- */
 

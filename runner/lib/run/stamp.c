@@ -88,6 +88,7 @@ modmig_status modmig_stamp(modmig_db *db, modmig_source *src, int64_t version, c
 	    (rc = mm_source_module_arg(src, module, &mod, err)) != MODMIG_OK ||
 	    (rc = check_version(src, version, mod, err)) != MODMIG_OK ||
 	    (rc = mm_source_load(src, err)) != MODMIG_OK ||
+	    (rc = mm_db_check_writable(db, "stamp", err)) != MODMIG_OK ||
 	    (rc = mm_session_open(&s, db, src, err)) != MODMIG_OK ||
 	    (rc = mm_session_lock(&s, err)) != MODMIG_OK)
 		goto cleanup;

@@ -110,6 +110,18 @@ static void check_server(modmig_checkup *c, modmig_db *db)
 	                                           : ", supported (13 through 18)"),
 	     mm_strdup("upgrade the server to PostgreSQL 13 or later; modmig is tested on 13 "
 	               "through 18"));
+	/* a standby or a read-only default takes no migration: say so before anything advises up */
+	if (modmig_db_read_only(db))
+		item_next(c, "writable", false, mm_printf("read-only: %s", modmig_db_read_only(db)),
+		          mm_strdup(db->standby ? "connect to the primary server"
+		                                : "connect as a user or to a database where "
+		                                  "default_transaction_read_only is off"),
+		          MODMIG_NEXT_WRITABLE);
+	else
+		item(c, "writable", true,
+		     mm_strdup("the server takes writes (not a hot standby, "
+		               "default_transaction_read_only off)"),
+		     NULL);
 	if (path)
 		item(c, "search_path", true,
 		     mm_printf("search_path=%s was removed from the connection options; "
@@ -125,9 +137,11 @@ static void check_server(modmig_checkup *c, modmig_db *db)
 
 /* The version table, the history and the registry, from the state read and verify. */
 static void check_tables(modmig_checkup *c, const mm_names *n, const mm_state *st,
-                         const modmig_findings *f, bool dir)
+                         const modmig_findings *f, bool dir, bool read_only)
 {
-	const char *up = "run up, which creates it";
+	const char *up = read_only ? "run up on the primary server, which creates it"
+	                           : "run up, which creates it";
+	modmig_next_step create = read_only ? MODMIG_NEXT_WRITABLE : MODMIG_NEXT_CREATE_STATE;
 	bool tampered = false, registry = false;
 	const char *registry_msg = NULL;
 	size_t i;
@@ -146,7 +160,7 @@ static void check_tables(modmig_checkup *c, const mm_names *n, const mm_state *s
 	                  ? mm_printf("%s: %zu applied, current version %lld", n->written,
 	                              st->applied_count, (long long)mm_state_max_applied(st))
 	                  : mm_printf("%s does not exist", n->written),
-	          mm_strdup(up), MODMIG_NEXT_CREATE_STATE);
+	          mm_strdup(up), create);
 	if (!st->has[MM_TABLE_HISTORY])
 		item_next(c, "history", false,
 		          mm_printf("%s does not exist", n->table[MM_TABLE_HISTORY]), mm_strdup(up),
@@ -195,7 +209,8 @@ static void check_lock(modmig_checkup *c, modmig_db *db, const mm_names *n)
 	modmig_error_free(e);
 }
 
-static void check_pending(modmig_checkup *c, const modmig_source *src, const mm_state *st)
+static void check_pending(modmig_checkup *c, const modmig_source *src, const mm_state *st,
+                          bool read_only)
 {
 	mm_plan plan;
 	size_t missing = 0, i;
@@ -216,7 +231,8 @@ static void check_pending(modmig_checkup *c, const modmig_source *src, const mm_
 		        mm_printf("%zu migration%s not applied (%zu missing, %zu new), first %lld",
 		                  plan.count, plan.count == 1 ? "" : "s", missing,
 		                  plan.count - missing, (long long)plan.steps[0].version),
-		        mm_strdup("run up"), MODMIG_NEXT_RUN_UP);
+		        mm_strdup(read_only ? "apply them on the primary server" : "run up"),
+		        read_only ? MODMIG_NEXT_WRITABLE : MODMIG_NEXT_RUN_UP);
 	mm_plan_clear(&plan);
 }
 
@@ -327,7 +343,14 @@ static void check_privileges(modmig_checkup *c, modmig_db *db, const modmig_sour
 			              fix.len ? " " : "", PQgetvalue(res, i, 5),
 			              PQgetvalue(res, i, 4));
 	}
-	if (!bad.len && modmig_source_is_dir(src))
+	/* granted on paper, but a read-only server creates nothing */
+	if (!bad.len && modmig_db_read_only(db))
+		item_next(c, "privileges", false,
+		          mm_printf("granted in all %d schema%s, but the server is read-only: "
+		                    "nothing can be created here",
+		                    ok_count, ok_count == 1 ? "" : "s"),
+		          mm_strdup("connect to the primary server"), MODMIG_NEXT_WRITABLE);
+	else if (!bad.len && modmig_source_is_dir(src))
 		item(c, "privileges", true, mm_strdup("can create in schema public"), NULL);
 	else if (!bad.len)
 		item(c, "privileges", true,
@@ -385,9 +408,10 @@ static void run_online(modmig_checkup *c, modmig_db *db, modmig_source *src)
 		          mm_strdup("run verify for details"), MODMIG_NEXT_RUN_VERIFY);
 		goto cleanup;
 	}
-	check_tables(c, &s.names, &s.state, f, modmig_source_is_dir(src));
+	check_tables(c, &s.names, &s.state, f, modmig_source_is_dir(src),
+	             modmig_db_read_only(db) != NULL);
 	check_lock(c, db, &s.names);
-	check_pending(c, src, &s.state);
+	check_pending(c, src, &s.state, modmig_db_read_only(db) != NULL);
 	check_findings(c, f);
 	check_privileges(c, db, src);
 cleanup:

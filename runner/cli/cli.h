@@ -28,6 +28,7 @@ typedef struct cli_context {
 	const modmig_embedded_file *files;
 	size_t file_count;
 	const char *database; /* -d; NULL lets the library fall back */
+	char *database_copy;  /* -d's value, copied before argv was scrubbed (args.c) */
 	const char *manifest; /* -m */
 	const char *dir;      /* --dir */
 	const char *table;    /* --table, with --dir only */

@@ -125,6 +125,7 @@ int modmig_cli_main(int argc, char **argv, const modmig_cli_config *config)
 cleanup:
 	free(ctx.dry_run_list);
 	cli_parser_free(&parser);
+	free(ctx.database_copy);
 	if (fflush(stdout) != 0 && rc == CLI_EXIT_OK) {
 		/* a full disk or closed pipe must not look like success */
 		fputs("modmig: error: cannot write the output\n", stderr);

@@ -53,6 +53,7 @@ expect_out "pending          1 migration not applied"
 expect_out "apply them on the primary server"
 expect_no_out "run 'modmig up'"
 expect_out "but the server is read-only: nothing can be created here"
+expect_no_out "to create it"
 # and the primary is fine
 mm -d "$URL" --dir "$D" doctor
 expect_out "writable         the server takes writes"

@@ -164,7 +164,7 @@ static void check_tables(modmig_checkup *c, const mm_names *n, const mm_state *s
 	if (!st->has[MM_TABLE_HISTORY])
 		item_next(c, "history", false,
 		          mm_printf("%s does not exist", n->table[MM_TABLE_HISTORY]), mm_strdup(up),
-		          MODMIG_NEXT_CREATE_STATE);
+		          create);
 	else
 		item(c, "history", !tampered,
 		     tampered ? mm_printf("%s has lost its append-only trigger",
@@ -179,7 +179,7 @@ static void check_tables(modmig_checkup *c, const mm_names *n, const mm_state *s
 	if (!st->has[MM_TABLE_MODULES])
 		item_next(c, "module registry", false,
 		          mm_printf("%s does not exist", n->table[MM_TABLE_MODULES]), mm_strdup(up),
-		          MODMIG_NEXT_CREATE_STATE);
+		          create);
 	else
 		item(c, "module registry", !registry,
 		     registry ? mm_strdup(registry_msg)

@@ -8,6 +8,9 @@
 MODMIG_TEST_NEEDS="standby"
 source "$(dirname "$0")/lib.sh"
 
+# a doctor item's line with its columns' padding squeezed: "FAIL writable read-only: ..."
+doctor_item() { grep -E "^(ok|FAIL) +$1 " <<<"$OUT" | tr -s ' '; }
+
 D=$TMP/m
 mkdir -p "$D"
 cat >"$D/00001_one.sql" <<'EOF'
@@ -47,16 +50,16 @@ mm -d "$S" --dir "$D" status
 expect_rc 0 "(standby) status"
 mm -d "$S" --dir "$D" doctor
 expect_rc 3 "(standby) doctor is not healthy"
-expect_out "writable         read-only: the server is a hot standby (in recovery) and takes no writes"
+expect_eq "$(doctor_item writable)" "FAIL writable read-only: the server is a hot standby (in recovery) and takes no writes" "(standby) doctor: not writable"
 expect_out "connect to the primary server"
-expect_out "pending          1 migration not applied"
+expect_eq "$(doctor_item pending | cut -d, -f1)" "FAIL pending 1 migration not applied (0 missing" "(standby) doctor: pending"
 expect_out "apply them on the primary server"
 expect_no_out "run 'modmig up'"
 expect_out "but the server is read-only: nothing can be created here"
 expect_no_out "to create it"
 # and the primary is fine
 mm -d "$URL" --dir "$D" doctor
-expect_out "writable         the server takes writes"
+expect_eq "$(doctor_item writable)" "ok writable the server takes writes (not a hot standby, default_transaction_read_only off)" "(primary) doctor: writable"
 
 # ---- default_transaction_read_only on a database
 new_db

@@ -156,6 +156,8 @@ static long position_of(int64_t version)
  * their files falls below it. When every file of m's module is numbered for
  * one earlier position, that is what happened: say so, with the module and
  * both positions, before any "outside its range" message about one file.
+ * It takes two files or more: a module's only file numbered one range too
+ * low is as likely a slip, and the file's own message names it exactly.
  * A file numbered above its range is an author's slip, reported as such.
  */
 static modmig_status check_moved(const modmig_source *src, const migration_list *list,
@@ -163,13 +165,20 @@ static modmig_status check_moved(const modmig_source *src, const migration_list 
 {
 	const modmig_module *mod = m->module, *there;
 	long pos = position_of(m->version);
-	size_t i;
+	size_t i, files = 0;
 
 	if (pos < 0 || (size_t)pos >= mod->index)
 		return MODMIG_OK;
-	for (i = 0; i < list->count; i++)
-		if (list->items[i].module == mod && position_of(list->items[i].version) != pos)
+	for (i = 0; i < list->count; i++) {
+		if (list->items[i].module != mod)
+			continue;
+		if (position_of(list->items[i].version) != pos)
 			return MODMIG_OK;
+		files++;
+	}
+	/* one file can be a slip of its author as well as a move: name the file */
+	if (files < 2)
+		return MODMIG_OK;
 	there = &src->manifest.modules[pos];
 	mm_fail(err, MODMIG_E_VERSION, src->manifest.file, mod->line, mod->column,
 	        "module %s is at position %zu in the manifest, but its migrations are numbered "

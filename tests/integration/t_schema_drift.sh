@@ -28,6 +28,29 @@ expect_eq "$OUT" '{"drift":false,"differences":[]}' "drift --json when clean"
 mm -d "$URL" drift --module billing
 expect_rc 0 "drift --module billing"
 
+# doctor's drift item, with a --dev-url database it may wipe (it creates none)
+DEV=dev_$RANDOM$RANDOM
+psql -qX -d postgres -c "CREATE DATABASE $DEV OWNER $ME" >/dev/null
+DEV_URL="postgresql://$ME@/$DEV?host=$PGHOST&port=$PGPORT"
+mm -d "$URL" doctor
+expect_rc 0 "doctor without --dev-url"
+[[ "$OUT" != *$'\n'ok*"  drift  "* && "$OUT" != *"FAIL  drift"* ]] && pass || fail "doctor without --dev-url has a drift item"
+mm -d "$URL" doctor --dev-url "$DEV_URL"
+expect_rc 0 "doctor --dev-url right after up"
+expect_out "drift            the live schema is what the applied migrations build"
+psql -qX -d "$DB" -c "CREATE INDEX doctor_by_hand ON identity.persons (created_at)" >/dev/null
+mm -d "$URL" doctor --dev-url "$DEV_URL"
+expect_rc 3 "doctor --dev-url after a change by hand"
+expect_out "FAIL  drift            1 difference from what the applied migrations build, the first: table identity.persons: index doctor_by_hand: only in the database"
+expect_out "fix: run 'modmig drift --dev-url URL' for every difference"
+mm -d "$URL" --json doctor --dev-url "$DEV_URL"
+expect_eq "$(printf '%s' "$OUT" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(d["healthy"], [c["ok"] for c in d["checks"] if c["name"] == "drift"])')" "False [False]" "doctor --json: the drift item"
+psql -qX -d "$DB" -c "DROP INDEX identity.doctor_by_hand" >/dev/null
+expect_eq "$(shadows)" "0" "doctor leaves no shadow database behind"
+
 new_db
 mm -d "$URL" --dir "$ROOT/tests/fixtures/goose_app" up
 expect_rc 0 "up (goose fixture)"

@@ -956,6 +956,30 @@ void modmig_history_free(modmig_history *history);
 modmig_status modmig_stamp(modmig_db *db, modmig_source *src, int64_t version, const char *module,
                            modmig_result **out, modmig_error **err);
 
+/* What modmig_repair() records (each its own history event). */
+typedef enum modmig_repair_action {
+	/* an out-of-order migration is acknowledged: verify stops reporting it */
+	MODMIG_REPAIR_ACKNOWLEDGE = 0,
+	/* a changed file's new SHA-256 is accepted (reason required): verify compares with it */
+	MODMIG_REPAIR_ACCEPT_CHECKSUM = 1
+} modmig_repair_action;
+
+typedef struct modmig_repair_options {
+	modmig_repair_action action;
+	int64_t version;    /* an applied version that has its file */
+	const char *reason; /* recorded with the event; required to accept a checksum */
+	bool dry_run;       /* say what would be recorded (log callback), record nothing */
+} modmig_repair_options;
+
+void modmig_repair_options_init(modmig_repair_options *opts);
+/*
+ * An operator's explicit repair, in the way of Flyway's: under the lock, one
+ * history event (acknowledged, checksum_accepted) in one transaction.
+ * MODMIG_E_NOT_FOUND when the version is not applied or has no file.
+ */
+modmig_status modmig_repair(modmig_db *db, modmig_source *src, const modmig_repair_options *opts,
+                            modmig_error **err);
+
 /*
  * Write a reviewed plan to path: the exact list of migrations `up` with opts
  * would apply, with their SHA-256, and the database's state fingerprint.

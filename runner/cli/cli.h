@@ -392,6 +392,7 @@ int cli_cmd_verify(cli_context *ctx, const cli_command *cmd, int argc, char **ar
 int cli_cmd_doctor(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 int cli_cmd_history(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 int cli_cmd_stamp(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+int cli_cmd_repair(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 
 int cli_cmd_plan(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 

@@ -652,3 +652,81 @@ cleanup:
 	modmig_source_free(src);
 	return rc;
 }
+
+/* ---- repair ---------------------------------------------------------------- */
+
+int cli_cmd_repair(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
+{
+	modmig_source *src = NULL;
+	modmig_db *db = NULL;
+	modmig_error *err = NULL;
+	modmig_repair_options opts;
+	modmig_status st;
+	int actions = 0, rc = CLI_EXIT_OK, c;
+	cli_parser p;
+
+	modmig_repair_options_init(&opts);
+	if (!cli_parser_init(&p, ctx, cmd, argc, argv)) {
+		rc = cli_out_of_memory(ctx);
+		goto cleanup;
+	}
+	while ((c = cli_getopt(&p)) != -1) {
+		if (c == CLI_OPT_ACKNOWLEDGE || c == CLI_OPT_ACCEPT_CHECKSUM) {
+			opts.action = c == CLI_OPT_ACKNOWLEDGE ? MODMIG_REPAIR_ACKNOWLEDGE
+			                                       : MODMIG_REPAIR_ACCEPT_CHECKSUM;
+			actions++;
+			if (cli_parse_version(ctx,
+			                      c == CLI_OPT_ACKNOWLEDGE ? "--acknowledge"
+			                                               : "--accept-checksum",
+			                      optarg, &opts.version))
+				continue;
+			rc = CLI_EXIT_USAGE;
+			goto cleanup;
+		}
+		if (c == CLI_OPT_REASON || c == CLI_OPT_DRY_RUN) {
+			opts.reason = c == CLI_OPT_REASON ? optarg : opts.reason;
+			opts.dry_run = opts.dry_run || c == CLI_OPT_DRY_RUN;
+			continue;
+		}
+		rc = p.exit_code;
+		goto cleanup;
+	}
+	if (!cli_expect_args(&p, 0, 0, NULL)) {
+		rc = CLI_EXIT_USAGE;
+		goto cleanup;
+	}
+	if (actions != 1) {
+		rc = cli_usage_error(ctx, "repair takes exactly one of --acknowledge V and "
+		                          "--accept-checksum V");
+		goto cleanup;
+	}
+	if (opts.action == MODMIG_REPAIR_ACCEPT_CHECKSUM && (!opts.reason || !*opts.reason)) {
+		rc = cli_usage_error(ctx, "option '--accept-checksum' needs --reason TEXT: why the "
+		                          "changed file is safe, recorded in the history");
+		goto cleanup;
+	}
+	rc = open_both(ctx, NULL, &src, &db);
+	if (rc != CLI_EXIT_OK)
+		goto cleanup;
+	/* the library says what it records as an info event; show it */
+	ctx->verbosity = ctx->verbosity < 1 && !ctx->json ? 1 : ctx->verbosity;
+	st = modmig_repair(db, src, &opts, &err);
+	if (st != MODMIG_OK) {
+		rc = cli_report_failure(ctx, st, err);
+		goto cleanup;
+	}
+	if (ctx->json) {
+		printf("{\"action\":\"%s\",\"version\":%" PRId64 ",\"dry_run\":%s,\"reason\":",
+		       opts.action == MODMIG_REPAIR_ACKNOWLEDGE ? "acknowledged"
+		                                                : "checksum_accepted",
+		       opts.version, opts.dry_run ? "true" : "false");
+		cli_json_string(stdout, opts.reason);
+		fputs("}\n", stdout);
+	}
+cleanup:
+	cli_parser_free(&p);
+	modmig_error_free(err);
+	modmig_db_free(db);
+	modmig_source_free(src);
+	return rc;
+}

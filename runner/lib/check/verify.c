@@ -24,6 +24,7 @@ typedef struct recorded {
 	int event_applies; /* applying events since the last rollback (history) */
 	int row_applies;   /* is_applied rows since the last is_applied = false row */
 	int history;       /* -1: no applying or rolling-back event, 0: rolled back, 1: applied */
+	bool acknowledged; /* repair acknowledged it as out of order */
 } recorded;
 
 typedef struct checks {
@@ -174,11 +175,18 @@ static char *checks_sql(const mm_names *n, const mm_state *st, const char *appli
 	                "to_regclass($1) and not tgisinternal and tgenabled <> 'D' and tgname in "
 	                "('modmig_append_only', 'modmig_no_truncate')");
 	if (st->has[MM_TABLE_HISTORY]) {
+		/* a checksum that repair accepted or recorded counts as the applied one */
 		mm_buf_printf(&b,
 		              " union all select 1, version, sha256 from (select distinct on "
 		              "(version) version, sha256 from %s where version is not null and "
-		              "event in (%s) order by version, id desc) h",
-		              h, applies);
+		              "event in (%s, '%s', '%s') order by version, id desc) h",
+		              h, applies,
+		              modmig_history_event_name(MODMIG_HISTORY_CHECKSUM_ACCEPTED),
+		              modmig_history_event_name(MODMIG_HISTORY_CHECKSUM_RECORDED));
+		mm_buf_printf(&b,
+		              " union all select 5, version, 'true' from (select distinct version "
+		              "from %s where version is not null and event = '%s') a",
+		              h, modmig_history_event_name(MODMIG_HISTORY_ACKNOWLEDGED));
 		mm_buf_printf(&b,
 		              " union all select 2, version, count(*)::text from (select version, "
 		              "event, id, max(case when event in (%s) then id end) over (partition "
@@ -258,6 +266,8 @@ static modmig_status read_checks(modmig_db *db, const mm_names *n, const mm_stat
 			r->history = text && strcmp(text, "true") == 0 ? 1 : 0;
 		} else if (kind == 4) {
 			r->row_applies = text ? atoi(text) : 0;
+		} else if (kind == 5) {
+			r->acknowledged = true;
 		}
 	}
 cleanup:
@@ -390,7 +400,7 @@ static void check_row(modmig_findings *f, const modmig_source *src, const mm_sta
 			              "for the change",
 			              sum->sha256, m->sha256));
 		b = best[r->applied - st->applied];
-		if (b >= 0 && st->applied[b].id < r->applied->id)
+		if (b >= 0 && st->applied[b].id < r->applied->id && !(sum && sum->acknowledged))
 			add(f, MODMIG_FINDING_OUT_OF_ORDER, r->version, module, file,
 			    mm_printf("applied out of order: after %lld of the same module",
 			              (long long)st->applied[b].version));

@@ -134,6 +134,40 @@ if git -C "$FX" rev-parse --show-prefix >/dev/null 2>&1; then
 else
   expect_rc 2 "test --from-ref outside a git work tree"
 fi
+
+# ------------------------------------------------------------ --dev-url, signals
+DEV=t_mtest_dev_$RANDOM$RANDOM
+psql -qX -d postgres -c "CREATE DATABASE $DEV" >/dev/null
+psql -qX -d "$DEV" -c "CREATE TABLE public.junk (x int)" >/dev/null
+mm -d "$URL" -m "$FX/good/modules.yaml" test --dev-url "postgresql://$ME@/$DEV?host=$PGHOST&port=$PGPORT"
+expect_rc 0 "test --dev-url"
+expect_out "test: 7 passed, 0 warnings, 0 failed"
+expect_eq "$(psql -qAtX -d "$DEV" -c "SELECT to_regclass('public.junk') IS NULL")" "t" "--dev-url: emptied first"
+expect_eq "$(shadows)" "0" "--dev-url: no temporary database"
+SLOW=$TMP/slow
+mkdir -p "$SLOW"
+printf -- '-- +goose Up\nCREATE TABLE slow (id int);\nSELECT pg_sleep(4);\n-- +goose Down\nDROP TABLE slow;\n' >"$SLOW/00001_slow.sql"
+for sig in TERM INT; do
+  "$MODMIG" -d "$URL" --dir "$SLOW" test >"$TMP/sig.out" 2>"$TMP/sig.err" &
+  pid=$!
+  for _ in $(seq 100); do  # wait until the shadow runs the slow migration
+    [ "$(psql -qAtX -d postgres -c "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(4)%' AND datname LIKE 'modmig\_shadow\_%' AND usename = '$ME'")" = 1 ] && break
+    sleep 0.1
+  done
+  expect_eq "$(shadows)" "1" "a shadow database exists while test runs (SIG$sig)"
+  kill -"$sig" "$pid"
+  wait "$pid"; RC=$?
+  expect_eq "$RC" "$([ "$sig" = TERM ] && echo 143 || echo 130)" "test's exit code after SIG$sig"
+  expect_eq "$(shadows)" "0" "shadow dropped after SIG$sig"
+  ERR=$(cat "$TMP/sig.err")
+  expect_err "interrupted by SIG$sig; the shadow database was dropped"
+done
+# without CREATEDB: exit 1, and the hint names --dev-url
+psql -qX -d postgres -c "DROP ROLE IF EXISTS mtest_plain" -c "CREATE ROLE mtest_plain LOGIN NOCREATEDB" >/dev/null 2>&1
+mm -d "postgresql://mtest_plain@/$DB?host=$PGHOST&port=$PGPORT" -m "$FX/good/modules.yaml" test
+expect_rc 1 "test without CREATEDB"
+expect_err "cannot create a temporary shadow database"
+expect_err "--dev-url"
 expect_eq "$(shadows)" "0" "no shadow database is left behind"
 expect_eq "$(ls "${TMPDIR:-/tmp}" | grep -c '^modmig-from-' || true)" "0" "the extracted revision is removed"
 

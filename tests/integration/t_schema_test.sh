@@ -128,11 +128,11 @@ expect_out "table app.accounts: column email: only in a fresh apply"
 mm -d "$URL" -m "$REPO/db/modules.yaml" test --from-ref no-such-rev
 expect_rc 2 "test --from-ref with an unknown revision"
 expect_err "cannot read the migrations at git revision no-such-rev"
-mm -d "$URL" -m "$FX/good/modules.yaml" test --from-ref HEAD
-if git -C "$FX" rev-parse --show-prefix >/dev/null 2>&1; then
-  expect_rc 0 "test --from-ref HEAD in the source tree"
-else
+cp -r "$FX/good" "$TMP/nogit"
+if ! git -C "$TMP/nogit" rev-parse 2>/dev/null; then
+  mm -d "$URL" -m "$TMP/nogit/modules.yaml" test --from-ref HEAD
   expect_rc 2 "test --from-ref outside a git work tree"
+  expect_err "is not in a git work tree"
 fi
 
 # ------------------------------------------------------------ --dev-url, signals

@@ -44,7 +44,7 @@ demo: build
 	@tests/pgtmp.sh -- tests/demo.sh $(BUILD)
 
 format:
-	clang-format -i include/*.h runner/lib/*/*.[ch] runner/cli/*.[ch] tools/*.c tests/*.c tests/unit/*.c tests/fuzz/*.c
+	clang-format -i include/*.h runner/lib/*/*.[ch] runner/lib/*/*/*.[ch] runner/cli/*.[ch] tools/*.c tests/*.c tests/unit/*.c tests/fuzz/*.c
 
 fuzz:
 	@CC=clang tests/configure.sh build-fuzz -Dfuzz=true -Db_lundef=false

@@ -208,7 +208,7 @@ for tree in tests/fixtures/trees/*/; do
   expect_err "$(cat "$tree/expect")"
 done
 
-# bad files: lint refuses exactly what validate refuses, with the same error
+# bad files: lint refuses exactly what validate refuses, with the same first error
 mkdir -p "$TMP/bad"
 for f in tests/fixtures/bad_sql/*.sql; do
   rm -f "$TMP/bad"/*.sql; cp "$f" "$TMP/bad/00001_bad.sql"
@@ -218,7 +218,8 @@ for f in tests/fixtures/bad_sql/*.sql; do
     [ "$RC" = 0 ] || [ "$RC" = 3 ] && pass || fail "lint of $(basename "$f") exits $RC where validate accepts it"
   else
     expect_rc "$v_rc" "lint refuses $(basename "$f") like validate"
-    expect_eq "$ERR" "$v_err" "lint's error for $(basename "$f") is validate's"
+    # validate goes on to report every problem; lint stops at the file's first, the same
+    expect_eq "$(head -n 1 <<<"$ERR")" "$(head -n 1 <<<"$v_err")" "lint's error for $(basename "$f") is validate's"
   fi
 done
 

@@ -381,7 +381,13 @@ typedef enum modmig_event_kind {
 	MODMIG_EVENT_STAMPED = 4,      /* marked applied without running */
 	MODMIG_EVENT_LOCK_WAIT = 5,    /* waiting for another migrator's lock */
 	MODMIG_EVENT_OUT_OF_ORDER = 6, /* within-module out-of-order arrival */
-	MODMIG_EVENT_DRY_RUN = 7       /* a unit that would run (dry run) */
+	MODMIG_EVENT_DRY_RUN = 7,      /* a unit that would run (dry run) */
+	MODMIG_EVENT_STARTED = 8,      /* a migration starts to run */
+	/*
+	 * a migration is still running (from about 2 s on, about once a second):
+	 * unit, unit_count, line, duration_ms so far, phase and percent
+	 */
+	MODMIG_EVENT_PROGRESS = 9
 } modmig_event_kind;
 
 /* Everything in an event is borrowed for the duration of the callback. */
@@ -393,6 +399,20 @@ typedef struct modmig_event {
 	modmig_direction direction;
 	double duration_ms; /* for APPLIED/ROLLED_BACK/FAILED */
 	const char *sql;    /* for DRY_RUN: the unit's text */
+	/*
+	 * For PROGRESS: the unit running (1-based) of unit_count, and the line in
+	 * the file of the statement running. unit is 0 when not known: a
+	 * transactional migration of several units goes to the server as one
+	 * query string, whose results come back only when it ends. For CREATE
+	 * INDEX and REINDEX, the server's phase (pg_stat_progress_create_index,
+	 * read over a second connection) or NULL, and its percent done, < 0 when
+	 * unknown.
+	 */
+	int unit;
+	int unit_count;
+	int line;
+	const char *phase;
+	double percent;
 } modmig_event;
 
 typedef void (*modmig_log_fn)(void *userdata, const modmig_event *event);

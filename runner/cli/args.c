@@ -150,6 +150,7 @@ static bool check_global_combination(cli_parser *p)
 		                     "in version_table");
 		return false;
 	}
+	ctx->stdout_tty = isatty(STDOUT_FILENO);
 	if (ctx->no_color || (no_color && no_color[0])) {
 		ctx->color_out = false;
 		ctx->color_err = false;

@@ -48,6 +48,14 @@ typedef struct cli_context {
 	/* column widths for per-migration lines, from the source's longest names */
 	int module_width;
 	int name_width;
+	/*
+	 * Progress of a running migration (events.c): on a terminal one line
+	 * rewritten in place (live_open while it stands unfinished); in a log, a
+	 * line at the first report and then every 30 s (last_progress_ms).
+	 */
+	bool stdout_tty;
+	bool live_open;
+	double last_progress_ms;
 	/* counted by cli_log_event for the closing summary */
 	size_t dry_run_migrations;
 	const modmig_migration *last_dry_run;

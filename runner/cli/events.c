@@ -69,12 +69,88 @@ static void remember_dry_run(cli_context *ctx, const modmig_migration *m)
 	ctx->last_dry_run = m;
 }
 
+/* A log gets a progress line at the first report, then one every 30 s. */
+#define LOG_PROGRESS_EVERY_MS 30000
+
+/* End the live line on a terminal, so the next output starts on a clean line. */
+static void end_live(cli_context *ctx)
+{
+	if (!ctx->live_open)
+		return;
+	fputs("\r\033[K", stdout);
+	fflush(stdout);
+	ctx->live_open = false;
+}
+
+/*
+ * "applying   02001  identity  identity_init" and, while it runs, where it
+ * is: "unit 2/3 (line 14), 12 s, building index: scanning table 42%".
+ */
+static void print_running(cli_context *ctx, const modmig_event *event)
+{
+	const modmig_migration *m = event->migration;
+	bool progress = event->kind == MODMIG_EVENT_PROGRESS;
+	char version[32];
+
+	if (!m)
+		return;
+	cli_format_version(version, modmig_migration_version(m));
+	if (ctx->stdout_tty)
+		fputs("\r\033[K", stdout);
+	printf("%s%-11s%s %s  %-*s  %-*s", cli_color_on(ctx, false, CLI_DIM),
+	       progress                        ? "running"
+	       : event->direction == MODMIG_UP ? "applying"
+	                                       : "rolling back",
+	       cli_color_off(ctx, false), version, ctx->module_width, cli_module_name(m),
+	       progress ? ctx->name_width : 0, modmig_migration_name(m));
+	if (progress) {
+		if (event->unit > 0)
+			printf("  unit %d/%d (line %d),", event->unit, event->unit_count,
+			       event->line);
+		else
+			printf("  %d units in one transaction,", event->unit_count);
+		printf(" %.0f s", event->duration_ms / 1000);
+		if (event->phase && event->percent >= 0)
+			printf(", %s %.0f%%", event->phase, event->percent);
+		else if (event->phase)
+			printf(", %s", event->phase);
+	}
+	if (ctx->stdout_tty) {
+		/* the line stays open: the next report or the result rewrites it */
+		fflush(stdout);
+		ctx->live_open = true;
+	} else {
+		fputc('\n', stdout);
+	}
+}
+
+static void on_running(cli_context *ctx, const modmig_event *event)
+{
+	if (event->kind == MODMIG_EVENT_STARTED) {
+		ctx->last_progress_ms = 0;
+		print_running(ctx, event);
+		return;
+	}
+	/* PROGRESS: every report on a terminal, the first and then every 30 s in a log */
+	if (!ctx->stdout_tty && ctx->last_progress_ms > 0 &&
+	    event->duration_ms - ctx->last_progress_ms < LOG_PROGRESS_EVERY_MS)
+		return;
+	ctx->last_progress_ms = event->duration_ms;
+	print_running(ctx, event);
+}
+
 void cli_log_event(void *userdata, const modmig_event *event)
 {
 	cli_context *ctx = userdata;
 	/* --json owns stdout; progress lines would make it invalid */
 	bool lines = ctx->verbosity >= 0 && !ctx->json;
 
+	if (event->kind == MODMIG_EVENT_STARTED || event->kind == MODMIG_EVENT_PROGRESS) {
+		if (lines)
+			on_running(ctx, event);
+		return;
+	}
+	end_live(ctx);
 	switch (event->kind) {
 	case MODMIG_EVENT_APPLIED:
 		if (lines)
@@ -116,5 +192,8 @@ void cli_log_event(void *userdata, const modmig_event *event)
 			fprintf(stderr, "%s%s%s\n", cli_color_on(ctx, true, CLI_DIM),
 			        event->message, cli_color_off(ctx, true));
 		break;
+	case MODMIG_EVENT_STARTED:
+	case MODMIG_EVENT_PROGRESS:
+		break; /* above */
 	}
 }

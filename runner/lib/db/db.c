@@ -317,6 +317,57 @@ void mm_emit(modmig_db *db, modmig_event_kind kind, modmig_log_level level,
 	db->log(db->log_userdata, &ev);
 }
 
+void mm_emit_event(modmig_db *db, modmig_event *ev, const char *fmt, ...)
+{
+	va_list ap;
+	char buf[1024];
+
+	if (!db || !db->log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	ev->message = buf;
+	db->log(db->log_userdata, ev);
+}
+
+PGconn *mm_db_connect_again(modmig_db *db)
+{
+	PQconninfoOption *opts = PQconninfo(db->conn), *o;
+	const char **keys = NULL, **values = NULL;
+	PGconn *conn = NULL;
+	size_t n = 0;
+
+	if (!opts)
+		return NULL;
+	for (o = opts; o->keyword; o++)
+		n++;
+	keys = calloc(n + 2, sizeof(*keys));
+	values = calloc(n + 2, sizeof(*values));
+	if (!keys || !values)
+		goto cleanup;
+	n = 0;
+	for (o = opts; o->keyword; o++) {
+		/* the watcher names itself; everything else as the first has it */
+		if (!o->val || strcmp(o->keyword, "application_name") == 0)
+			continue;
+		keys[n] = o->keyword;
+		values[n++] = o->val;
+	}
+	keys[n] = "application_name";
+	values[n++] = "modmig progress";
+	conn = PQconnectdbParams(keys, values, 0);
+	if (PQstatus(conn) != CONNECTION_OK) {
+		PQfinish(conn);
+		conn = NULL;
+	}
+cleanup:
+	free(keys);
+	free(values);
+	PQconninfoFree(opts);
+	return conn;
+}
+
 /*
  * Server notices (RAISE NOTICE, "already exists, skipping") go through the
  * log callback: libpq's default would print them to stderr.

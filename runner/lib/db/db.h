@@ -63,6 +63,15 @@ void mm_emit(modmig_db *db, modmig_event_kind kind, modmig_log_level level,
              const modmig_migration *m, modmig_direction dir, double duration_ms, const char *sql,
              const char *fmt, ...) MM_PRINTF(8, 9);
 
+/* mm_emit() for a filled event: its message is formatted here. */
+void mm_emit_event(modmig_db *db, modmig_event *ev, const char *fmt, ...) MM_PRINTF(3, 4);
+/*
+ * A second connection to the same server and database with the same
+ * settings (read from the first with PQconninfo), for watching the first;
+ * NULL when it cannot be opened. The caller PQfinish()es it.
+ */
+PGconn *mm_db_connect_again(modmig_db *db);
+
 /*
  * Record a server error: the message is "<what>: <primary message>" and the
  * SQLSTATE, detail, hint and context are copied from res. With res NULL the

@@ -175,38 +175,6 @@ static modmig_status migration_failed(modmig_db *db, const modmig_migration *m,
 
 /* ---- sending ------------------------------------------------------------ */
 
-/*
- * Send a query string and read all its results. On the first error *error
- * keeps that result and *ok_results counts the results before it;
- * *committed tells whether the last result before it was a COMMIT's.
- */
-static modmig_status send_all(modmig_db *db, const char *sql, int *ok_results, PGresult **error,
-                              bool *committed)
-{
-	PGresult *r;
-
-	*ok_results = 0;
-	*error = NULL;
-	*committed = false;
-	if (!PQsendQuery(db->conn, sql))
-		return MODMIG_E_SQL;
-	while ((r = PQgetResult(db->conn)) != NULL) {
-		ExecStatusType st = PQresultStatus(r);
-
-		if (!*error && (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE ||
-		                st == PGRES_NONFATAL_ERROR)) {
-			*error = r;
-			continue;
-		}
-		if (!*error) {
-			(*ok_results)++;
-			*committed = strcmp(PQcmdStatus(r), "COMMIT") == 0;
-		}
-		PQclear(r);
-	}
-	return *error ? MODMIG_E_SQL : MODMIG_OK;
-}
-
 static void add_units(composed *c, const mm_section *sec, size_t first, size_t last)
 {
 	size_t i;
@@ -261,7 +229,37 @@ typedef struct run_args {
 	size_t first_unit;           /* > 0 when resuming a failed NO TRANSACTION migration */
 	modmig_history_event prefix; /* recorded first (resumed/restarted), or UNKNOWN */
 	size_t failed_unit;          /* out: 1-based unit that failed, 0 when unknown */
+	mm_progress progress;        /* reports while the migration runs */
+	const composed *running;     /* the query string being sent, for where_running() */
 } run_args;
+
+/*
+ * mm_progress_where for the query string being sent. An autocommit one holds
+ * one unit: that one runs. A transactional one holds every unit, and the
+ * server sends the results of a multi-statement query only when it ends (or
+ * a notice flushes them), so the results so far cannot tell which unit runs:
+ * the unit is known only when there is one.
+ */
+static void where_running(void *arg, int ok_results, int *unit, int *line, const char **unit_sql)
+{
+	const run_args *a = arg;
+	const mm_section *sec = section_of(a->m, a->dir);
+	size_t u = 0, offset = 0;
+	int column;
+
+	if (!a->running)
+		return;
+	if (!a->m->parsed.no_transaction && sec->count != 1)
+		return;
+	if (!unit_by_results(a->running, sec, ok_results, &u, &offset)) {
+		/* nothing back yet: the first statement of the first unit sent */
+		u = a->running->first;
+		offset = 0;
+	}
+	*unit = (int)u + 1;
+	*unit_sql = sec->units[u].sql;
+	locate(&sec->units[u], offset, line, &column);
+}
 
 static modmig_history_event done_event(modmig_direction dir)
 {
@@ -382,7 +380,8 @@ static modmig_status run_in_transaction(run_args *a, modmig_error **err)
 		rc = mm_fail(err, MODMIG_E_NOMEM, a->m->file, 0, 0, "out of memory");
 		goto cleanup;
 	}
-	if (send_all(a->s->db, c.sql.data, &ok_results, &error, &committed) == MODMIG_OK)
+	a->running = &c;
+	if (mm_send_all(&a->progress, c.sql.data, &ok_results, &error, &committed) == MODMIG_OK)
 		goto cleanup;
 	/*
 	 * The server confirmed COMMIT, then the connection was lost before it
@@ -496,7 +495,9 @@ static modmig_status run_autocommit(run_args *a, modmig_error **err)
 		}
 		/* Sent without the separator: autocommit units go exactly as written. */
 		c.sql.data[c.spans[0].len] = '\0';
-		if (send_all(a->s->db, c.sql.data, &ok_results, &error, &committed) == MODMIG_OK) {
+		a->running = &c;
+		if (mm_send_all(&a->progress, c.sql.data, &ok_results, &error, &committed) ==
+		    MODMIG_OK) {
 			done = i + 1;
 			done_recorded = false;
 			continue;
@@ -748,7 +749,13 @@ modmig_status mm_apply_one(mm_session *s, const mm_step *step, modmig_direction 
 	} else if (step->failed && mode == MODMIG_RESUME_RESTART) {
 		a.prefix = MODMIG_HISTORY_RESTARTED;
 	}
+	mm_emit(s->db, MODMIG_EVENT_STARTED, MODMIG_LOG_INFO, m, dir, 0, NULL, "%s %s",
+	        dir == MODMIG_UP ? "applying" : "rolling back", m->file);
+	mm_progress_start(&a.progress, s->db, m, dir, (int)section_of(m, dir)->count);
+	a.progress.where = where_running;
+	a.progress.where_arg = &a;
 	rc = m->parsed.no_transaction ? run_autocommit(&a, err) : run_in_transaction(&a, err);
+	mm_progress_end(&a.progress);
 	took = mm_now_ms() - start;
 	if (rc == MODMIG_E_CANCELLED) {
 		mm_emit(s->db, MODMIG_EVENT_FAILED, MODMIG_LOG_ERROR, m, dir, took, NULL, "%s",

@@ -141,6 +141,41 @@ modmig_status mm_apply_one(mm_session *s, const mm_step *step, modmig_direction 
                            const char *lock_timeout, const char *statement_timeout,
                            modmig_resume_mode mode, modmig_result **result, modmig_error **err);
 
+/* ---- sending and watching a migration run (progress.c) ------------------- */
+
+/*
+ * Where a running migration stands, given how many results the server has
+ * sent for the query string: the unit (1-based, 0 when none), the line in
+ * the file of the statement running, and the unit's text.
+ */
+typedef void (*mm_progress_where)(void *arg, int ok_results, int *unit, int *line,
+                                  const char **unit_sql);
+
+typedef struct mm_progress {
+	modmig_db *db;
+	const modmig_migration *m;
+	modmig_direction dir;
+	int unit_count;
+	double start_ms; /* when the migration started */
+	mm_progress_where where;
+	void *where_arg;
+	PGconn *watcher; /* reads pg_stat_progress_create_index; opened on first need */
+	bool watcher_failed;
+} mm_progress;
+
+void mm_progress_start(mm_progress *p, modmig_db *db, const modmig_migration *m,
+                       modmig_direction dir, int unit_count);
+/* Close the second connection, if one was opened. */
+void mm_progress_end(mm_progress *p);
+/*
+ * Send a query string and read all its results, reporting progress while
+ * it runs. On the first error *error keeps that result and *ok_results
+ * counts the results before it; *committed tells whether the last result
+ * before it was a COMMIT's.
+ */
+modmig_status mm_send_all(mm_progress *p, const char *sql, int *ok_results, PGresult **error,
+                          bool *committed);
+
 /* ---- replay: exactly these versions in this order (replay.c) ------------ */
 
 /*

@@ -425,6 +425,7 @@ static modmig_status run_in_transaction(run_args *a, modmig_error **err)
 	       a->dir == MODMIG_UP ? MODMIG_HISTORY_FAILED_ATOMIC : MODMIG_HISTORY_ROLLBACK_FAILED,
 	       mm_now_ms() - start, (int)failed_unit, text, NULL);
 cleanup:
+	a->running = NULL;
 	free(text);
 	PQclear(error);
 	composed_free(&c);
@@ -574,6 +575,7 @@ reset:
 		rc = commit_events(a, &b, err);
 	}
 cleanup:
+	a->running = NULL;
 	free(text);
 	PQclear(error);
 	composed_free(&c);

@@ -507,6 +507,40 @@ char *PQerrorMessage(const PGconn *conn)
 	return conn ? (char *)conn->error : (char *)"connection pointer is NULL\n";
 }
 
+/*
+ * The asynchronous wait of run/progress.c: a scripted result is always
+ * ready, so the executor never waits on a socket and never reports progress.
+ */
+int PQisBusy(PGconn *conn)
+{
+	(void)conn;
+	return 0;
+}
+
+int PQconsumeInput(PGconn *conn)
+{
+	return conn && conn->status == CONNECTION_OK;
+}
+
+int PQsocket(const PGconn *conn)
+{
+	(void)conn;
+	return -1;
+}
+
+int PQbackendPID(const PGconn *conn)
+{
+	(void)conn;
+	return 0;
+}
+
+/* No second connection (progress's watcher) is opened from a scripted one. */
+PQconninfoOption *PQconninfo(PGconn *conn)
+{
+	(void)conn;
+	return NULL;
+}
+
 int PQserverVersion(const PGconn *conn)
 {
 	return conn && conn->status == CONNECTION_OK ? conn->server_version : 0;

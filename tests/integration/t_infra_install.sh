@@ -59,9 +59,13 @@ int main(int argc, char **argv)
 	if (modmig_startup(&opts, &result, &err) != MODMIG_OK) {
 		char *text = modmig_error_format(err, 0);
 
+		int code = modmig_exit_code(modmig_error_code(err));
+
 		fputs(text ? text : "out of memory\n", stderr);
 		modmig_free(text);
-		return modmig_exit_code(modmig_error_code(err));
+		modmig_error_free(err);
+		modmig_result_free(result);
+		return code;
 	}
 	printf("svc: %zu applied, at version %lld (modmig %s)\n", modmig_result_count(result),
 	       (long long)modmig_result_version(result), modmig_version());
@@ -71,7 +75,10 @@ int main(int argc, char **argv)
 C
 run "$EMBED" --modules "$SVC/migrations" --symbol svc --output "$SVC/svc_migrations.c"
 expect_rc 0
-run sh -c "cd '$SVC' && cc -o svc main.c svc_migrations.c \$(PKG_CONFIG_PATH='$(dirname "$PC")' pkg-config --define-variable=prefix='$DEST$PREFIX' --cflags --libs modmig)"
+# a sanitized build installs sanitized static libraries: link the service the same way
+SAN=""
+[ -n "${MODMIG_SANITIZED:-}" ] && SAN="-fsanitize=address,undefined"
+run sh -c "cd '$SVC' && cc $SAN -o svc main.c svc_migrations.c \$(PKG_CONFIG_PATH='$(dirname "$PC")' pkg-config --define-variable=prefix='$DEST$PREFIX' --cflags --libs modmig)"
 expect_rc 0
 
 new_db

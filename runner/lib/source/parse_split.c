@@ -110,6 +110,8 @@ modmig_status mm_parse_add_unit(parser *ps, const char *sql, size_t len, int lin
 		*cap = want;
 	}
 	u = &sec->units[sec->count];
+	/* every field starts known: a StatementBegin block is never marked unparsed */
+	memset(u, 0, sizeof(*u));
 	u->sql = mm_strndup(sql, len);
 	if (!u->sql) {
 		rc = mm_parse_nomem(ps, line);

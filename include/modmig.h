@@ -345,6 +345,16 @@ int modmig_migration_unit_column(const modmig_migration *m, modmig_direction dir
  * sent as they stand and count as true).
  */
 bool modmig_migration_unit_parsed(const modmig_migration *m, modmig_direction dir, size_t i);
+/*
+ * What a parsed file holds that is accepted but not sent as written, such as
+ * a BEGIN that opens a section of a transactional migration (modmig runs it
+ * in one transaction already): one line each, in file order. *line and
+ * *column (1-based, in the file) and *dir (the section) may be NULL.
+ * NULL past the end, and for a migration not parsed yet.
+ */
+size_t modmig_migration_warning_count(const modmig_migration *m);
+const char *modmig_migration_warning_at(const modmig_migration *m, size_t index, int *line,
+                                        int *column, modmig_direction *dir);
 /* Per-file timeouts from `-- modmig lock_timeout=5s` headers, or NULL. */
 const char *modmig_migration_lock_timeout(const modmig_migration *m);
 const char *modmig_migration_statement_timeout(const modmig_migration *m);

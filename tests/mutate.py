@@ -320,9 +320,16 @@ def m_stray_end(rng, lines):
 
 
 def m_empty_block(rng, lines):
+    """An empty block right before a statement: goose would drop that line
+    (DESIGN §3 rule 3), so the error names it."""
     ann, inb = analyse(lines)
-    i = rng.choice(boundaries(lines, ann, inb))
-    return lines[:i] + ["-- +goose StatementBegin", "-- +goose StatementEnd"] + lines[i:], None
+    stmts = [i for i in boundaries(lines, ann, inb)
+             if i < len(lines) and ann[i] is None and lines[i].strip()
+             and not lines[i].lstrip().startswith("--")]
+    if not stmts:
+        return None
+    i = rng.choice(stmts)
+    return lines[:i] + ["-- +goose StatementBegin", "-- +goose StatementEnd"] + lines[i:], i + 3
 
 
 def m_sql_before_up(rng, lines):

@@ -354,6 +354,8 @@ int cli_report_failure(const cli_context *ctx, modmig_status st, const modmig_er
 int cli_report(const cli_context *ctx, modmig_status code, const char *file, const char *hint,
                const char *fmt, ...) CLI_PRINTF(5, 6);
 void cli_warn(const cli_context *ctx, const char *fmt, ...) CLI_PRINTF(2, 3);
+/* A parsed file's warnings on stderr, "file:line:column: warning: message" each. */
+void cli_print_file_warnings(const cli_context *ctx, const modmig_migration *m);
 
 /* A JSON string literal for s (null for NULL), escaped for any byte. */
 void cli_json_string(FILE *out, const char *s);

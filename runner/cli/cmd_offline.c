@@ -100,6 +100,9 @@ int cli_cmd_validate(cli_context *ctx, const cli_command *cmd, int argc, char **
 	}
 	migrations = modmig_source_migration_count(src);
 	modules = modmig_source_module_count(src);
+	if (ctx->verbosity > 0)
+		for (size_t i = 0; i < migrations; i++)
+			cli_print_file_warnings(ctx, modmig_source_migration_at(src, i));
 	if (ctx->json)
 		printf("{\"ok\":true,\"migrations\":%zu,\"modules\":%zu,\"unparsed\":%zu}\n",
 		       migrations, modules, unparsed);
@@ -213,6 +216,25 @@ static void print_units_json(const modmig_migration *m, modmig_direction dir)
 	fputc(']', stdout);
 }
 
+/* What inspect shows of a file's warnings: where, which section, the message. */
+static void print_warnings_json(const modmig_migration *m)
+{
+	size_t count = modmig_migration_warning_count(m);
+	modmig_direction dir = MODMIG_UP;
+	int line = 0, column = 0;
+
+	fputc('[', stdout);
+	for (size_t i = 0; i < count; i++) {
+		const char *message = modmig_migration_warning_at(m, i, &line, &column, &dir);
+
+		printf("%s{\"line\":%d,\"column\":%d,\"section\":\"%s\",\"message\":", i ? "," : "",
+		       line, column, dir == MODMIG_UP ? "up" : "down");
+		cli_json_string(stdout, message);
+		fputc('}', stdout);
+	}
+	fputc(']', stdout);
+}
+
 static void print_units_text(const cli_context *ctx, const modmig_migration *m,
                              modmig_direction dir)
 {
@@ -261,9 +283,12 @@ int cli_cmd_inspect(cli_context *ctx, const cli_command *cmd, int argc, char **a
 		print_units_json(m, MODMIG_UP);
 		fputs(",\"down\":", stdout);
 		print_units_json(m, MODMIG_DOWN);
+		fputs(",\"warnings\":", stdout);
+		print_warnings_json(m);
 		fputs("}\n", stdout);
 		goto cleanup;
 	}
+	cli_print_file_warnings(ctx, m);
 	printf("%s%s%s: version %" PRId64 ", %s\n", cli_color_on(ctx, false, CLI_BOLD), args[0],
 	       cli_color_off(ctx, false), modmig_migration_version(m),
 	       modmig_migration_no_transaction(m) ? "NO TRANSACTION (each unit autocommits)"

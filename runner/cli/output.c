@@ -314,6 +314,20 @@ int cli_report(const cli_context *ctx, modmig_status code, const char *file, con
 	return modmig_exit_code(code);
 }
 
+void cli_print_file_warnings(const cli_context *ctx, const modmig_migration *m)
+{
+	size_t count = modmig_migration_warning_count(m);
+	int line = 0, column = 0;
+
+	for (size_t i = 0; i < count; i++) {
+		const char *message = modmig_migration_warning_at(m, i, &line, &column, NULL);
+
+		fprintf(stderr, "%s:%d:%d: %swarning%s: %s\n", modmig_migration_file(m), line,
+		        column, cli_color_on(ctx, true, CLI_YELLOW), cli_color_off(ctx, true),
+		        message);
+	}
+}
+
 void cli_warn(const cli_context *ctx, const char *fmt, ...)
 {
 	va_list ap;

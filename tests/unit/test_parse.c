@@ -401,10 +401,257 @@ static void test_block_errors(void **state)
 	            "StatementBegin is never closed");
 	parse_fails("-- +goose Up\nSELECT 1;\n-- +goose StatementEnd\n", 3,
 	            "StatementEnd without -- +goose StatementBegin");
-	parse_fails("-- +goose Up\n-- +goose StatementBegin\n  \n\t\n-- +goose StatementEnd\n", 2,
-	            "empty -- +goose StatementBegin block");
-	parse_fails("-- +goose Up\n-- +goose StatementBegin\n-- +goose StatementEnd\nSELECT 1;\n",
-	            2, "empty -- +goose StatementBegin block");
+}
+
+/*
+ * DESIGN §3 rule 3. goose keeps nothing of a block whose lines are all empty
+ * or -- comments, and then drops the first following line that is neither:
+ * such a block is no unit where an annotation or the end of the file follows
+ * it, and an error where SQL would follow it, since goose would never run
+ * that SQL and modmig would.
+ */
+static void test_empty_blocks(void **state)
+{
+	mm_parsed p;
+
+	(void)state;
+	/* at the end of the file, before Down, before another block */
+	parse_ok("-- +goose Up\nSELECT 1;\n-- +goose StatementBegin\n-- +goose StatementEnd\n", &p);
+	assert_int_equal(p.up.count, 1);
+	unit_is(&p.up, 0, 2, 1, "SELECT 1;");
+	mm_parsed_clear(&p);
+	parse_ok("-- +goose Up\n-- +goose StatementBegin\n-- only a comment\n\n"
+	         "-- +goose StatementEnd\n\n-- +goose Down\n"
+	         "-- +goose StatementBegin\n  \n\t\n-- +goose StatementEnd\n",
+	         &p);
+	assert_int_equal(p.up.count, 0);
+	assert_int_equal(p.down.count, 0);
+	assert_true(p.has_down);
+	mm_parsed_clear(&p);
+	parse_ok("-- +goose Up\n-- +goose StatementBegin\n-- nothing yet\n-- +goose StatementEnd\n"
+	         "-- +goose StatementBegin\nSELECT 2;\n-- +goose StatementEnd\nSELECT 3;\n",
+	         &p);
+	assert_int_equal(p.up.count, 2);
+	unit_is(&p.up, 0, 6, 1, "SELECT 2;");
+	unit_is(&p.up, 1, 8, 1, "SELECT 3;");
+	mm_parsed_clear(&p);
+
+	/* SQL after it: goose drops that line, whatever blank lines and comments come between */
+	parse_fails_at("-- +goose Up\n-- +goose StatementBegin\n-- +goose StatementEnd\n"
+	               "CREATE TABLE t (id int);\n",
+	               4, 1,
+	               "goose drops this line: it follows the empty -- +goose StatementBegin block "
+	               "at line 2");
+	parse_fails_at("-- +goose Up\n-- +goose StatementBegin\n-- just a note\n"
+	               "-- +goose StatementEnd\n\n-- a comment\n  CREATE TABLE t (id int);\n",
+	               7, 3,
+	               "goose drops this line: it follows the empty -- +goose StatementBegin block "
+	               "at line 2");
+	/* NO TRANSACTION and ENVSUB do not move goose's parser on */
+	parse_fails_at("-- +goose Up\n-- +goose StatementBegin\n-- +goose StatementEnd\n"
+	               "-- +goose NO TRANSACTION\nSELECT 1;\n",
+	               5, 1,
+	               "goose drops this line: it follows the empty -- +goose StatementBegin block "
+	               "at line 2");
+	parse_fails_at("-- +goose Up\nSELECT 1;\n-- +goose Down\n-- +goose StatementBegin\r\n"
+	               "-- +goose StatementEnd\r\nDROP TABLE t;\r\n",
+	               6, 1,
+	               "goose drops this line: it follows the empty -- +goose StatementBegin block "
+	               "at line 4");
+	/* goose drops a line of blanks instead, and runs the SQL after it */
+	parse_ok("-- +goose Up\n-- +goose StatementBegin\n-- +goose StatementEnd\n   \nSELECT 1;\n",
+	         &p);
+	assert_int_equal(p.up.count, 1);
+	unit_is(&p.up, 0, 5, 1, "SELECT 1;");
+	mm_parsed_clear(&p);
+	/* a block holding a line of blanks is not empty to goose: no line is dropped */
+	parse_ok("-- +goose Up\n-- +goose StatementBegin\n  \n-- +goose StatementEnd\nSELECT 1;\n",
+	         &p);
+	assert_int_equal(p.up.count, 1);
+	unit_is(&p.up, 0, 5, 1, "SELECT 1;");
+	mm_parsed_clear(&p);
+}
+
+static void warning_is(const mm_parsed *p, size_t i, modmig_direction dir, int line, int column,
+                       const char *message)
+{
+	assert_true(i < p->warning_count);
+	assert_int_equal(p->warnings[i].dir, dir);
+	assert_int_equal(p->warnings[i].line, line);
+	assert_int_equal(p->warnings[i].column, column);
+	assert_string_equal(p->warnings[i].message, message);
+}
+
+#define REDUNDANT(word)                                                                            \
+	word " is redundant: modmig runs the migration in one transaction, so it is not sent"
+
+/*
+ * DESIGN §3 rule 6: modmig runs a migration in one transaction, so a BEGIN
+ * that opens a section and a COMMIT that closes it are not sent (with a
+ * warning each); units keep their exact positions.
+ */
+static void test_redundant_transaction_control(void **state)
+{
+	mm_parsed p;
+
+	(void)state;
+	parse_ok("-- +goose Up\n"
+	         "BEGIN;\n"
+	         "CREATE TABLE a (id int);\n"
+	         "CREATE TABLE b (id int);\n"
+	         "COMMIT;\n"
+	         "-- +goose Down\n"
+	         "start transaction isolation level serializable;\n"
+	         "DROP TABLE b, a;\n"
+	         "end;\n",
+	         &p);
+	assert_int_equal(p.up.count, 2);
+	unit_is(&p.up, 0, 3, 1, "CREATE TABLE a (id int);");
+	unit_is(&p.up, 1, 4, 1, "CREATE TABLE b (id int);");
+	assert_int_equal(p.down.count, 1);
+	unit_is(&p.down, 0, 8, 1, "DROP TABLE b, a;");
+	assert_int_equal(p.warning_count, 4);
+	warning_is(&p, 0, MODMIG_UP, 2, 1, REDUNDANT("BEGIN"));
+	warning_is(&p, 1, MODMIG_UP, 5, 1, REDUNDANT("COMMIT"));
+	warning_is(&p, 2, MODMIG_DOWN, 7, 1, REDUNDANT("START TRANSACTION"));
+	warning_is(&p, 3, MODMIG_DOWN, 9, 1, REDUNDANT("END"));
+	mm_parsed_clear(&p);
+
+	/* inside a block: the block is sent as it stands, minus those two */
+	parse_ok("-- +goose Up\n"
+	         "-- +goose StatementBegin\n"
+	         "-- wrapped, as some goose projects do\n"
+	         "BEGIN;\n"
+	         "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$\n"
+	         "BEGIN\n"
+	         "  COMMIT;\n"
+	         "  RETURN 1;\n"
+	         "END $$;\n"
+	         "CREATE TABLE t (id int);\n"
+	         "COMMIT; -- done\n"
+	         "-- +goose StatementEnd\n",
+	         &p);
+	assert_int_equal(p.up.count, 1);
+	unit_is(&p.up, 0, 5, 1,
+	        "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$\nBEGIN\n  COMMIT;\n"
+	        "  RETURN 1;\nEND $$;\nCREATE TABLE t (id int);");
+	assert_int_equal(p.warning_count, 2);
+	warning_is(&p, 0, MODMIG_UP, 4, 1, REDUNDANT("BEGIN"));
+	warning_is(&p, 1, MODMIG_UP, 11, 1, REDUNDANT("COMMIT"));
+	mm_parsed_clear(&p);
+
+	/* on one line with what follows it, and across units and blocks */
+	parse_ok("-- +goose Up\n"
+	         "-- +goose StatementBegin\n"
+	         "BEGIN; CREATE TABLE a (id int);\n"
+	         "-- +goose StatementEnd\n"
+	         "CREATE TABLE b (id int);\n"
+	         "-- +goose StatementBegin\n"
+	         "CREATE TABLE c (id int); Commit Work;\n"
+	         "-- +goose StatementEnd\n",
+	         &p);
+	assert_int_equal(p.up.count, 3);
+	unit_is(&p.up, 0, 3, 8, "CREATE TABLE a (id int);");
+	unit_is(&p.up, 1, 5, 1, "CREATE TABLE b (id int);");
+	unit_is(&p.up, 2, 7, 1, "CREATE TABLE c (id int);");
+	warning_is(&p, 0, MODMIG_UP, 3, 1, REDUNDANT("BEGIN"));
+	warning_is(&p, 1, MODMIG_UP, 7, 26, REDUNDANT("COMMIT"));
+	mm_parsed_clear(&p);
+
+	/* a section of nothing else; a lone COMMIT; a lone BEGIN */
+	parse_ok("-- +goose Up\nBEGIN;\nCOMMIT;\n-- +goose Down\nCOMMIT;\n", &p);
+	assert_int_equal(p.up.count, 0);
+	assert_int_equal(p.down.count, 0);
+	assert_int_equal(p.warning_count, 3);
+	warning_is(&p, 2, MODMIG_DOWN, 5, 1, REDUNDANT("COMMIT"));
+	mm_parsed_clear(&p);
+	parse_ok("-- +goose Up\nBEGIN TRANSACTION;\nSELECT 1;\n", &p);
+	assert_int_equal(p.up.count, 1);
+	unit_is(&p.up, 0, 3, 1, "SELECT 1;");
+	assert_int_equal(p.warning_count, 1);
+	mm_parsed_clear(&p);
+
+	/* savepoints, prepared statements, words that only look like it: all sent */
+	parse_ok("-- +goose Up\n"
+	         "SAVEPOINT s;\n"
+	         "CREATE TABLE t (start int, \"end\" int, begin_at date, commit_sha text);\n"
+	         "ROLLBACK TO SAVEPOINT s;\n"
+	         "RELEASE SAVEPOINT s;\n"
+	         "PREPARE q AS SELECT 1;\n"
+	         "SELECT 'COMMIT;';\n"
+	         "CREATE FUNCTION g() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END;\n",
+	         &p);
+	assert_int_equal(p.up.count, 7);
+	unit_is(&p.up, 6, 8, 1,
+	        "CREATE FUNCTION g() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END;");
+	assert_int_equal(p.warning_count, 0);
+	mm_parsed_clear(&p);
+
+	/* NO TRANSACTION runs everything as written */
+	parse_ok("-- +goose NO TRANSACTION\n-- +goose Up\nBEGIN;\nCREATE TABLE a (id int);\n"
+	         "COMMIT;\nCREATE INDEX CONCURRENTLY i ON a (id);\n",
+	         &p);
+	assert_int_equal(p.up.count, 4);
+	unit_is(&p.up, 0, 3, 1, "BEGIN;");
+	unit_is(&p.up, 2, 5, 1, "COMMIT;");
+	assert_int_equal(p.warning_count, 0);
+	mm_parsed_clear(&p);
+}
+
+#define TX_ERROR(text, line, column, message) parse_fails_at(text, line, column, message)
+
+/*
+ * Every other transaction-control statement would end the migration's
+ * transaction early: refused at its file:line:column, in blocks too.
+ */
+static void test_transaction_control_errors(void **state)
+{
+	(void)state;
+	TX_ERROR("-- +goose Up\nCREATE TABLE a (id int);\nCOMMIT;\nCREATE TABLE b (id int);\n"
+	         "SELECT 1/0;\n",
+	         3, 1,
+	         "COMMIT in the middle of a transactional migration would commit the statements "
+	         "before it on their own");
+	TX_ERROR("-- +goose Up\nCREATE TABLE a (id int);\n  ROLLBACK;\nCREATE TABLE b (id int);\n",
+	         3, 3,
+	         "ROLLBACK in a transactional migration would undo the statements before it while "
+	         "the migration is recorded as applied");
+	/* at the end too: nothing would be applied, and it would be recorded */
+	TX_ERROR("-- +goose Up\nBEGIN;\nCREATE TABLE a (id int);\nABORT;\n", 4, 1,
+	         "ABORT in a transactional migration would undo the statements before it while "
+	         "the migration is recorded as applied");
+	TX_ERROR("-- +goose Up\nCREATE TABLE a (id int);\nCOMMIT AND CHAIN;\n", 3, 1,
+	         "COMMIT AND CHAIN in the middle of a transactional migration would commit the "
+	         "statements before it on their own");
+	TX_ERROR("-- +goose Up\nCREATE TABLE a (id int);\nPREPARE TRANSACTION 'm1';\n", 3, 1,
+	         "PREPARE TRANSACTION cannot run inside a transactional migration");
+	TX_ERROR("-- +goose Up\nCOMMIT PREPARED 'm1';\n", 2, 1,
+	         "COMMIT PREPARED cannot run inside a transactional migration");
+	TX_ERROR("-- +goose Up\nSELECT 1;\n-- +goose Down\nROLLBACK PREPARED 'm1';\n", 4, 1,
+	         "ROLLBACK PREPARED cannot run inside a transactional migration");
+	TX_ERROR("-- +goose Up\nCREATE TABLE a (id int);\nBEGIN;\nCREATE TABLE b (id int);\n"
+	         "COMMIT;\n",
+	         3, 1,
+	         "BEGIN after the first statement of a transactional migration marks a "
+	         "transaction boundary that the migration's one transaction would not keep");
+	/* inside a block, at the statement's own position */
+	TX_ERROR("-- +goose Up\n-- +goose StatementBegin\nBEGIN;\nCREATE TABLE a (id int);\n"
+	         "  COMMIT;\nDROP TABLE missing;\n-- +goose StatementEnd\n",
+	         5, 3,
+	         "COMMIT in the middle of a transactional migration would commit the statements "
+	         "before it on their own");
+	TX_ERROR("-- +goose Up\n-- +goose StatementBegin\nCREATE TABLE a (id int); ROLLBACK; "
+	         "CREATE TABLE b (id int);\n-- +goose StatementEnd\n",
+	         3, 26,
+	         "ROLLBACK in a transactional migration would undo the statements before it while "
+	         "the migration is recorded as applied");
+	/* a COMMIT that ends one block is in the middle when more follows */
+	TX_ERROR("-- +goose Up\n-- +goose StatementBegin\nBEGIN;\nSELECT 1;\nCOMMIT;\n"
+	         "-- +goose StatementEnd\n-- +goose StatementBegin\nBEGIN;\nSELECT 2;\nCOMMIT;\n"
+	         "-- +goose StatementEnd\n",
+	         5, 1,
+	         "COMMIT in the middle of a transactional migration would commit the statements "
+	         "before it on their own");
 }
 
 static void test_unterminated_statements(void **state)
@@ -576,6 +823,9 @@ int main(void)
 	        cmocka_unit_test(test_section_order),
 	        cmocka_unit_test(test_malformed_annotations),
 	        cmocka_unit_test(test_block_errors),
+	        cmocka_unit_test(test_empty_blocks),
+	        cmocka_unit_test(test_redundant_transaction_control),
+	        cmocka_unit_test(test_transaction_control_errors),
 	        cmocka_unit_test(test_unterminated_statements),
 	        cmocka_unit_test(test_newer_syntax_falls_back_to_the_lexer),
 	        cmocka_unit_test(test_garbage),

@@ -52,6 +52,26 @@ static modmig_status run_steps(mm_session *s, const mm_plan *plan, modmig_direct
 	return rc;
 }
 
+/*
+ * The parser's warnings about what will run in direction dir (a redundant
+ * BEGIN that is not sent, ...), through the log callback before it runs.
+ */
+static void emit_warnings(modmig_db *db, const mm_plan *plan, size_t count, modmig_direction dir)
+{
+	size_t i, w;
+
+	for (i = 0; i < plan->count && i < count; i++) {
+		const modmig_migration *m = plan->steps[i].migration;
+
+		for (w = 0; w < m->parsed.warning_count; w++)
+			if (m->parsed.warnings[w].dir == dir)
+				mm_emit(db, MODMIG_EVENT_MESSAGE, MODMIG_LOG_WARN, m, dir, 0, NULL,
+				        "%s:%d:%d: %s", m->file, m->parsed.warnings[w].line,
+				        m->parsed.warnings[w].column,
+				        m->parsed.warnings[w].message);
+	}
+}
+
 /* ---- up ----------------------------------------------------------------- */
 
 /*
@@ -170,6 +190,7 @@ modmig_status modmig_up(modmig_db *db, modmig_source *src, const modmig_up_optio
 			        "%s is out of order: a higher version of its module is already "
 			        "applied",
 			        plan.steps[i].migration->file);
+	emit_warnings(db, &plan, plan.count, MODMIG_UP);
 	if (use.dry_run) {
 		dry_run(&s, &plan, MODMIG_UP);
 		goto cleanup;
@@ -230,6 +251,7 @@ modmig_status modmig_down(modmig_db *db, modmig_source *src, const modmig_down_o
 	if (rc != MODMIG_OK || (rc = mm_plan_parse_all(src, &plan, err)) != MODMIG_OK ||
 	    (rc = mm_plan_check_down(&plan, opts->mark_only, what, err)) != MODMIG_OK)
 		goto cleanup;
+	emit_warnings(db, &plan, plan.count, MODMIG_DOWN);
 	if (opts->dry_run) {
 		dry_run(&s, &plan, MODMIG_DOWN);
 		goto cleanup;
@@ -292,6 +314,8 @@ modmig_status modmig_redo_with(modmig_db *db, modmig_source *src, const modmig_d
 		        "nothing to redo: no migration is applied");
 		goto cleanup;
 	}
+	emit_warnings(db, &plan, 1, MODMIG_DOWN);
+	emit_warnings(db, &plan, 1, MODMIG_UP);
 	if (given && given->dry_run) {
 		dry_run(&s, &plan, MODMIG_DOWN);
 		dry_run(&s, &plan, MODMIG_UP);

@@ -329,6 +329,28 @@ const char *modmig_migration_statement_timeout(const modmig_migration *m)
 	return m->parsed_ok ? m->parsed.statement_timeout : NULL;
 }
 
+size_t modmig_migration_warning_count(const modmig_migration *m)
+{
+	return m->parsed_ok ? m->parsed.warning_count : 0;
+}
+
+const char *modmig_migration_warning_at(const modmig_migration *m, size_t index, int *line,
+                                        int *column, modmig_direction *dir)
+{
+	const mm_parse_warning *w;
+
+	if (!m->parsed_ok || index >= m->parsed.warning_count)
+		return NULL;
+	w = &m->parsed.warnings[index];
+	if (line)
+		*line = w->line;
+	if (column)
+		*column = w->column;
+	if (dir)
+		*dir = w->dir;
+	return w->message;
+}
+
 /* A module named by the caller (NULL name: *out NULL); errors for --dir sources and unknown names.
  */
 modmig_status mm_source_module_arg(const modmig_source *src, const char *name,

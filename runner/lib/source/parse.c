@@ -394,7 +394,8 @@ static modmig_status on_begin(parser *ps, int line)
 		rc = mm_parse_flush(ps, "before -- +goose StatementBegin");
 		ps->in_block = true;
 		ps->block_line = line;
-		ps->block_has_text = false;
+		ps->block_has_sql = false;
+		ps->block_goose_empty = true;
 		ps->block_lines = 0;
 		ps->block.len = 0;
 	}
@@ -410,15 +411,54 @@ static modmig_status on_end(parser *ps, int line)
 		             "-- +goose StatementEnd without -- +goose StatementBegin");
 		mm_hint(ps->err, "add '-- +goose StatementBegin' above the block, or remove "
 		                 "this line");
-	} else if (!ps->block_has_text) {
-		rc = mm_fail(ps->err, MODMIG_E_PARSE, ps->file, ps->block_line, 1,
-		             "empty -- +goose StatementBegin block");
-		mm_hint(ps->err, "put the statement between StatementBegin and StatementEnd, "
-		                 "or remove both lines");
-	} else {
-		ps->in_block = false;
-		rc = mm_parse_add_unit(ps, ps->block.data, ps->block.len, ps->block_line + 1, 1);
+		goto cleanup;
 	}
+	ps->in_block = false;
+	/* an empty or comment-only block is no unit, as in goose (DESIGN §3 rule 3) */
+	if (!ps->block_has_sql) {
+		if (ps->block_goose_empty)
+			ps->after_empty = ps->block_line;
+		goto cleanup;
+	}
+	rc = mm_parse_add_unit(ps, ps->block.data, ps->block.len, ps->block_line + 1, 1);
+cleanup:
+	return rc;
+}
+
+static bool is_dash_comment(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && is_space(s[i]))
+		i++;
+	return n - i >= 2 && s[i] == '-' && s[i + 1] == '-';
+}
+
+/*
+ * A line after an empty block, before the next annotation: goose skips empty
+ * lines and -- comments, then drops the first other line whole. A blank one
+ * is harmless; SQL would run in modmig and not in goose, so the two tools
+ * would reach different schemas, and the file is refused.
+ */
+static modmig_status after_empty_block(parser *ps, const char *s, size_t n, int line)
+{
+	modmig_status rc = MODMIG_OK;
+	size_t i = 0;
+
+	if (n == 0 || is_dash_comment(s, n))
+		goto cleanup;
+	while (i < n && is_space(s[i]))
+		i++;
+	if (i < n) {
+		rc = mm_fail(ps->err, MODMIG_E_PARSE, ps->file, line, (int)i + 1,
+		             "goose drops this line: it follows the empty -- +goose StatementBegin "
+		             "block at line %d",
+		             ps->after_empty);
+		mm_hint(ps->err, "remove the empty block: goose would skip this line and modmig "
+		                 "would run it, so the two would build different schemas");
+	}
+	ps->after_empty = 0;
+cleanup:
 	return rc;
 }
 
@@ -434,8 +474,11 @@ static modmig_status add_text_line(parser *ps, const char *s, size_t n, int line
 			rc = mm_parse_nomem(ps, line);
 			goto cleanup;
 		}
-		if (i < n)
-			ps->block_has_text = true;
+		if (i < n && !is_dash_comment(s, n))
+			ps->block_has_sql = true;
+		/* goose keeps a line of blanks; only "" and -- comments leave it empty */
+		if (n > 0 && !is_dash_comment(s, n))
+			ps->block_goose_empty = false;
 		rc = append_text(ps, &ps->block, s, n, line);
 		goto cleanup;
 	}
@@ -455,9 +498,14 @@ cleanup:
 static modmig_status parse_line(parser *ps, const char *s, size_t n, int line)
 {
 	modmig_status rc = MODMIG_OK;
+	enum annotation ann;
 	size_t at;
 
-	switch (classify(s, n)) {
+	ann = classify(s, n);
+	/* these move goose's parser on; NO TRANSACTION and ENVSUB do not */
+	if (ann == ANN_UP || ann == ANN_DOWN || ann == ANN_BEGIN)
+		ps->after_empty = 0;
+	switch (ann) {
 	case ANN_MALFORMED:
 		rc = malformed(ps, s, n, line);
 		goto cleanup;
@@ -496,6 +544,9 @@ static modmig_status parse_line(parser *ps, const char *s, size_t n, int line)
 		mm_hint(ps->err, "move it above '-- +goose Up' (line %d)", ps->up_line);
 		goto cleanup;
 	}
+	if (ps->after_empty && !ps->in_block &&
+	    (rc = after_empty_block(ps, s, n, line)) != MODMIG_OK)
+		goto cleanup;
 	if (ps->stage == STAGE_HEADER) {
 		/* checked as a whole at Up, so that a block comment may span lines */
 		if (!mm_chunk_begin_line(&ps->sql, line) || !mm_buf_append(&ps->sql.text, s, n) ||
@@ -524,8 +575,8 @@ static modmig_status finish(parser *ps)
 	} else if (ps->stage == STAGE_HEADER) {
 		rc = mm_fail(ps->err, MODMIG_E_PARSE, ps->file, 1, 0, "no -- +goose Up annotation");
 		mm_hint(ps->err, "add '-- +goose Up' above the first statement");
-	} else {
-		rc = mm_parse_flush(ps, "at the end of the file");
+	} else if ((rc = mm_parse_flush(ps, "at the end of the file")) == MODMIG_OK) {
+		rc = mm_parse_transaction_control(ps);
 	}
 	return rc;
 }
@@ -639,6 +690,9 @@ void mm_parsed_clear(mm_parsed *p)
 		return;
 	section_clear(&p->up);
 	section_clear(&p->down);
+	for (size_t i = 0; i < p->warning_count; i++)
+		free(p->warnings[i].message);
+	free(p->warnings);
 	free(p->lock_timeout);
 	free(p->statement_timeout);
 	memset(p, 0, sizeof(*p));

@@ -34,7 +34,16 @@ typedef struct parser {
 	bool envsub;
 	bool in_block;
 	int block_line;
-	bool block_has_text;
+	bool block_has_sql; /* a line that is neither blank nor a -- comment */
+	/*
+	 * goose's parser keeps nothing of a block whose lines are all empty or
+	 * -- comments, and then drops the first line after it that is neither
+	 * (DESIGN §3 rule 3). goose_empty tracks the open block; after_empty is
+	 * the line of such a block once closed, until an annotation or a line
+	 * goose would drop ends the danger.
+	 */
+	bool block_goose_empty;
+	int after_empty;
 	size_t block_lines;
 	mm_buf block;
 	chunk sql;
@@ -54,5 +63,14 @@ modmig_status mm_parse_add_unit(parser *ps, const char *sql, size_t len, int lin
 modmig_status mm_parse_check_header(parser *ps);
 /* Split the chunk into units; `where` ends the unterminated-statement message. */
 modmig_status mm_parse_flush(parser *ps, const char *where);
+
+/* ---- parse_tx.c --------------------------------------------------------- */
+
+/*
+ * DESIGN §3 rule 6 over the finished sections of a transactional file: drop
+ * a leading BEGIN and a trailing COMMIT with a warning, refuse any other
+ * transaction control but savepoints.
+ */
+modmig_status mm_parse_transaction_control(parser *ps);
 
 #endif /* MODMIG_SOURCE_PARSE_H */

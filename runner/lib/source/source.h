@@ -24,11 +24,21 @@ typedef struct mm_section {
 	size_t count;
 } mm_section;
 
+/* Something accepted but not sent as written, e.g. a redundant BEGIN. */
+typedef struct mm_parse_warning {
+	modmig_direction dir; /* the section it is in */
+	int line;
+	int column;
+	char *message;
+} mm_parse_warning;
+
 typedef struct mm_parsed {
 	bool no_transaction;
 	bool has_down;
 	mm_section up;
 	mm_section down;
+	mm_parse_warning *warnings; /* in file order */
+	size_t warning_count;
 	char *lock_timeout;      /* from "-- modmig lock_timeout=..." or NULL */
 	char *statement_timeout; /* from "-- modmig statement_timeout=..." or NULL */
 } mm_parsed;

@@ -154,10 +154,12 @@ typedef enum modmig_next_step {
 	                                    resume mode first */
 	MODMIG_NEXT_MARK_ONLY = 15,      /* no Down section: add one, or undo the effects by
 	                                    hand and roll back with mark_only */
-	MODMIG_NEXT_WRITABLE = 16        /* connect to a writable server: the primary, or a
+	MODMIG_NEXT_WRITABLE = 16,       /* connect to a writable server: the primary, or a
 	                                    user or database without
 	                                    default_transaction_read_only */
-	                                 /* new steps are appended here */
+	MODMIG_NEXT_RAISE_MAX_FILE_SIZE = 17 /* split the file, or raise the size limit:
+	                                        modmig_source_set_max_file_size() */
+	                                     /* new steps are appended here */
 } modmig_next_step;
 
 /* A stable lowercase name for a step, e.g. "resume". Never NULL. */

@@ -130,6 +130,9 @@ char *cli_error_hint(const modmig_error *err)
 		return format(
 		        "make the statement faster, or raise --statement-timeout or the file's "
 		        "'-- modmig statement_timeout=' header");
+	case MODMIG_NEXT_RAISE_MAX_FILE_SIZE:
+		return format("split it into smaller migrations, or raise --max-file-size (e.g. "
+		              "--max-file-size 64MiB) if it is meant to be this large");
 	default:
 		return NULL;
 	}

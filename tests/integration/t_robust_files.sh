@@ -102,6 +102,7 @@ size=$(stat -c %s "$big")
 mmt -m "$M" validate
 expect_rc 2 "validate with a file over 16 MiB"
 expect_err "$big:1: error: file is $size bytes, over the size limit of 16 MiB"
+expect_err "hint: split it into smaller migrations, or raise --max-file-size (e.g. --max-file-size 64MiB)"
 fresh_db
 mmt -d "$URL" -m "$M" up
 expect_rc 2 "up with a file over 16 MiB"

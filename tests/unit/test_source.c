@@ -520,6 +520,9 @@ static void test_size_limit(void **state)
 	assert_null(m);
 	assert_string_equal(modmig_error_message(err),
 	                    "file is 48 bytes, over the size limit of 10 bytes");
+	/* a library hint names no flag: the next step lets each client word it */
+	assert_int_equal(modmig_error_next_step(err), MODMIG_NEXT_RAISE_MAX_FILE_SIZE);
+	assert_null(strstr(modmig_error_hint(err), "--"));
 	modmig_error_free(err);
 	err = NULL;
 	assert_int_equal(modmig_migration_parse_file_limit(path, 48, &m, &err), MODMIG_OK);

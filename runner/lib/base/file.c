@@ -63,8 +63,9 @@ static modmig_status too_large(const char *display, uint64_t size, bool at_least
 	rc = mm_fail(err, MODMIG_E_PARSE, display, 1, 0,
 	             "file is %s%llu bytes, over the size limit of %s", at_least ? "at least " : "",
 	             (unsigned long long)size, limit);
-	mm_hint(err, "split it into smaller migrations, or raise the maximum file size if it "
-	             "is meant to be this large");
+	mm_next(err, MODMIG_NEXT_RAISE_MAX_FILE_SIZE, 0,
+	        "split it into smaller migrations, or raise the source's maximum file size if "
+	        "it is meant to be this large");
 	return rc;
 }
 

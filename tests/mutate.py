@@ -320,16 +320,13 @@ def m_stray_end(rng, lines):
 
 
 def m_empty_block(rng, lines):
-    """An empty block right before a statement: goose would drop that line
-    (DESIGN §3 rule 3), so the error names it."""
+    """An empty block with a statement right after it, which goose would drop
+    (DESIGN §3 rule 3): the error names that line. Inserted at one drawn
+    boundary, as before the rule changed, so a seed gives the same corpus."""
     ann, inb = analyse(lines)
-    stmts = [i for i in boundaries(lines, ann, inb)
-             if i < len(lines) and ann[i] is None and lines[i].strip()
-             and not lines[i].lstrip().startswith("--")]
-    if not stmts:
-        return None
-    i = rng.choice(stmts)
-    return lines[:i] + ["-- +goose StatementBegin", "-- +goose StatementEnd"] + lines[i:], i + 3
+    i = rng.choice(boundaries(lines, ann, inb))
+    block = ["-- +goose StatementBegin", "-- +goose StatementEnd", "SELECT 1;"]
+    return lines[:i] + block + lines[i:], i + 3
 
 
 def m_sql_before_up(rng, lines):

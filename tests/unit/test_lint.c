@@ -173,28 +173,14 @@ static const lint_case module_cases[] = {
          UP "-- modmig:nolint table-repeats-schema sqlc names are fixed by the api\n"
             "CREATE TABLE billing.billing_accounts (id bigint);\n",
          ""},
-        {"transaction-control fires in the middle",
-         UP "CREATE TABLE billing.a (id bigint);\nCOMMIT;\nCREATE TABLE billing.b (id bigint);\n",
-         "3:1 error transaction-control"},
         {"transaction-control: redundant BEGIN and COMMIT are warnings",
          UP "BEGIN;\nCREATE TABLE billing.a (id bigint);\nCOMMIT;\n",
          "2:1 warning transaction-control\n4:1 warning transaction-control"},
-        {"transaction-control: ROLLBACK at the end is an error",
-         UP "CREATE TABLE billing.a (id bigint);\nROLLBACK;\n", "3:1 error transaction-control"},
-        {"transaction-control: PREPARE TRANSACTION inside a block",
-         UP "-- +goose StatementBegin\nCREATE TABLE billing.a (id bigint);\n"
-            "PREPARE TRANSACTION 'x';\n-- +goose StatementEnd\n",
-         "4:1 error transaction-control"},
         {"transaction-control safe: savepoints",
          UP "SAVEPOINT s;\nCREATE TABLE billing.a (id bigint);\nRELEASE SAVEPOINT s;\n", ""},
         {"transaction-control safe: NO TRANSACTION",
          "-- +goose NO TRANSACTION\n" UP "CREATE TABLE billing.a (id bigint);\nCOMMIT;\n"
          "SELECT 1;\n",
-         ""},
-        {"transaction-control suppressed",
-         UP "CREATE TABLE billing.a (id bigint);\n"
-            "-- modmig:nolint transaction-control the split is deliberate, see README\n"
-            "COMMIT;\nCREATE TABLE billing.b (id bigint);\n",
          ""},
 };
 
@@ -202,6 +188,52 @@ static void test_module_rules(void **state)
 {
 	(void)state;
 	RUN(manifest_default, module_cases);
+}
+
+/*
+ * Transaction control that would end the migration's transaction early is a
+ * parse error (DESIGN §3 rule 6, source/parse_tx.c): lint refuses the file as
+ * validate and up do, at the statement, and no nolint silences it.
+ */
+static void test_transaction_control_is_a_parse_error(void **state)
+{
+	static const struct {
+		const char *sql;
+		int line;
+		int column;
+	} cases[] = {
+	        {UP "CREATE TABLE billing.a (id bigint);\nCOMMIT;\nCREATE TABLE billing.b (id "
+	            "bigint);\n",
+	         3, 1},
+	        {UP "CREATE TABLE billing.a (id bigint);\nROLLBACK;\n", 3, 1},
+	        {UP "-- +goose StatementBegin\nCREATE TABLE billing.a (id bigint);\n"
+	            "PREPARE TRANSACTION 'x';\n-- +goose StatementEnd\n",
+	         4, 1},
+	        {UP "CREATE TABLE billing.a (id bigint);\n"
+	            "-- modmig:nolint transaction-control the split is deliberate, see README\n"
+	            "COMMIT;\nCREATE TABLE billing.b (id bigint);\n",
+	         4, 1},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		modmig_embedded_file files[2] = {
+		        {"modules.yaml", (const unsigned char *)manifest_default,
+		         strlen(manifest_default), ""},
+		        {FILE_PATH, (const unsigned char *)cases[i].sql, strlen(cases[i].sql), ""},
+		};
+		modmig_source *src = NULL;
+		modmig_findings *f = NULL;
+		modmig_error *err = NULL;
+
+		assert_int_equal(modmig_source_new_embedded(files, 2, &src, &err), MODMIG_OK);
+		assert_int_equal(modmig_lint(src, NULL, &f, &err), MODMIG_E_PARSE);
+		assert_int_equal(modmig_error_line(err), cases[i].line);
+		assert_int_equal(modmig_error_column(err), cases[i].column);
+		modmig_error_free(err);
+		modmig_findings_free(f);
+		modmig_source_free(src);
+	}
 }
 
 /* ---- locks and rewrites --------------------------------------------------- */
@@ -616,6 +648,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_module_rules),
+	        cmocka_unit_test(test_transaction_control_is_a_parse_error),
 	        cmocka_unit_test(test_lock_rules),
 	        cmocka_unit_test(test_destructive_rules),
 	        cmocka_unit_test(test_type_rules),

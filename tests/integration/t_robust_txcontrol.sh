@@ -111,7 +111,7 @@ mm --dir "$D" validate
 expect_no_err "warning"
 mm --json inspect "$D/00002_wrapped.sql"
 expect_rc 0 "inspect --json: a wrapped file"
-expect_out '"up":[{"line":3,"sql":"CREATE TABLE w1 (id int);"},{"line":4,"sql":"CREATE TABLE w2 (id int);"}],"down":[{"line":8,"sql":"DROP TABLE w2, w1;"}]'
+expect_out '"up":[{"line":3,"parsed":true,"sql":"CREATE TABLE w1 (id int);"},{"line":4,"parsed":true,"sql":"CREATE TABLE w2 (id int);"}],"down":[{"line":8,"parsed":true,"sql":"DROP TABLE w2, w1;"}]'
 expect_out '"warnings":[{"line":2,"column":1,"section":"up","message":"BEGIN is redundant'
 fresh_db
 mm -d "$URL" --dir "$D" up

@@ -93,8 +93,9 @@ int cli_cmd_validate(cli_context *ctx, const cli_command *cmd, int argc, char **
 	modmig_source_parse_each(src, on_parse_error, &report);
 	unparsed = warn_unparsed(ctx, src);
 	if (report.problems) {
-		fprintf(stderr, "%zu problem%s found\n", report.problems,
-		        report.problems == 1 ? "" : "s");
+		/* one error speaks for itself; several get a count */
+		if (report.problems > 1)
+			fprintf(stderr, "%zu problems found\n", report.problems);
 		rc = report.exit_code;
 		goto cleanup;
 	}

@@ -75,9 +75,12 @@ int main(int argc, char **argv)
 C
 run "$EMBED" --modules "$SVC/migrations" --symbol svc --output "$SVC/svc_migrations.c"
 expect_rc 0
-# a sanitized build installs sanitized static libraries: link the service the same way
-SAN=""
-[ -n "${MODMIG_SANITIZED:-}" ] && SAN="-fsanitize=address,undefined"
+# a sanitizer build's libraries need the sanitizer runtime at link time too
+SAN=$(meson introspect "$BUILD" --buildoptions 2>/dev/null | python3 -c '
+import json, sys
+v = next((o["value"] for o in json.load(sys.stdin) if o["name"] == "b_sanitize"), "none")
+print("" if v in ("none", "") else "-fsanitize=" + v)')
+[ -z "$SAN" ] && [ -n "${MODMIG_SANITIZED:-}" ] && SAN="-fsanitize=address,undefined"
 run sh -c "cd '$SVC' && cc $SAN -o svc main.c svc_migrations.c \$(PKG_CONFIG_PATH='$(dirname "$PC")' pkg-config --define-variable=prefix='$DEST$PREFIX' --cflags --libs modmig)"
 expect_rc 0
 

@@ -444,8 +444,27 @@ typedef struct modmig_db modmig_db;
 modmig_status modmig_db_connect(const char *conninfo, modmig_db **out, modmig_error **err);
 void modmig_db_free(modmig_db *db);
 void modmig_db_set_log(modmig_db *db, modmig_log_fn fn, void *userdata);
-/* Longest wait for the advisory lock in milliseconds; < 0 waits forever (default). */
+/* Longest wait for the migration lock in milliseconds; < 0 waits forever (default). */
 void modmig_db_set_lock_timeout(modmig_db *db, int timeout_ms);
+
+/*
+ * How migrators take turns. Whichever is used, each migration's transaction
+ * also takes a transaction-level advisory lock and re-checks the version
+ * (the fence), so no migration is ever applied twice.
+ */
+typedef enum modmig_lock_mode {
+	/* a session advisory lock (default): for direct and session-pooled connections */
+	MODMIG_LOCK_SESSION = 0,
+	/*
+	 * a lease row in the version table's "_lock" table, renewed by every
+	 * migration and taken over when it expires: for poolers in transaction
+	 * mode (PgBouncer pool_mode=transaction), where a session lock is held by
+	 * whichever backend took it and means nothing to the next transaction
+	 */
+	MODMIG_LOCK_TABLE = 1
+} modmig_lock_mode;
+
+void modmig_db_set_lock_mode(modmig_db *db, modmig_lock_mode mode);
 /* The connection described with the password redacted, e.g. "postgres://app:xxxxx@host/db". */
 const char *modmig_db_display(const modmig_db *db);
 /* The search_path that was removed from options, or NULL. */

@@ -265,6 +265,19 @@ static bool apply_global(cli_parser *p, int c, bool *stop)
 			*stop = true;
 		}
 		return true;
+	case CLI_OPT_LOCK:
+		if (strcmp(optarg, "session") == 0) {
+			ctx->lock_table = false;
+		} else if (strcmp(optarg, "table") == 0) {
+			ctx->lock_table = true;
+		} else {
+			cli_usage_error(
+			        ctx, "invalid value '%s' for '--lock': expected session or table",
+			        optarg);
+			p->exit_code = CLI_EXIT_USAGE;
+			*stop = true;
+		}
+		return true;
 	case CLI_OPT_HELP:
 		cli_print_command_help(p->cmd, stdout);
 		p->exit_code = CLI_EXIT_OK;
@@ -618,7 +631,10 @@ int cli_connect(cli_context *ctx, modmig_db **out)
 	}
 	cli_signals_arm(*out);
 	modmig_db_set_log(*out, cli_log_event, ctx);
-	modmig_db_set_lock_timeout(*out, ctx->lock_timeout_ms);
+	/* the library waits forever by default; the command line gives up after a while */
+	modmig_db_set_lock_timeout(*out, ctx->lock_timeout_ms >= 0 ? ctx->lock_timeout_ms
+	                                                           : CLI_DEFAULT_LOCK_WAIT_MS);
+	modmig_db_set_lock_mode(*out, ctx->lock_table ? MODMIG_LOCK_TABLE : MODMIG_LOCK_SESSION);
 	if (ctx->verbosity > 0)
 		fprintf(stderr, "connected to %s\n", modmig_db_display(*out));
 cleanup:

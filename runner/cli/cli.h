@@ -19,6 +19,9 @@
 #define CLI_PRINTF(fmt, args)
 #endif
 
+/* How long the command line waits for the migration lock without --lock-timeout. */
+#define CLI_DEFAULT_LOCK_WAIT_MS (10 * 60 * 1000)
+
 /* Exit codes that do not come from a modmig_status. */
 enum { CLI_EXIT_OK = 0, CLI_EXIT_USAGE = 2 };
 
@@ -37,7 +40,8 @@ typedef struct cli_context {
 	bool no_color;
 	/* --max-file-size; 0: the library's default */
 	uint64_t max_file_size;
-	int lock_timeout_ms; /* < 0: wait forever */
+	int lock_timeout_ms; /* --lock-timeout; < 0: not given (CLI_DEFAULT_LOCK_WAIT_MS) */
+	bool lock_table;     /* --lock table: the lease lock, for poolers in transaction mode */
 	/* --statement-timeout, global like --lock-timeout: each migration's; < 0: none */
 	int statement_timeout_ms;
 	bool production; /* --production or MODMIG_ENV=production/prod (cli_main.c) */

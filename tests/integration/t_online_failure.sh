@@ -158,16 +158,16 @@ CREATE TABLE weird_two (id int);
 DROP TABLE weird_two;
 EOF
 new_db
-mm -d "$URL" --dir "$D" --table 'we;ird"name' up
-expect_rc 0 "--table with a quote and a semicolon"
+mm -d "$URL" --dir "$D" --table '"we;ird""name"' up
+expect_rc 0 "--table with a quote and a semicolon, quoted by SQL's rules"
 expect_sql "SELECT to_regclass('public.\"we;ird\"\"name\"') IS NOT NULL" "t"
 expect_sql "SELECT to_regclass('public.goose_db_version') IS NULL" "t"
 expect_sql "SELECT string_agg(version_id::text, ' ' ORDER BY id) FROM \"we;ird\"\"name\"" "0 1 2"
 expect_sql "SELECT count(*) FROM pg_class WHERE relname IN ('weird_one', 'weird_two')" "2"
-mm -d "$URL" --dir "$D" --table 'we;ird"name' status
+mm -d "$URL" --dir "$D" --table '"we;ird""name"' status
 expect_rc 0
 expect_out "applied"
-mm -d "$URL" --dir "$D" --table 'we;ird"name' down
+mm -d "$URL" --dir "$D" --table '"we;ird""name"' down
 expect_rc 0
 expect_sql "SELECT string_agg(version_id::text, ' ' ORDER BY id) FROM \"we;ird\"\"name\"" "0 1"
 expect_sql "SELECT to_regclass('weird_two') IS NULL" "t"

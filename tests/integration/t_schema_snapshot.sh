@@ -48,7 +48,7 @@ mkdir -p "$TMP/one"
 printf -- '-- +goose Up\nSELECT 1;\n' >"$TMP/one/00001_nothing.sql"
 mm -d "$URL" --dir "$TMP/one" up
 expect_rc 0 "up"
-expect_sql "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'goose_db_version%'" "3"
+expect_sql "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'goose_db_version%'" "4"
 mm -d "$URL" --dir "$TMP/one" --json schema
 expect_rc 0 "schema --json"
 printf '%s' "$OUT" >"$TMP/snap.json"

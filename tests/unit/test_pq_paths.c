@@ -37,8 +37,30 @@ static const char notx_sql[] = "-- +goose NO TRANSACTION\n"
                                "CREATE INDEX CONCURRENTLY u_id ON u (id);\n";
 
 /* What the library writes for the default version table "goose_db_version". */
-#define VERSION_TABLE "\"goose_db_version\""
-#define HISTORY_TABLE "\"goose_db_version_history\""
+#define VERSION_TABLE "\"public\".\"goose_db_version\""
+#define HISTORY_TABLE "\"public\".\"goose_db_version_history\""
+#define MODULES_TABLE "\"public\".\"goose_db_version_modules\""
+#define LOCK_TABLE    "\"public\".\"goose_db_version_lock\""
+/* What every migration's transaction starts with: the clean session (apply.c). */
+#define CLEAN_SESSION "RESET ALL;\nRESET SESSION AUTHORIZATION;\nDISCARD TEMP;\n"
+/* Their results, BEGIN first, then the fence's DO. */
+#define TX_PREFIX_OK                                                                               \
+	HPQ_OK("BEGIN"), HPQ_OK("RESET"), HPQ_OK("RESET"), HPQ_OK("DISCARD TEMP"), HPQ_OK("DO")
+/* The fence's key: FNV-1a of modmig-fence:"public"."goose_db_version" */
+/* A transaction of history rows (apply.c's begin_events). */
+#define EVENTS_BEGIN "BEGIN ISOLATION LEVEL READ COMMITTED;\n" BOOKKEEPING
+#define FENCE_KEY    "-3218622884743784544"
+#define FENCE(v, applies)                                                                          \
+	"DO $modmig_fence$DECLARE r record; BEGIN\nPERFORM "                                       \
+	"pg_catalog.pg_advisory_xact_lock(" FENCE_KEY ");\nIF " applies "coalesce((SELECT "        \
+	"is_applied FROM " VERSION_TABLE " WHERE version_id = " v " ORDER BY id DESC LIMIT 1), "   \
+	"false) THEN RAISE EXCEPTION USING ERRCODE = 'MMAPP', MESSAGE = 'version " v " is "        \
+	"applied already'; END IF;\n"
+#define FENCE_END "END$modmig_fence$;\n"
+/* modmig's rows are written as the login role with pg_catalog's names only. */
+#define BOOKKEEPING                                                                                \
+	"SET LOCAL SESSION AUTHORIZATION DEFAULT;\nSET LOCAL search_path = pg_catalog, "           \
+	"pg_temp;\n"
 #define VERSION_ROW(v)                                                                             \
 	"INSERT INTO " VERSION_TABLE " (version_id, is_applied) VALUES (" v ", true);\n"
 #define HISTORY_ROW(event, v, file, sha, duration, unit, error)                                    \
@@ -50,14 +72,17 @@ static const char notx_sql[] = "-- +goose NO TRANSACTION\n"
 
 /* 1001 as one query string: BEGIN, its two units, its state rows, COMMIT. */
 static const char tx_composed[] =
-        "BEGIN;\n"
+        "BEGIN ISOLATION LEVEL READ COMMITTED;\n" CLEAN_SESSION FENCE("1001", "") FENCE_END
         "CREATE TABLE t (id int);\n;\n"
-        "CREATE INDEX t_id ON t (id);\n;\n" VERSION_ROW("1001")
+        "CREATE INDEX t_id ON t (id);\n;\n" BOOKKEEPING VERSION_ROW("1001")
                 HISTORY_ROW("applied", "1001", "01001_create_t.sql", SHA_TX, SERVER_DURATION,
-                            "NULL", "NULL") "COMMIT;\n";
+                            "NULL::integer", "NULL") "COMMIT;\n";
 
-#define TRY_LOCK "select pg_try_advisory_lock($1::bigint)"
-#define UNLOCK   "select pg_advisory_unlock($1::bigint)"
+#define TRY_LOCK "select pg_catalog.pg_try_advisory_lock($1::bigint)"
+#define UNLOCK                                                                                     \
+	"select case when exists (select 1 from pg_catalog.pg_locks where locktype = 'advisory' "  \
+	"and pid = pg_backend_pid() and granted and classid = $2::oid and objid = $3::oid and "    \
+	"objsubid = 1) then pg_catalog.pg_advisory_unlock($1::bigint) end"
 #define FIND_HOLDER                                                                                \
 	"select l.pid, coalesce(nullif(a.application_name, ''), 'no name'), coalesce(a.usename, "  \
 	"'?'), coalesce(to_char(a.xact_start, 'YYYY-MM-DD HH24:MI:SSOF'), "                        \
@@ -72,7 +97,9 @@ static const char tx_composed[] =
 	           "12")
 #define EXISTS_CHECK                                                                               \
 	"select to_regclass($1) is not null, to_regclass($2) is not null, to_regclass($3) is "     \
-	"not null"
+	"not null, to_regclass($4) is not null, coalesce((select n.nspname::text from pg_class c " \
+	"join pg_namespace n on n.oid = c.relnamespace where c.oid = to_regclass($1)), "           \
+	"current_schema()::text)"
 /* The state query is store.c's to write; these tests are about reading its result. */
 #define STATE_QUERY "select 1, v.version_id, v.id::bigint, "
 
@@ -130,6 +157,7 @@ static int setup(void **state)
 	f->s.db = f->db;
 	f->s.src = f->src;
 	assert_int_equal(mm_names_init(f->db, "goose_db_version", &f->s.names, &err), MODMIG_OK);
+	assert_int_equal(mm_names_qualify(f->db, &f->s.names, "public", &err), MODMIG_OK);
 	snprintf(f->key, sizeof(f->key), "%lld", (long long)f->s.names.lock_key);
 	memcpy(&u, &f->s.names.lock_key, sizeof(u));
 	snprintf(f->key_hi, sizeof(f->key_hi), "%u", (unsigned)(u >> 32));
@@ -186,7 +214,7 @@ static void tx_connection_lost(void **state)
 	mm_step step;
 	const hpq_step script[] = {
 	        {HPQ_SEND_QUERY(tx_composed),
-	         HPQ_RESULTS(HPQ_OK("BEGIN"), HPQ_OK("CREATE TABLE"), HPQ_LOST)},
+	         HPQ_RESULTS(TX_PREFIX_OK, HPQ_OK("CREATE TABLE"), HPQ_LOST)},
 	        {HPQ_FINISH},
 	};
 
@@ -233,9 +261,9 @@ static void tx_connection_lost_after_commit(void **state)
 	mm_step step;
 	const hpq_step script[] = {
 	        {HPQ_SEND_QUERY(tx_composed),
-	         HPQ_RESULTS(HPQ_OK("BEGIN"), HPQ_OK("CREATE TABLE"), HPQ_OK("CREATE INDEX"),
-	                     HPQ_OK("INSERT 0 1"), HPQ_OK("INSERT 0 1"), HPQ_OK("COMMIT"),
-	                     HPQ_LOST)},
+	         HPQ_RESULTS(TX_PREFIX_OK, HPQ_OK("CREATE TABLE"), HPQ_OK("CREATE INDEX"),
+	                     HPQ_OK("SET"), HPQ_OK("SET"), HPQ_OK("INSERT 0 1"),
+	                     HPQ_OK("INSERT 0 1"), HPQ_OK("COMMIT"), HPQ_LOST)},
 	        {HPQ_FINISH},
 	};
 
@@ -268,7 +296,7 @@ static void tx_connection_lost_after_unit_commit(void **state)
 	mm_step step;
 	const hpq_step script[] = {
 	        {HPQ_SEND_QUERY(tx_composed),
-	         HPQ_RESULTS(HPQ_OK("BEGIN"), HPQ_OK("COMMIT"), HPQ_LOST)},
+	         HPQ_RESULTS(TX_PREFIX_OK, HPQ_OK("COMMIT"), HPQ_LOST)},
 	        {HPQ_FINISH},
 	};
 
@@ -308,14 +336,15 @@ static void tx_commit_fails(void **state)
 	};
 	const hpq_step script[] = {
 	        {HPQ_SEND_QUERY(tx_composed),
-	         HPQ_RESULTS(HPQ_OK("BEGIN"), HPQ_OK("CREATE TABLE"), HPQ_OK("CREATE INDEX"),
-	                     HPQ_OK("INSERT 0 1"), HPQ_OK("INSERT 0 1"), serialization),
+	         HPQ_RESULTS(TX_PREFIX_OK, HPQ_OK("CREATE TABLE"), HPQ_OK("CREATE INDEX"),
+	                     HPQ_OK("SET"), HPQ_OK("SET"), HPQ_OK("INSERT 0 1"),
+	                     HPQ_OK("INSERT 0 1"), serialization),
 	         .after = PQTRANS_IDLE},
-	        {HPQ_EXEC("BEGIN;\n" HISTORY_ROW("failed_atomic", "1001", "01001_create_t.sql",
-	                                         SHA_TX, HPQ_ANY " / 1000.0", "NULL",
-	                                         "'SQLSTATE 40001: " HPQ_ANY "'") "COMMIT;\n"),
+	        {HPQ_EXEC(EVENTS_BEGIN HISTORY_ROW("failed_atomic", "1001", "01001_create_t.sql",
+	                                           SHA_TX, HPQ_ANY " / 1000.0", "NULL::integer",
+	                                           "'SQLSTATE 40001: " HPQ_ANY "'") "COMMIT;\n"),
 	         .match = HPQ_GLOB,
-	         HPQ_RESULTS(HPQ_OK("BEGIN"), HPQ_OK("INSERT 0 1"), HPQ_OK("COMMIT"))},
+	         HPQ_RESULTS(TX_PREFIX_OK, HPQ_OK("INSERT 0 1"), HPQ_OK("COMMIT"))},
 	        {HPQ_FINISH},
 	};
 
@@ -351,15 +380,16 @@ static void tx_commit_deferred_constraint(void **state)
 	mm_step step;
 	const hpq_step script[] = {
 	        {HPQ_SEND_QUERY(tx_composed),
-	         HPQ_RESULTS(HPQ_OK("BEGIN"), HPQ_OK("CREATE TABLE"), HPQ_OK("CREATE INDEX"),
-	                     HPQ_OK("INSERT 0 1"), HPQ_OK("INSERT 0 1"),
+	         HPQ_RESULTS(TX_PREFIX_OK, HPQ_OK("CREATE TABLE"), HPQ_OK("CREATE INDEX"),
+	                     HPQ_OK("SET"), HPQ_OK("SET"), HPQ_OK("INSERT 0 1"),
+	                     HPQ_OK("INSERT 0 1"),
 	                     HPQ_ERROR("23503", "insert or update on table \"t\" violates foreign "
 	                                        "key constraint \"t_id_fkey\""))},
-	        {HPQ_EXEC("BEGIN;\n" HISTORY_ROW("failed_atomic", "1001", "01001_create_t.sql",
-	                                         SHA_TX, HPQ_ANY " / 1000.0", "NULL",
-	                                         "'SQLSTATE 23503: " HPQ_ANY "'") "COMMIT;\n"),
+	        {HPQ_EXEC(EVENTS_BEGIN HISTORY_ROW("failed_atomic", "1001", "01001_create_t.sql",
+	                                           SHA_TX, HPQ_ANY " / 1000.0", "NULL::integer",
+	                                           "'SQLSTATE 23503: " HPQ_ANY "'") "COMMIT;\n"),
 	         .match = HPQ_GLOB,
-	         HPQ_RESULTS(HPQ_OK("BEGIN"), HPQ_OK("INSERT 0 1"), HPQ_OK("COMMIT"))},
+	         HPQ_RESULTS(TX_PREFIX_OK, HPQ_OK("INSERT 0 1"), HPQ_OK("COMMIT"))},
 	        {HPQ_FINISH},
 	};
 
@@ -390,24 +420,28 @@ static void tx_unit_error_rolls_back(void **state)
 	modmig_result *result = NULL;
 	modmig_error *err = NULL;
 	mm_step step;
+	char position[16];
 	const hpq_result exists = {
 	        .status = PGRES_FATAL_ERROR,
 	        .sqlstate = "42P07",
 	        .message = "relation \"t\" already exists",
-	        .position = "21",
+	        .position = position,
 	};
 	const hpq_step script[] = {
-	        {HPQ_SEND_QUERY(tx_composed), HPQ_RESULTS(HPQ_OK("BEGIN"), exists),
+	        {HPQ_SEND_QUERY(tx_composed), HPQ_RESULTS(TX_PREFIX_OK, exists),
 	         .after = PQTRANS_INERROR},
 	        {HPQ_EXEC("ROLLBACK"), HPQ_RESULTS(HPQ_OK("ROLLBACK"))},
-	        {HPQ_EXEC("BEGIN;\n" HISTORY_ROW(
+	        {HPQ_EXEC(EVENTS_BEGIN HISTORY_ROW(
 	                 "failed_atomic", "1001", "01001_create_t.sql", SHA_TX, HPQ_ANY " / 1000.0",
 	                 "1", "'line 2:14: SQLSTATE 42P07: " HPQ_ANY "'") "COMMIT;\n"),
 	         .match = HPQ_GLOB,
-	         HPQ_RESULTS(HPQ_OK("BEGIN"), HPQ_OK("INSERT 0 1"), HPQ_OK("COMMIT"))},
+	         HPQ_RESULTS(TX_PREFIX_OK, HPQ_OK("INSERT 0 1"), HPQ_OK("COMMIT"))},
 	        {HPQ_FINISH},
 	};
 
+	/* the server's 1-based character position of "t" in the whole string (ASCII) */
+	snprintf(position, sizeof(position), "%d",
+	         (int)(strstr(tx_composed, "CREATE TABLE t (") - tx_composed) + 14);
 	HPQ_SCRIPT(script);
 	assert_int_equal(mm_result_new(&result, &err), MODMIG_OK);
 	assert_int_equal(mm_apply_one(&f->s, step_of(f, 1001, &step), MODMIG_UP, NULL, NULL,
@@ -433,8 +467,9 @@ static void tx_applied(void **state)
 	mm_step step;
 	const hpq_step script[] = {
 	        {HPQ_SEND_QUERY(tx_composed),
-	         HPQ_RESULTS(HPQ_OK("BEGIN"), HPQ_OK("CREATE TABLE"), HPQ_OK("CREATE INDEX"),
-	                     HPQ_OK("INSERT 0 1"), HPQ_OK("INSERT 0 1"), HPQ_OK("COMMIT"))},
+	         HPQ_RESULTS(TX_PREFIX_OK, HPQ_OK("CREATE TABLE"), HPQ_OK("CREATE INDEX"),
+	                     HPQ_OK("SET"), HPQ_OK("SET"), HPQ_OK("INSERT 0 1"),
+	                     HPQ_OK("INSERT 0 1"), HPQ_OK("COMMIT"))},
 	        {HPQ_FINISH},
 	};
 
@@ -470,17 +505,22 @@ static void notx_connection_lost(void **state)
 	 * recorded: the history's last word, unit 2 started, is accurate.
 	 */
 	const hpq_step script[] = {
-	        {HPQ_EXEC("BEGIN;\n" HISTORY_ROW("unit_started", "1002", "01002_index_u.sql",
-	                                         SHA_NOTX, SERVER_DURATION, "1",
-	                                         "NULL") "COMMIT;\n"),
-	         HPQ_RESULTS(HPQ_OK("BEGIN"), HPQ_OK("INSERT 0 1"), HPQ_OK("COMMIT"))},
+	        /* the start, under the fence, recorded before any unit runs */
+	        {HPQ_SEND_QUERY("BEGIN ISOLATION LEVEL READ COMMITTED;\n" CLEAN_SESSION FENCE(
+	                 "1002", "") "SELECT h.id, " HPQ_ANY
+	                             "END IF;\n" FENCE_END BOOKKEEPING HISTORY_ROW(
+	                                     "unit_started", "1002", "01002_index_u.sql", SHA_NOTX,
+	                                     SERVER_DURATION, "1", "NULL") "COMMIT;\n"),
+	         .match = HPQ_GLOB,
+	         HPQ_RESULTS(TX_PREFIX_OK, HPQ_OK("SET"), HPQ_OK("SET"), HPQ_OK("INSERT 0 1"),
+	                     HPQ_OK("COMMIT"))},
 	        {HPQ_SEND_QUERY("CREATE TABLE u (id int);"), HPQ_RESULTS(HPQ_OK("CREATE TABLE"))},
-	        {HPQ_EXEC("BEGIN;\n" HISTORY_ROW("unit_done", "1002", "01002_index_u.sql", SHA_NOTX,
-	                                         SERVER_DURATION, "1", "NULL")
+	        {HPQ_EXEC(EVENTS_BEGIN HISTORY_ROW("unit_done", "1002", "01002_index_u.sql",
+	                                           SHA_NOTX, SERVER_DURATION, "1", "NULL")
 	                          HISTORY_ROW("unit_started", "1002", "01002_index_u.sql", SHA_NOTX,
 	                                      SERVER_DURATION, "2", "NULL") "COMMIT;\n"),
-	         HPQ_RESULTS(HPQ_OK("BEGIN"), HPQ_OK("INSERT 0 1"), HPQ_OK("INSERT 0 1"),
-	                     HPQ_OK("COMMIT"))},
+	         HPQ_RESULTS(HPQ_OK("BEGIN"), HPQ_OK("SET"), HPQ_OK("SET"), HPQ_OK("INSERT 0 1"),
+	                     HPQ_OK("INSERT 0 1"), HPQ_OK("COMMIT"))},
 	        {HPQ_SEND_QUERY("CREATE INDEX CONCURRENTLY u_id ON u (id);"),
 	         HPQ_RESULTS(HPQ_LOST)},
 	        {HPQ_FINISH},
@@ -511,12 +551,23 @@ static void notx_connection_lost(void **state)
 	{HPQ_SEND_PARAMS(STATE_QUERY), .match = HPQ_PREFIX, full},                                 \
 	{                                                                                          \
 		HPQ_SEND_PARAMS(EXISTS_CHECK),                                                     \
-		        .params = HPQ_PARAMS(VERSION_TABLE, HISTORY_TABLE,                         \
-		                             "\"goose_db_version_modules\""),                      \
+		        .params = HPQ_PARAMS(VERSION_TABLE, HISTORY_TABLE, MODULES_TABLE,          \
+		                             LOCK_TABLE),                                          \
 		        exist                                                                      \
 	}
 
-#define ALL_EXIST HPQ_RESULTS(HPQ_TUPLES(3, 1, "t", "t", "t"))
+/* The first read of a session, before the version table's schema is known. */
+#define STATE_STEPS_UNQUALIFIED(full, exist)                                                       \
+	{HPQ_SEND_PARAMS(STATE_QUERY), .match = HPQ_PREFIX, full},                                 \
+	{                                                                                          \
+		HPQ_SEND_PARAMS(EXISTS_CHECK),                                                     \
+		        .params = HPQ_PARAMS(                                                      \
+		                "\"goose_db_version\"", "\"goose_db_version_history\"",            \
+		                "\"goose_db_version_modules\"", "\"goose_db_version_lock\""),      \
+		        exist                                                                      \
+	}
+
+#define ALL_EXIST HPQ_RESULTS(HPQ_TUPLES(5, 1, "t", "t", "t", "t", "public"))
 
 /* A well-formed read, so the shapes below fail for their shape alone. */
 static void state_read_rows(void **state)
@@ -660,7 +711,7 @@ static void state_partial_tables(void **state)
 	const hpq_step script[] = {
 	        STATE_STEPS(HPQ_RESULTS(HPQ_ERROR("42P01", "relation \"goose_db_version_history\" "
 	                                                   "does not exist")),
-	                    HPQ_RESULTS(HPQ_TUPLES(3, 1, "t", "f", "f"))),
+	                    HPQ_RESULTS(HPQ_TUPLES(5, 1, "t", "f", "f", "f", "public"))),
 	        {HPQ_EXEC(
 	                 "select 1, v.version_id, v.id::bigint, to_char(v.tstamp, 'YYYY-MM-DD "
 	                 "HH24:MI:SS'), null::text, null::text, null::int, null::text from (select "
@@ -731,8 +782,10 @@ static void lock_polls_until_granted(void **state)
 	assert_null(err);
 	assert_int_equal(f->event_count, 1);
 	assert_int_equal(f->kinds[0], MODMIG_EVENT_LOCK_WAIT);
-	assert_string_equal(f->events[0],
-	                    "waiting for the migration lock held by pid 4242 (other-migrator)");
+	assert_string_equal(
+	        f->events[0],
+	        "waiting for the migration lock held by pid 4242 (other-migrator, user deploy, "
+	        "active for 12s)");
 	finish(f);
 }
 
@@ -752,8 +805,9 @@ static void lock_times_out(void **state)
 	HPQ_SCRIPT(script);
 	modmig_db_set_lock_timeout(f->db, 0);
 	assert_int_equal(mm_lock_acquire(f->db, &f->s.names, &err), MODMIG_E_LOCK_TIMEOUT);
-	assert_string_equal(err->message, "timed out after 0s waiting for the migration lock held "
-	                                  "by pid 4242 (other-migrator)");
+	assert_string_equal(err->message,
+	                    "timed out after 0s waiting for the migration lock held "
+	                    "by pid 4242 (other-migrator, user deploy, active for 12s)");
 	modmig_error_free(err);
 	finish(f);
 }
@@ -775,7 +829,7 @@ static void lock_holder_gone(void **state)
 	modmig_db_set_lock_timeout(f->db, 0);
 	assert_int_equal(mm_lock_acquire(f->db, &f->s.names, &err), MODMIG_E_LOCK_TIMEOUT);
 	assert_string_equal(err->message, "timed out after 0s waiting for the migration lock held "
-	                                  "by pid ? (unknown)");
+	                                  "by a session that is gone now");
 	modmig_error_free(err);
 	finish(f);
 }
@@ -823,25 +877,25 @@ static void session_releases_lock_after_failure(void **state)
 	modmig_error *err = NULL;
 	mm_step step;
 	const hpq_step script[] = {
-	        STATE_STEPS(HPQ_RESULTS(HPQ_TUPLES(8, 1, "3", "1", "0", HPQ_NULL, "db", HPQ_NULL,
-	                                           HPQ_NULL, HPQ_NULL)),
-	                    ALL_EXIST),
+	        STATE_STEPS_UNQUALIFIED(HPQ_RESULTS(HPQ_TUPLES(8, 1, "3", "1", "0", HPQ_NULL, "db",
+	                                                       HPQ_NULL, HPQ_NULL, HPQ_NULL)),
+	                                ALL_EXIST),
 	        {HPQ_EXEC_PARAMS(TRY_LOCK), .params = HPQ_PARAMS(f->key),
 	         HPQ_RESULTS(HPQ_TUPLES(1, 1, "t"))},
 	        STATE_STEPS(HPQ_RESULTS(HPQ_TUPLES(8, 1, "3", "1", "0", HPQ_NULL, "db", HPQ_NULL,
 	                                           HPQ_NULL, HPQ_NULL)),
 	                    ALL_EXIST),
 	        {HPQ_SEND_QUERY(tx_composed),
-	         HPQ_RESULTS(HPQ_OK("BEGIN"), HPQ_OK("CREATE TABLE"),
+	         HPQ_RESULTS(TX_PREFIX_OK, HPQ_OK("CREATE TABLE"),
 	                     HPQ_ERROR("42501", "permission denied for schema public")),
 	         .after = PQTRANS_INERROR},
 	        {HPQ_EXEC("ROLLBACK"), HPQ_RESULTS(HPQ_OK("ROLLBACK"))},
-	        {HPQ_EXEC("BEGIN;\n" HISTORY_ROW(
+	        {HPQ_EXEC(EVENTS_BEGIN HISTORY_ROW(
 	                 "failed_atomic", "1001", "01001_create_t.sql", SHA_TX, HPQ_ANY " / 1000.0",
 	                 "2", "'line 3:1: SQLSTATE 42501: " HPQ_ANY "'") "COMMIT;\n"),
 	         .match = HPQ_GLOB,
-	         HPQ_RESULTS(HPQ_OK("BEGIN"), HPQ_OK("INSERT 0 1"), HPQ_OK("COMMIT"))},
-	        {HPQ_EXEC_PARAMS(UNLOCK), .params = HPQ_PARAMS(f->key),
+	         HPQ_RESULTS(TX_PREFIX_OK, HPQ_OK("INSERT 0 1"), HPQ_OK("COMMIT"))},
+	        {HPQ_EXEC_PARAMS(UNLOCK), .params = HPQ_PARAMS(f->key, f->key_hi, f->key_lo),
 	         HPQ_RESULTS(HPQ_TUPLES(1, 1, "t"))},
 	        {HPQ_FINISH},
 	};

@@ -6,6 +6,7 @@
  */
 #include "run/run.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -368,6 +369,118 @@ cleanup:
 	mm_buf_free(&fix);
 }
 
+/* ---- a pooler in transaction mode --------------------------------------- */
+
+/* Wait up to ms for conn's pending query; true when its result is ready. */
+static bool ready_within(PGconn *conn, int ms)
+{
+	struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
+	double until = mm_now_ms() + ms;
+
+	while (PQisBusy(conn)) {
+		int left = (int)(until - mm_now_ms());
+
+		if (left <= 0 || poll(&pfd, 1, left) < 0 || !PQconsumeInput(conn))
+			return !PQisBusy(conn);
+	}
+	return true;
+}
+
+/* The pid from a "select pg_backend_pid()" sent before; 0 when none came. */
+static long backend_pid(PGconn *conn)
+{
+	PGresult *r;
+	long pid = 0;
+
+	while ((r = PQgetResult(conn)) != NULL) {
+		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+			pid = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+		PQclear(r);
+	}
+	return pid;
+}
+
+/* A second connection with the same parameters as db's (password included). */
+static PGconn *second_connection(modmig_db *db)
+{
+	PQconninfoOption *opts = PQconninfo(db->conn), *o;
+	const char *keys[64], *values[64];
+	size_t n = 0;
+	PGconn *conn;
+
+	for (o = opts; o && o->keyword && n + 1 < 64; o++) {
+		if (!o->val || !*o->val)
+			continue;
+		keys[n] = o->keyword;
+		values[n++] = o->val;
+	}
+	keys[n] = values[n] = NULL;
+	conn = opts ? PQconnectdbParams(keys, values, 0) : NULL;
+	PQconninfoFree(opts);
+	return conn;
+}
+
+/*
+ * Does each transaction of this connection run on the backend of the one
+ * before (a direct connection, or a pooler in session mode)? Ask for the
+ * backend's pid; let a second connection take a backend and keep it in an
+ * open transaction; ask again. Through a pooler in transaction mode the
+ * first backend went back to the pool after the first transaction, the
+ * second connection most likely got it, and the second question lands on
+ * another backend (or waits for one: that too only a pooler does).
+ */
+static void check_pooler(modmig_checkup *c, modmig_db *db)
+{
+	PGconn *other = NULL;
+	long first = 0, second = 0;
+	bool waited = false;
+
+	if (PQsendQuery(db->conn, "select pg_backend_pid()"))
+		first = ready_within(db->conn, 5000) ? backend_pid(db->conn) : 0;
+	other = second_connection(db);
+	if (!first || !other || PQstatus(other) != CONNECTION_OK ||
+	    !PQsendQuery(other, "begin; select pg_backend_pid()") || !ready_within(other, 5000)) {
+		item(c, "pooler", true,
+		     mm_strdup("could not tell whether a pooler stands in between (no second "
+		               "connection)"),
+		     NULL);
+		goto cleanup;
+	}
+	backend_pid(other);
+	if (PQsendQuery(db->conn, "select pg_backend_pid()")) {
+		waited = !ready_within(db->conn, 2000);
+		if (waited) {
+			/* the pool had no other backend: give ours back, then read */
+			PGresult *r = PQexec(other, "rollback");
+
+			PQclear(r);
+			ready_within(db->conn, 10000);
+		}
+		second = backend_pid(db->conn);
+	}
+	if (waited || (second && second != first))
+		item(c, "pooler", db->lock_mode == MODMIG_LOCK_TABLE,
+		     waited ? mm_strdup(
+		                      "a connection pooler in transaction mode: this connection's "
+		                      "next transaction waited for another client's")
+		            : mm_printf("a connection pooler in transaction mode: two transactions "
+		                        "of this connection ran on backends %ld and %ld; a session "
+		                        "lock means nothing there (the fence still applies each "
+		                        "migration once)",
+		                        first, second),
+		     mm_strdup("take the table lock for migrations through this pooler, or "
+		               "migrate over a direct or session-pooled connection"));
+	else
+		item(c, "pooler", true,
+		     mm_printf("each transaction runs on the same backend (pid %ld): a direct "
+		               "connection or session pooling",
+		               first),
+		     NULL);
+cleanup:
+	if (other)
+		PQfinish(other);
+}
+
 /* ---- the checkup -------------------------------------------------------- */
 
 static void run_online(modmig_checkup *c, modmig_db *db, modmig_source *src)
@@ -378,6 +491,7 @@ static void run_online(modmig_checkup *c, modmig_db *db, modmig_source *src)
 	mm_session s;
 
 	check_server(c, db);
+	check_pooler(c, db);
 	st = mm_session_open(&s, db, src, &e);
 	if (st != MODMIG_OK) {
 		item_next(c, "state", false,

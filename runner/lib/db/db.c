@@ -546,6 +546,10 @@ static void attach(modmig_db *db)
 {
 	PQsetNoticeReceiver(db->conn, on_notice, db);
 	db->server_version = PQserverVersion(db->conn);
+	snprintf(db->client_encoding, sizeof(db->client_encoding), "%s",
+	         PQparameterStatus(db->conn, "client_encoding")
+	                 ? PQparameterStatus(db->conn, "client_encoding")
+	                 : "");
 	db->display = describe(db);
 	if (gethostname(db->hostname, sizeof(db->hostname)) != 0)
 		db->hostname[0] = '\0';
@@ -750,6 +754,12 @@ void modmig_db_set_lock_timeout(modmig_db *db, int timeout_ms)
 {
 	if (db)
 		db->lock_timeout_ms = timeout_ms;
+}
+
+void modmig_db_set_lock_mode(modmig_db *db, modmig_lock_mode mode)
+{
+	if (db)
+		db->lock_mode = mode;
 }
 
 const char *modmig_db_display(const modmig_db *db)

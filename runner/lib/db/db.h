@@ -21,6 +21,8 @@ struct modmig_db {
 	modmig_log_fn log;
 	void *log_userdata;
 	int lock_timeout_ms; /* < 0: wait forever */
+	modmig_lock_mode lock_mode;
+	char client_encoding[64]; /* as the connection began: set again before each migration */
 	int server_version;
 	char hostname[256]; /* recorded in the history as client_host */
 	/*

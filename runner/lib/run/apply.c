@@ -9,8 +9,11 @@
 
 #include "sql/sql.h"
 
+#include <errno.h>
+
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Where a unit sits in the query string sent to the server. */
 typedef struct span {
@@ -113,10 +116,16 @@ static int statements_of(const mm_unit *u)
 	return n;
 }
 
-/* Results a composed transaction sends when all goes well: prefix, units, two rows, COMMIT. */
+/* Statements of add_bookkeeping_session(), between the units and the state rows. */
+#define BOOKKEEPING_STATEMENTS 2
+
+/*
+ * Results a composed transaction sends when all goes well: prefix, units,
+ * the bookkeeping session, two rows, COMMIT.
+ */
 static int results_of(const composed *c, const mm_section *sec)
 {
-	int n = c->prefix_results + 3;
+	int n = c->prefix_results + BOOKKEEPING_STATEMENTS + 3;
 	size_t i;
 
 	for (i = 0; i < c->count; i++)
@@ -231,6 +240,8 @@ typedef struct run_args {
 	size_t failed_unit;          /* out: 1-based unit that failed, 0 when unknown */
 	mm_progress progress;        /* reports while the migration runs */
 	const composed *running;     /* the query string being sent, for where_running() */
+	int fence;                   /* out: what the fence found instead (FENCE_*), or 0 */
+	char *fence_message;         /* out: the server's words for it (owned) */
 } run_args;
 
 /*
@@ -320,10 +331,13 @@ static modmig_status commit_events(const run_args *a, mm_buf *b, modmig_error **
 	return rc;
 }
 
+static void add_bookkeeping_session(mm_buf *b);
+
 static void begin_events(mm_buf *b)
 {
 	mm_buf_init(b);
-	mm_buf_puts(b, "BEGIN;\n");
+	mm_buf_puts(b, "BEGIN ISOLATION LEVEL READ COMMITTED;\n");
+	add_bookkeeping_session(b);
 }
 
 /* One event in its own transaction. */
@@ -354,6 +368,161 @@ static modmig_status interrupted(const run_args *a, const char *what, modmig_err
 	return MODMIG_E_CANCELLED;
 }
 
+/* ---- the fence and the clean session ------------------------------------ */
+
+/*
+ * SQLSTATEs the fence raises (class "MM" is no class of PostgreSQL's), and
+ * what each means for the migration about to run.
+ */
+#define STATE_APPLIED   "MMAPP" /* up: another migrator applied it */
+#define STATE_UNAPPLIED "MMUNA" /* down: another migrator rolled it back */
+#define STATE_LEASE     "MMLSE" /* the table lock's lease is no longer ours */
+#define STATE_RUNNING   "MMRUN" /* a NO TRANSACTION run of it started elsewhere */
+#define STATE_FAILED    "MMFLD" /* ... and failed part-way there */
+
+enum { FENCE_NONE = 0, FENCE_DONE, FENCE_LEASE, FENCE_RUNNING };
+
+/*
+ * Undo what an earlier migration may have left in the session before the
+ * next one runs: settings (search_path included) back to the connection's
+ * defaults, the role and session user back to the login, no temporary
+ * tables. RESET ALL also resets client_encoding to the server's idea of the
+ * default (behind a pooler, the pooled backend's), so modmig's own comes
+ * back right after. All of it is transactional and travels in the same
+ * round trip as the migration. (DISCARD ALL cannot run in a transaction.)
+ */
+static void add_clean_session(composed *c, modmig_db *db)
+{
+	mm_buf_puts(&c->sql, "RESET ALL;\nRESET SESSION AUTHORIZATION;\nDISCARD TEMP;\n");
+	c->prefix_results += 3;
+	if (db->client_encoding[0])
+		add_setting(c, db, "SET", "client_encoding", db->client_encoding);
+}
+
+/*
+ * modmig's own rows are written as the login role with only pg_catalog on
+ * the search_path, whatever the migration did to its session: SET ROLE to a
+ * role that may not write them, a search_path that hides them. LOCAL: a NO
+ * TRANSACTION migration's own session settings come back after COMMIT.
+ */
+static void add_bookkeeping_session(mm_buf *b)
+{
+	mm_buf_puts(b, "SET LOCAL SESSION AUTHORIZATION DEFAULT;\n"
+	               "SET LOCAL search_path = pg_catalog, pg_temp;\n");
+}
+
+/*
+ * The history events that say a run of a NO TRANSACTION migration is under
+ * way, as an SQL list: it started, resumed or restarted, or a unit is done.
+ * The other PARTWAY events (failed, interrupted) say it stopped.
+ */
+static char *running_list(void)
+{
+	return mm_printf("'%s', '%s', '%s', '%s'",
+	                 modmig_history_event_name(MODMIG_HISTORY_UNIT_STARTED),
+	                 modmig_history_event_name(MODMIG_HISTORY_UNIT_DONE),
+	                 modmig_history_event_name(MODMIG_HISTORY_RESUMED),
+	                 modmig_history_event_name(MODMIG_HISTORY_RESTARTED));
+}
+
+/*
+ * The fence (DESIGN §6): whatever happened to the session lock (released
+ * by a migration, or meaningless behind a pooler in transaction mode), the
+ * migration's own transaction takes a transaction-level advisory lock on
+ * the same key and checks, under it, that the version still needs running.
+ * READ COMMITTED: each statement of the block sees what committed before it
+ * started, so the check after the lock sees the other migrator's COMMIT. It
+ * raises one of the STATE_* codes instead; nothing of the migration has run.
+ *
+ * With the table lock, the block renews the lease and checks it is still
+ * ours. At the start of a NO TRANSACTION migration (running_check), a
+ * history event newer than the one the plan saw, of a run part-way, means
+ * another migrator is running it now (or failed doing so).
+ */
+static void add_fence(mm_buf *b, const run_args *a, bool running_check, bool strict)
+{
+	const mm_names *n = &a->s->names;
+	const mm_event_row *known = mm_state_find_event(&a->s->state, a->m->version);
+	long long v = (long long)a->m->version;
+	bool up = a->dir == MODMIG_UP;
+	char *partway = NULL, *stopped = NULL;
+
+	mm_buf_printf(b,
+	              "DO $modmig_fence$DECLARE r record; BEGIN\n"
+	              "PERFORM pg_catalog.pg_advisory_xact_lock(%lld);\n",
+	              (long long)n->fence_key);
+	if (a->s->lease_held)
+		mm_buf_printf(b,
+		              "UPDATE %s SET expires_at = now() + make_interval(secs => %d), "
+		              "renewed_at = now() WHERE owner = '%s';\n",
+		              n->table[MM_TABLE_LOCK], MM_LEASE_SECONDS, a->s->lease_token);
+	if (a->s->lease_held && strict)
+		mm_buf_puts(b, "IF NOT FOUND THEN RAISE EXCEPTION USING ERRCODE = '" STATE_LEASE
+		               "', MESSAGE = 'the table lock was taken over by another migrator'; "
+		               "END IF;\n");
+	mm_buf_printf(b,
+	              "IF %scoalesce((SELECT is_applied FROM %s WHERE version_id = %lld ORDER BY "
+	              "id DESC LIMIT 1), false) THEN RAISE EXCEPTION USING ERRCODE = '%s', "
+	              "MESSAGE = 'version %lld is %s already'; END IF;\n",
+	              up ? "" : "NOT ", n->table[MM_TABLE_VERSION], v,
+	              up ? STATE_APPLIED : STATE_UNAPPLIED, v, up ? "applied" : "rolled back");
+	if (running_check && up && (partway = running_list()) &&
+	    (stopped = mm_event_sql_list(MODMIG_HISTORY_F_PARTWAY))) {
+		mm_buf_printf(
+		        b,
+		        "SELECT h.id, h.event, h.at, coalesce(h.application_name, '?') AS app, "
+		        "coalesce(h.client_host, '?') AS host INTO r FROM %s h WHERE "
+		        "h.version = %lld ORDER BY h.id DESC LIMIT 1;\n"
+		        "IF r.id > %lld AND r.event IN (%s) THEN RAISE EXCEPTION USING "
+		        "ERRCODE = '" STATE_RUNNING "', MESSAGE = format('migration %lld "
+		        "was started by %%s on %%s at %%s (%%s)', r.app, r.host, "
+		        "to_char(r.at, 'YYYY-MM-DD HH24:MI:SSOF'), r.event); END IF;\n"
+		        "IF r.id > %lld AND r.event IN (%s) THEN RAISE EXCEPTION USING "
+		        "ERRCODE = '" STATE_FAILED "', MESSAGE = format('migration %lld "
+		        "stopped part-way in a run by %%s on %%s at %%s (%%s)', r.app, r.host, "
+		        "to_char(r.at, 'YYYY-MM-DD HH24:MI:SSOF'), r.event); END IF;\n",
+		        n->table[MM_TABLE_HISTORY], v, (long long)(known ? known->id : 0), partway,
+		        v, (long long)(known ? known->id : 0), stopped ? stopped : "''", v);
+	}
+	mm_buf_puts(b, "END$modmig_fence$;\n");
+	free(partway);
+	free(stopped);
+}
+
+/*
+ * Whether a failed query string failed at the fence; then a->fence says
+ * what was found, and *rc what to return (an error only for a NO
+ * TRANSACTION migration that failed part-way in another migrator's run).
+ */
+static bool fence_caught(run_args *a, const PGresult *res, modmig_status *rc, modmig_error **err)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+	if (!state || strncmp(state, "MM", 2) != 0)
+		return false;
+	free(a->fence_message);
+	a->fence_message = mm_strdup(msg ? msg : "");
+	*rc = MODMIG_OK;
+	if (strcmp(state, STATE_APPLIED) == 0 || strcmp(state, STATE_UNAPPLIED) == 0)
+		a->fence = FENCE_DONE;
+	else if (strcmp(state, STATE_LEASE) == 0)
+		a->fence = FENCE_LEASE;
+	else if (strcmp(state, STATE_RUNNING) == 0)
+		a->fence = FENCE_RUNNING;
+	else if (strcmp(state, STATE_FAILED) == 0) {
+		*rc = mm_fail(err, MODMIG_E_INCOMPLETE, a->m->file, 0, 0,
+		              "NO TRANSACTION migration %lld failed part-way in another "
+		              "migrator's run: %s",
+		              (long long)a->m->version, msg ? msg : "");
+		mm_hint(err, "see its history for the unit that failed; nothing of it ran here");
+		mm_error_set_migration(err, a->m->version,
+		                       a->m->module ? a->m->module->name : NULL);
+	} else
+		return false;
+	return true;
+}
+
 static modmig_status run_in_transaction(run_args *a, modmig_error **err)
 {
 	modmig_status rc = MODMIG_OK;
@@ -367,11 +536,15 @@ static modmig_status run_in_transaction(run_args *a, modmig_error **err)
 	double start = mm_now_ms();
 
 	memset(&c, 0, sizeof(c));
-	mm_buf_puts(&c.sql, "BEGIN;\n");
+	mm_buf_puts(&c.sql, "BEGIN ISOLATION LEVEL READ COMMITTED;\n");
 	c.prefix_results = 1;
+	add_clean_session(&c, a->s->db);
+	add_fence(&c.sql, a, false, true);
+	c.prefix_results++;
 	add_setting(&c, a->s->db, "SET LOCAL", "lock_timeout", a->lock_timeout);
 	add_setting(&c, a->s->db, "SET LOCAL", "statement_timeout", a->statement_timeout);
 	add_units(&c, sec, 0, sec->count);
+	add_bookkeeping_session(&c.sql);
 	mm_store_sql_version_row(&c.sql, &a->s->names, a->dir, a->m->version);
 	mm_store_sql_history_row(&c.sql, a->s->db, &a->s->names, done_event(a->dir), a->m, -1, 0,
 	                         NULL);
@@ -397,6 +570,9 @@ static modmig_status run_in_transaction(run_args *a, modmig_error **err)
 	if (PQtransactionStatus(a->s->db->conn) == PQTRANS_INERROR ||
 	    PQtransactionStatus(a->s->db->conn) == PQTRANS_INTRANS)
 		mm_db_exec(a->s->db, "ROLLBACK", MODMIG_E_SQL, "rollback", NULL);
+	/* the fence found the version done elsewhere: nothing ran, nothing to record */
+	if (fence_caught(a, error, &rc, err))
+		goto cleanup;
 	rc = migration_failed(a->s->db, a->m, a->dir, &c, error, ok_results, &failed_unit, err);
 	a->failed_unit = failed_unit;
 	/* a lost connection leaves nothing to record with (and nothing committed) */
@@ -444,6 +620,49 @@ static void units_done(char *buf, size_t size, size_t i, size_t count)
 }
 
 /*
+ * Before a NO TRANSACTION migration's first unit: clean the session, pass
+ * the fence (with the check for a run of it started elsewhere), and record
+ * under it that this run starts (resumed or restarted, then unit_started of
+ * its first unit), all in one transaction: whoever records first runs it; a
+ * second migrator sees that record and waits for the outcome instead of
+ * running it too.
+ */
+static modmig_status start_autocommit(run_args *a, modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	composed c;
+	PGresult *error = NULL;
+	int ok_results = 0;
+	bool committed = false;
+
+	memset(&c, 0, sizeof(c));
+	mm_buf_puts(&c.sql, "BEGIN ISOLATION LEVEL READ COMMITTED;\n");
+	add_clean_session(&c, a->s->db);
+	add_fence(&c.sql, a, true, true);
+	add_bookkeeping_session(&c.sql);
+	if (a->prefix)
+		add_event(&c.sql, a, a->prefix, 0, (int)a->first_unit + 1, NULL);
+	add_event(&c.sql, a, MODMIG_HISTORY_UNIT_STARTED, -1, (int)a->first_unit + 1, NULL);
+	mm_buf_puts(&c.sql, "COMMIT;\n");
+	if (c.sql.oom) {
+		rc = mm_fail(err, MODMIG_E_NOMEM, a->m->file, 0, 0, "out of memory");
+		goto cleanup;
+	}
+	if (mm_send_all(&a->progress, c.sql.data, &ok_results, &error, &committed) != MODMIG_OK) {
+		if (PQstatus(a->s->db->conn) == CONNECTION_OK &&
+		    PQtransactionStatus(a->s->db->conn) != PQTRANS_IDLE)
+			mm_db_exec(a->s->db, "ROLLBACK", MODMIG_E_SQL, "rollback", NULL);
+		if (!fence_caught(a, error, &rc, err))
+			rc = mm_db_fail(a->s->db, error, MODMIG_E_SQL, err,
+			                "cannot record the start of the migration");
+	}
+cleanup:
+	PQclear(error);
+	composed_free(&c);
+	return rc;
+}
+
+/*
  * A NO TRANSACTION migration's progress is recorded durably around every
  * unit: unit_started before it is sent, unit_done once it returned, each
  * committed before the next step. So whatever ends the run (an error, a
@@ -467,27 +686,35 @@ static modmig_status run_autocommit(run_args *a, modmig_error **err)
 	mm_buf b;
 
 	memset(&c, 0, sizeof(c));
-	if (a->prefix) {
-		rc = record(a, a->prefix, 0, (int)a->first_unit + 1, NULL, err);
-		if (rc != MODMIG_OK)
-			goto cleanup;
-	}
-	add_setting(&c, a->s->db, "SET", "lock_timeout", a->lock_timeout);
-	add_setting(&c, a->s->db, "SET", "statement_timeout", a->statement_timeout);
-	if (c.sql.len && (rc = mm_db_exec(a->s->db, c.sql.data, MODMIG_E_SQL,
-	                                  "cannot set the migration's timeouts", err)) != MODMIG_OK)
+	/* the first unit's start is recorded with the fence, in start_autocommit() */
+	rc = start_autocommit(a, err);
+	if (rc != MODMIG_OK || a->fence)
 		goto cleanup;
 	for (i = a->first_unit; i < sec->count && rc == MODMIG_OK; i++) {
 		if (mm_db_cancelled(a->s->db))
 			break;
-		begin_events(&b);
-		if (!done_recorded)
-			add_event(&b, a, MODMIG_HISTORY_UNIT_DONE, -1, (int)done, NULL);
-		add_event(&b, a, MODMIG_HISTORY_UNIT_STARTED, -1, (int)i + 1, NULL);
-		/* no record, no run: a unit that cannot be recorded is not sent */
-		if ((rc = commit_events(a, &b, err)) != MODMIG_OK)
+		if (i > a->first_unit) {
+			begin_events(&b);
+			if (!done_recorded)
+				add_event(&b, a, MODMIG_HISTORY_UNIT_DONE, -1, (int)done, NULL);
+			add_event(&b, a, MODMIG_HISTORY_UNIT_STARTED, -1, (int)i + 1, NULL);
+			/* no record, no run: a unit that cannot be recorded is not sent */
+			if ((rc = commit_events(a, &b, err)) != MODMIG_OK)
+				break;
+			done_recorded = true;
+		}
+		/*
+		 * The timeouts before every unit: a unit may RESET ALL. A round trip
+		 * more per unit, only when there are timeouts; units are sent alone
+		 * (CREATE INDEX CONCURRENTLY cannot share a query string).
+		 */
+		composed_free(&c);
+		add_setting(&c, a->s->db, "SET", "lock_timeout", a->lock_timeout);
+		add_setting(&c, a->s->db, "SET", "statement_timeout", a->statement_timeout);
+		if (c.sql.len &&
+		    (rc = mm_db_exec(a->s->db, c.sql.data, MODMIG_E_SQL,
+		                     "cannot set the migration's timeouts", err)) != MODMIG_OK)
 			break;
-		done_recorded = true;
 		composed_free(&c);
 		add_units(&c, sec, i, i + 1);
 		if (c.sql.oom) {
@@ -569,6 +796,9 @@ reset:
 		mm_db_exec(a->s->db, "RESET statement_timeout", MODMIG_E_SQL, "reset", NULL);
 	if (rc == MODMIG_OK) {
 		begin_events(&b);
+		/* the version row only ever under the fence; the units took effect: no lease check
+		 */
+		add_fence(&b, a, false, false);
 		if (!done_recorded)
 			add_event(&b, a, MODMIG_HISTORY_UNIT_DONE, -1, (int)done, NULL);
 		add_event(&b, a, done_event(a->dir), mm_now_ms() - start, 0, NULL);
@@ -726,6 +956,49 @@ static void explain_timeout(const run_args *a, modmig_error **err)
 }
 
 /*
+ * The fence found the lease gone (take it back, waiting like at the start,
+ * then run the migration again: its fence decides anew), or a NO TRANSACTION
+ * run of the migration in progress elsewhere (wait for its outcome, polling,
+ * as long as the lock timeout allows, saying every few seconds who runs it).
+ */
+static modmig_status fence_wait(run_args *a, double *since, double *reported, modmig_error **err)
+{
+	modmig_db *db = a->s->db;
+	struct timespec ts = {0, 200 * 1000000L};
+
+	if (a->fence == FENCE_LEASE) {
+		mm_emit(db, MODMIG_EVENT_LOCK_WAIT, MODMIG_LOG_WARN, a->m, a->dir, 0, NULL,
+		        "the table lock expired and was taken over by another migrator before "
+		        "%s; taking it back",
+		        a->m->file);
+		a->s->lease_held = false;
+		return mm_session_acquire(a->s, err);
+	}
+	if (*since < 0)
+		*since = mm_now_ms();
+	if (db->lock_timeout_ms >= 0 && mm_now_ms() - *since >= db->lock_timeout_ms) {
+		mm_fail(err, MODMIG_E_LOCK_TIMEOUT, a->m->file, 0, 0,
+		        "timed out waiting for another migrator's run of NO TRANSACTION migration "
+		        "%lld: %s",
+		        (long long)a->m->version, a->fence_message ? a->fence_message : "");
+		mm_hint(err, "if that run was interrupted, its history says which units took "
+		             "effect: resume or restart the migration once no one runs it");
+		mm_error_set_migration(err, a->m->version,
+		                       a->m->module ? a->m->module->name : NULL);
+		return MODMIG_E_LOCK_TIMEOUT;
+	}
+	if (*reported < 0 || mm_now_ms() - *reported >= MM_WAIT_REPORT_MS) {
+		mm_emit(db, MODMIG_EVENT_LOCK_WAIT, MODMIG_LOG_INFO, a->m, a->dir, 0, NULL,
+		        "waiting for another migrator's run of %s: %s", a->m->file,
+		        a->fence_message ? a->fence_message : "");
+		*reported = mm_now_ms();
+	}
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+	return MODMIG_OK;
+}
+
+/*
  * Run one parsed migration and report it. The file's own timeouts win over
  * the command's: the author knew what that migration needs.
  */
@@ -735,7 +1008,7 @@ modmig_status mm_apply_one(mm_session *s, const mm_step *step, modmig_direction 
 {
 	modmig_status rc;
 	const modmig_migration *m = step->migration;
-	double start = mm_now_ms(), took;
+	double start = mm_now_ms(), took, waited_since = -1, reported = -1;
 	run_args a;
 
 	memset(&a, 0, sizeof(a));
@@ -756,9 +1029,29 @@ modmig_status mm_apply_one(mm_session *s, const mm_step *step, modmig_direction 
 	mm_progress_start(&a.progress, s->db, m, dir, (int)section_of(m, dir)->count);
 	a.progress.where = where_running;
 	a.progress.where_arg = &a;
-	rc = m->parsed.no_transaction ? run_autocommit(&a, err) : run_in_transaction(&a, err);
+	for (;;) {
+		a.fence = FENCE_NONE;
+		rc = m->parsed.no_transaction ? run_autocommit(&a, err)
+		                              : run_in_transaction(&a, err);
+		if (rc != MODMIG_OK || a.fence == FENCE_NONE || a.fence == FENCE_DONE)
+			break;
+		rc = fence_wait(&a, &waited_since, &reported, err);
+		if (rc != MODMIG_OK)
+			break;
+	}
 	mm_progress_end(&a.progress);
 	took = mm_now_ms() - start;
+	if (rc == MODMIG_OK && a.fence == FENCE_DONE) {
+		/* not a failure: the version is where this run wanted it */
+		s->skipped++;
+		mm_emit(s->db, MODMIG_EVENT_MESSAGE, MODMIG_LOG_INFO, m, dir, took, NULL,
+		        "skipped %s: %s by another migrator (%s)", m->file,
+		        dir == MODMIG_UP ? "applied already" : "rolled back already",
+		        a.fence_message ? a.fence_message : "");
+		free(a.fence_message);
+		return MODMIG_OK;
+	}
+	free(a.fence_message);
 	if (rc == MODMIG_E_CANCELLED) {
 		mm_emit(s->db, MODMIG_EVENT_FAILED, MODMIG_LOG_ERROR, m, dir, took, NULL, "%s",
 		        err && *err ? (*err)->message : "interrupted");

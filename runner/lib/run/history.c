@@ -113,6 +113,8 @@ modmig_status modmig_db_history_select(modmig_db *db, const modmig_source *src,
 	params[2] = opts->version ? version : NULL;
 	params[3] = opts->limit ? limit : NULL; /* LIMIT NULL is LIMIT ALL */
 	rc = mm_names_init(db, modmig_source_version_table(src), &n, err);
+	if (rc == MODMIG_OK)
+		rc = mm_names_resolve(db, &n, err);
 	if (rc != MODMIG_OK)
 		goto cleanup;
 	h = calloc(1, sizeof(*h));

@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void dry_run(mm_session *s, const mm_plan *plan, modmig_direction dir)
 {
@@ -100,6 +101,80 @@ static bool nothing_to_do(mm_session *s, const modmig_up_options *opts, const mo
 	return none;
 }
 
+/* nothing_to_do() for the lock wait: the options and module ride in the session. */
+static bool nothing_left(mm_session *s)
+{
+	return nothing_to_do(s, s->nothing_left_arg[0], s->nothing_left_arg[1]);
+}
+
+/*
+ * A NO TRANSACTION migration in the plan whose latest event says a run of it
+ * is under way (started, resumed, restarted) rather than failed, recorded
+ * after this session's first read or less than MM_RUN_GRACE_SECONDS ago:
+ * another migrator is most likely running it now (its session lock may mean
+ * nothing behind a pooler, and a migration may have released it). An older
+ * one is a run that was interrupted: the plan's check reports it.
+ */
+static const mm_step *running_elsewhere(const mm_session *s, const mm_plan *plan)
+{
+	size_t i;
+
+	for (i = 0; i < plan->count; i++) {
+		const mm_event_row *e = mm_state_find_event(&s->state, plan->steps[i].version);
+
+		bool running = e && (e->kind == MODMIG_HISTORY_UNIT_STARTED ||
+		                     e->kind == MODMIG_HISTORY_UNIT_DONE ||
+		                     e->kind == MODMIG_HISTORY_RESUMED ||
+		                     e->kind == MODMIG_HISTORY_RESTARTED);
+
+		if (plan->steps[i].failed && running &&
+		    (e->id > s->first_read_event_id ||
+		     (e->age_seconds >= 0 && e->age_seconds < MM_RUN_GRACE_SECONDS)))
+			return &plan->steps[i];
+	}
+	return NULL;
+}
+
+/*
+ * Wait for such a run's outcome (polling the state, as long as the lock
+ * timeout allows, saying every few seconds what it waits for), then plan
+ * again from what it left.
+ */
+static modmig_status wait_for_runs(mm_session *s, const modmig_up_options *use,
+                                   const modmig_module *module, mm_plan *plan, modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
+	const mm_step *busy;
+	double since = mm_now_ms(), reported = -1;
+	struct timespec ts;
+
+	while (rc == MODMIG_OK && (busy = running_elsewhere(s, plan)) != NULL) {
+		if (s->db->lock_timeout_ms >= 0 && mm_now_ms() - since >= s->db->lock_timeout_ms)
+			break; /* the plan's check says what stands part-way */
+		if (reported < 0 || mm_now_ms() - reported >= MM_WAIT_REPORT_MS) {
+			mm_emit(s->db, MODMIG_EVENT_LOCK_WAIT, MODMIG_LOG_INFO, busy->migration,
+			        MODMIG_UP, 0, NULL,
+			        "waiting for another migrator's run of NO TRANSACTION migration %s "
+			        "(%s %ds ago); if that run was interrupted instead, stop this and "
+			        "resume or restart the migration",
+			        busy->migration->file,
+			        mm_state_find_event(&s->state, busy->version)->event,
+			        mm_state_find_event(&s->state, busy->version)->age_seconds);
+			reported = mm_now_ms();
+		}
+		ts.tv_sec = 0;
+		ts.tv_nsec = 200 * 1000000L;
+		nanosleep(&ts, NULL);
+		mm_plan_clear(plan);
+		mm_state_clear(&s->state);
+		rc = mm_state_read(s->db, &s->names, &s->state, err);
+		if (rc == MODMIG_OK)
+			rc = mm_plan_up(s->src->migrations, s->src->migration_count, &s->state, use,
+			                module, plan, err);
+	}
+	return rc;
+}
+
 /* With a plan file, the options it was written with replace the caller's. */
 static modmig_status plan_options(const modmig_up_options *opts, mm_planfile *pf,
                                   modmig_up_options *use, modmig_error **err)
@@ -170,10 +245,15 @@ modmig_status modmig_up(modmig_db *db, modmig_source *src, const modmig_up_optio
 	if ((rc = mm_plan_prefetch(src, &s.state, &use, NULL, module, err)) != MODMIG_OK)
 		goto cleanup;
 	/* nothing is created before the plan is known good: exit 2 changes nothing */
+	s.nothing_left = nothing_left;
+	s.nothing_left_arg[0] = &use;
+	s.nothing_left_arg[1] = module;
 	rc = mm_session_lock(&s, err);
-	if (rc != MODMIG_OK)
+	if (rc != MODMIG_OK || s.done_while_waiting)
 		goto cleanup;
 	rc = mm_plan_up(src->migrations, src->migration_count, &s.state, &use, module, &plan, err);
+	if (rc == MODMIG_OK && !planned && use.resume == MODMIG_RESUME_NONE)
+		rc = wait_for_runs(&s, &use, module, &plan, err);
 	if (rc == MODMIG_OK && planned)
 		rc = mm_planfile_check(&pf, src, &s, &plan, &done, err);
 	if (rc != MODMIG_OK || done)
@@ -210,6 +290,12 @@ cleanup:
 		        "the plan %s was applied already; nothing to do", pf.path);
 	mm_planfile_clear(&pf);
 	mm_plan_clear(&plan);
+	/* others applied what this run skipped: the final version comes from a fresh read */
+	if (out && s.skipped && s.state_read) {
+		mm_state_clear(&s.state);
+		if (mm_state_read(db, &s.names, &s.state, NULL) != MODMIG_OK)
+			s.state_read = false;
+	}
 	if (out)
 		mm_result_finish(*out, &s);
 	mm_session_close(&s);
@@ -268,6 +354,12 @@ modmig_status modmig_down(modmig_db *db, modmig_source *src, const modmig_down_o
 	               MODMIG_RESUME_NONE, out, err);
 cleanup:
 	mm_plan_clear(&plan);
+	/* others applied what this run skipped: the final version comes from a fresh read */
+	if (out && s.skipped && s.state_read) {
+		mm_state_clear(&s.state);
+		if (mm_state_read(db, &s.names, &s.state, NULL) != MODMIG_OK)
+			s.state_read = false;
+	}
 	if (out)
 		mm_result_finish(*out, &s);
 	mm_session_close(&s);
@@ -336,6 +428,12 @@ modmig_status modmig_redo_with(modmig_db *db, modmig_source *src, const modmig_d
 	                  MODMIG_RESUME_NONE, out, err);
 cleanup:
 	mm_plan_clear(&plan);
+	/* others applied what this run skipped: the final version comes from a fresh read */
+	if (out && s.skipped && s.state_read) {
+		mm_state_clear(&s.state);
+		if (mm_state_read(db, &s.names, &s.state, NULL) != MODMIG_OK)
+			s.state_read = false;
+	}
 	if (out)
 		mm_result_finish(*out, &s);
 	mm_session_close(&s);

@@ -23,8 +23,28 @@ typedef struct mm_holder {
 } mm_holder;
 
 modmig_status mm_lock_holder(modmig_db *db, const mm_names *n, mm_holder *h, modmig_error **err);
+/* The connection's lock (mm_session_acquire) for names alone, without a session. */
 modmig_status mm_lock_acquire(modmig_db *db, const mm_names *n, modmig_error **err);
 void mm_lock_release(modmig_db *db, const mm_names *n);
+
+/* A lock wait is reported every this many milliseconds, naming the holder. */
+#define MM_WAIT_REPORT_MS 5000
+/* A holder idle in its session this long is flagged: a lock left on a pooled backend? */
+#define MM_IDLE_HOLDER_SECONDS 10
+/*
+ * The table lock's lease. Every migration's transaction renews it (and every
+ * record of a NO TRANSACTION migration); a migrator that dies lets it go
+ * after this long. A migration that runs longer may lose it to another
+ * migrator: the fence still applies each migration once, and the first one
+ * takes the lease back before going on.
+ */
+#define MM_LEASE_SECONDS 60
+/*
+ * A NO TRANSACTION migration whose run started this recently (and has not
+ * finished) is taken for one in progress in another migrator, and waited
+ * for; an older one for a run that was interrupted.
+ */
+#define MM_RUN_GRACE_SECONDS 120
 
 /*
  * Everything an online command needs: names, the lock and the state read
@@ -40,11 +60,29 @@ typedef struct mm_session {
 	mm_state state;
 	bool state_read; /* state holds a successful read */
 	bool locked;
+	int64_t first_read_event_id; /* the newest history event at the first read */
+	size_t skipped;              /* migrations the fence found done by another migrator */
+	/*
+	 * While waiting for the lock: whether the state just read leaves nothing
+	 * to do (NULL: wait for the lock regardless). When it does, the wait ends
+	 * without the lock and done_while_waiting is set.
+	 */
+	bool (*nothing_left)(struct mm_session *s);
+	const void *nothing_left_arg[2];
+	bool done_while_waiting;
+	bool lease_held;      /* the table lock's row is ours */
+	char lease_token[33]; /* its owner token: 32 random hex digits */
 } mm_session;
 
 modmig_status mm_session_open(mm_session *s, modmig_db *db, const modmig_source *src,
                               modmig_error **err);
 modmig_status mm_session_lock(mm_session *s, modmig_error **err);
+/*
+ * Take the lock the connection is set to use (db->lock_mode): the session
+ * advisory lock, or the table lock's lease. Waits up to db->lock_timeout_ms,
+ * reporting who holds it every MM_WAIT_REPORT_MS.
+ */
+modmig_status mm_session_acquire(mm_session *s, modmig_error **err);
 /* Check the module registry, create the missing state tables and register new modules. */
 modmig_status mm_session_create_state(mm_session *s, modmig_error **err);
 void mm_session_close(mm_session *s);

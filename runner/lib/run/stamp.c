@@ -53,15 +53,32 @@ static char *stamp_sql(mm_session *s, int64_t version, const modmig_module *modu
 
 	*count = 0;
 	mm_buf_init(&b);
-	mm_buf_puts(&b, "BEGIN;\n");
+	/*
+	 * The fence, as for a migration: under the transaction-level lock, a
+	 * version another migrator applied or stamped meanwhile is left alone.
+	 * The history row goes first, while the version table still says what
+	 * it said before this transaction.
+	 */
+	mm_buf_printf(&b,
+	              "BEGIN ISOLATION LEVEL READ COMMITTED;\nSELECT "
+	              "pg_catalog.pg_advisory_xact_lock(%lld);\n",
+	              (long long)s->names.fence_key);
 	for (i = 0; i < src->migration_count; i++) {
 		const modmig_migration *m = &src->migrations[i];
+		char unapplied[512];
 
 		if (!selected(m, version, module, &s->state))
 			continue;
-		mm_store_sql_version_row(&b, &s->names, MODMIG_UP, m->version);
-		mm_store_sql_history_row(&b, s->db, &s->names, MODMIG_HISTORY_STAMPED, m, 0, 0,
-		                         NULL);
+		snprintf(unapplied, sizeof(unapplied),
+		         "NOT coalesce((SELECT is_applied FROM %s WHERE version_id = %lld ORDER BY "
+		         "id "
+		         "DESC LIMIT 1), false)",
+		         s->names.table[MM_TABLE_VERSION], (long long)m->version);
+		mm_store_sql_history_row_if(&b, s->db, &s->names, MODMIG_HISTORY_STAMPED, m, 0, 0,
+		                            NULL, unapplied);
+		mm_buf_printf(
+		        &b, "INSERT INTO %s (version_id, is_applied) SELECT %lld, true WHERE %s;\n",
+		        s->names.table[MM_TABLE_VERSION], (long long)m->version, unapplied);
 		(*count)++;
 	}
 	mm_buf_puts(&b, "COMMIT;\n");

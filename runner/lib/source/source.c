@@ -8,6 +8,9 @@
  */
 #include "source/source.h"
 
+#include <pg_query.h>
+#include <pg_query/pg_query.pb-c.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -547,16 +550,68 @@ cleanup:
 	return rc;
 }
 
-/* A light check: the database layer quotes each part with PQescapeIdentifier. */
-static bool plausible_table(const char *s)
+/*
+ * The configured name read the way the server reads a table name, by
+ * PostgreSQL's own grammar: "SELECT 1 FROM <name>" must parse into one
+ * statement whose only table is a plain range variable. Quoted parts keep
+ * their case and dots, unquoted ones fold to lower case; a catalog part, an
+ * alias or anything after the name is refused.
+ */
+modmig_status mm_parse_table_name(const char *written, char **schema, char **table,
+                                  modmig_error **err)
 {
-	const char *dot = strchr(s, '.');
+	modmig_status rc = MODMIG_OK;
+	char *sql = mm_printf("SELECT 1 FROM %s", written);
+	PgQueryProtobufParseResult parsed = {0};
+	PgQuery__ParseResult *tree = NULL;
+	const PgQuery__SelectStmt *sel = NULL;
+	const PgQuery__RangeVar *rv = NULL;
 
-	if (!*s || strlen(s) > 127)
-		return false;
-	if (!dot)
-		return true;
-	return dot != s && dot[1] != '\0' && !strchr(dot + 1, '.');
+	*schema = *table = NULL;
+	if (!sql)
+		return mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+	parsed = pg_query_parse_protobuf(sql);
+	if (!parsed.error)
+		tree = pg_query__parse_result__unpack(NULL, parsed.parse_tree.len,
+		                                      (const uint8_t *)parsed.parse_tree.data);
+	if (tree && tree->n_stmts == 1 && tree->stmts[0]->stmt &&
+	    tree->stmts[0]->stmt->node_case == PG_QUERY__NODE__NODE_SELECT_STMT)
+		sel = tree->stmts[0]->stmt->select_stmt;
+	/* exactly "SELECT 1 FROM rel": no WHERE, no second table, nothing else */
+	if (sel && sel->n_from_clause == 1 && sel->n_target_list == 1 && !sel->where_clause &&
+	    !sel->n_group_clause && !sel->having_clause && !sel->n_window_clause &&
+	    !sel->n_sort_clause && !sel->limit_count && !sel->limit_offset &&
+	    !sel->n_locking_clause && !sel->with_clause && !sel->into_clause &&
+	    !sel->n_distinct_clause && sel->op == PG_QUERY__SET_OPERATION__SETOP_NONE &&
+	    sel->from_clause[0]->node_case == PG_QUERY__NODE__NODE_RANGE_VAR)
+		rv = sel->from_clause[0]->range_var;
+	if (!rv || !rv->inh || rv->alias || (rv->catalogname && *rv->catalogname) || !rv->relname ||
+	    !*rv->relname) {
+		rc = mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0,
+		             "invalid version table name '%s': need table or schema.table, as "
+		             "an SQL identifier (quote parts with double quotes to keep case, "
+		             "dots or spaces)",
+		             written);
+		if (parsed.error && parsed.error->message)
+			mm_hint(err, "the server's parser says: %s", parsed.error->message);
+		goto cleanup;
+	}
+	*table = mm_strdup(rv->relname);
+	if (rv->schemaname && *rv->schemaname)
+		*schema = mm_strdup(rv->schemaname);
+	if (!*table || (rv->schemaname && *rv->schemaname && !*schema))
+		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+cleanup:
+	if (tree)
+		pg_query__parse_result__free_unpacked(tree, NULL);
+	pg_query_free_protobuf_parse_result(parsed);
+	free(sql);
+	if (rc != MODMIG_OK) {
+		free(*schema);
+		free(*table);
+		*schema = *table = NULL;
+	}
+	return rc;
 }
 
 modmig_status modmig_source_new_dir(const char *dir, const char *version_table, modmig_source **out,
@@ -567,11 +622,14 @@ modmig_status modmig_source_new_dir(const char *dir, const char *version_table, 
 	modmig_source *src = NULL;
 
 	*out = NULL;
-	if (version_table && !plausible_table(version_table)) {
-		rc = mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0, "bad version table name '%s'",
-		             version_table);
-		mm_hint(err, "write table or schema.table");
-		goto cleanup;
+	if (version_table) {
+		char *schema = NULL, *table = NULL;
+
+		rc = mm_parse_table_name(version_table, &schema, &table, err);
+		free(schema);
+		free(table);
+		if (rc != MODMIG_OK)
+			goto cleanup;
 	}
 	src = source_alloc();
 	if (!src || !(src->origin = mm_strdup(dir)) || !(src->root = mm_strdup(dir)) ||

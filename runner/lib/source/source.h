@@ -169,4 +169,13 @@ bool mm_is_identifier_part(const char *s, size_t n);
 /* table or schema.table, each an unquoted identifier part */
 bool mm_is_table_name(const char *s);
 
+/*
+ * A table name as configured (version_table, --table), read by SQL's rules
+ * with PostgreSQL's own parser: one or two identifiers, quoted parts keeping
+ * case and dots, unquoted ones folded to lower case. *schema is NULL when
+ * unqualified. Both are the raw names, as the catalog spells them.
+ */
+modmig_status mm_parse_table_name(const char *written, char **schema, char **table,
+                                  modmig_error **err);
+
 #endif /* MODMIG_SOURCE_H */

@@ -151,6 +151,9 @@ modmig_status modmig_startup(const modmig_startup_options *opts, modmig_result *
 		goto cleanup;
 	modmig_db_set_log(db, opts->log, opts->log_userdata);
 	modmig_db_set_lock_timeout(db, opts->lock_timeout_ms);
+	/* MODMIG_LOCK=table: replicas that reach the database through a transaction pooler */
+	if (getenv("MODMIG_LOCK") && strcmp(getenv("MODMIG_LOCK"), "table") == 0)
+		modmig_db_set_lock_mode(db, MODMIG_LOCK_TABLE);
 	if (opts->policy == MODMIG_POLICY_VERIFY) {
 		rc = verify(db, src, err);
 		goto cleanup;

@@ -29,11 +29,19 @@ const char *mm_table_what(mm_table t);
 
 typedef struct mm_names {
 	char *written;               /* as configured, e.g. "app.goose_db_version" */
-	char *schema;                /* quoted schema, or NULL when unqualified */
+	char *base;                  /* the table's name as the server reads it: goose_db_version */
+	char *schema;                /* quoted schema; NULL until an unqualified name is resolved */
 	char *table[MM_TABLE_COUNT]; /* quoted and qualified, e.g. "app"."goose_db_version_history"
 	                              */
 	char *guard_fn;              /* the history's append-only trigger function */
-	int64_t lock_key;
+	int64_t lock_key;            /* from the qualified name: set once resolved */
+	/*
+	 * The fence's transaction-level advisory lock, from the same identity
+	 * but a key of its own: session and transaction advisory locks on one key
+	 * conflict, so a session lock left on a pooled backend (or taken by the
+	 * migrator waiting for this one) would block every fence for good.
+	 */
+	int64_t fence_key;
 } mm_names;
 
 /*
@@ -46,8 +54,20 @@ typedef struct mm_names {
 extern const char *const mm_state_table_suffixes[];
 extern const char *const mm_state_function_suffixes[];
 
+/*
+ * Read the configured name by SQL's rules (libpg_query): one or two
+ * identifiers, quoted parts keeping case. An unqualified name stays
+ * unqualified until mm_state_read() or mm_names_resolve() finds its schema:
+ * where the table is, else where the server would create it
+ * (current_schema()). Every statement after that is schema-qualified.
+ */
 modmig_status mm_names_init(modmig_db *db, const char *version_table, mm_names *out,
                             modmig_error **err);
+bool mm_names_resolved(const mm_names *n);
+/* Qualify an unqualified name with schema (raw, as the catalog spells it). */
+modmig_status mm_names_qualify(modmig_db *db, mm_names *n, const char *schema, modmig_error **err);
+/* Resolve an unqualified name with a query of its own (one round trip). */
+modmig_status mm_names_resolve(modmig_db *db, mm_names *n, modmig_error **err);
 void mm_names_clear(mm_names *n);
 
 /* ---- database state (store.c) ------------------------------------------- */
@@ -62,6 +82,8 @@ typedef struct mm_applied {
 /* The most recent history event of a version. */
 typedef struct mm_event_row {
 	int64_t version;
+	int64_t id;                /* its row in the history: the fence tells newer events by it */
+	int age_seconds;           /* how long ago it was recorded, -1 when unknown */
 	char *event;               /* the stored name, as read */
 	modmig_history_event kind; /* its enum value (UNKNOWN for names we do not know) */
 	char *sha256;
@@ -85,8 +107,11 @@ typedef struct mm_state {
 	size_t module_count;
 } mm_state;
 
-/* Read all state in one round trip; missing tables read as empty. */
-modmig_status mm_state_read(modmig_db *db, const mm_names *n, mm_state *out, modmig_error **err);
+/*
+ * Read all state in one round trip; missing tables read as empty. An
+ * unqualified name is resolved in the same round trip and n qualified.
+ */
+modmig_status mm_state_read(modmig_db *db, mm_names *n, mm_state *out, modmig_error **err);
 void mm_state_clear(mm_state *st);
 const mm_applied *mm_state_find_applied(const mm_state *st, int64_t version);
 const mm_event_row *mm_state_find_event(const mm_state *st, int64_t version);
@@ -114,6 +139,11 @@ bool mm_store_sql_version_row(mm_buf *b, const mm_names *n, modmig_direction dir
 bool mm_store_sql_history_row(mm_buf *b, modmig_db *db, const mm_names *n,
                               modmig_history_event event, const modmig_migration *m,
                               double duration_ms, int failed_unit, const char *error);
+/* The same row, written only when the SQL condition holds (INSERT ... SELECT ... WHERE). */
+bool mm_store_sql_history_row_if(mm_buf *b, modmig_db *db, const mm_names *n,
+                                 modmig_history_event event, const modmig_migration *m,
+                                 double duration_ms, int failed_unit, const char *error,
+                                 const char *condition);
 
 /* ---- history events (events.c) ----------------------------------------- */
 

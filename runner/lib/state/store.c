@@ -63,15 +63,16 @@ static char *qualified(modmig_db *db, const char *schema, const char *base, cons
 }
 
 /*
- * The lock key is FNV-1a (64-bit) of "modmig:" followed by the version table
- * as configured. It is computed client-side so it is stable across servers
- * and versions; "goose_db_version" and "public.goose_db_version" give
- * different keys, so spell the table the same way everywhere.
+ * The lock key is FNV-1a (64-bit) of "modmig:" followed by the version
+ * table's quoted, schema-qualified name ("public"."goose_db_version"), so
+ * every spelling of one table (goose_db_version, public.goose_db_version,
+ * "public".goose_db_version) gets one key. It is computed client-side so it
+ * is stable across servers and versions.
  */
-static int64_t lock_key(const char *written)
+static int64_t fnv_key(const char *prefix, const char *qualified)
 {
 	uint64_t h = 14695981039346656037ULL;
-	const char *parts[2] = {"modmig:", written};
+	const char *parts[2] = {prefix, qualified};
 	const unsigned char *p;
 	int64_t key;
 	size_t i;
@@ -86,45 +87,112 @@ static int64_t lock_key(const char *written)
 	return key;
 }
 
+static int64_t lock_key(const char *qualified)
+{
+	return fnv_key("modmig:", qualified);
+}
+
+/* Quote every state object's name in schema (raw, or NULL for unqualified). */
+static modmig_status quote_names(modmig_db *db, mm_names *n, const char *schema_raw,
+                                 modmig_error **err)
+{
+	bool ok = true;
+	int t;
+
+	free(n->schema);
+	n->schema = schema_raw ? quote(db, schema_raw, strlen(schema_raw)) : NULL;
+	for (t = 0; t < MM_TABLE_COUNT; t++) {
+		free(n->table[t]);
+		if (!(n->table[t] = qualified(db, n->schema, n->base, tables[t].suffix)))
+			ok = false;
+	}
+	free(n->guard_fn);
+	n->guard_fn = qualified(db, n->schema, n->base, GUARD_SUFFIX);
+	if ((schema_raw && !n->schema) || !ok || !n->guard_fn)
+		return mm_db_fail(db, NULL, MODMIG_E_NOMEM, err, "cannot quote the version table");
+	if (n->schema) {
+		n->lock_key = lock_key(n->table[MM_TABLE_VERSION]);
+		n->fence_key = fnv_key("modmig-fence:", n->table[MM_TABLE_VERSION]);
+	}
+	return MODMIG_OK;
+}
+
 modmig_status mm_names_init(modmig_db *db, const char *version_table, mm_names *out,
                             modmig_error **err)
 {
 	modmig_status rc = MODMIG_OK;
-	const char *table = version_table, *dot;
 	char *schema_raw = NULL;
-	bool quoted = true;
-	int t;
 
 	memset(out, 0, sizeof(*out));
-	if (!table || !*table)
-		table = "goose_db_version";
-	dot = strchr(table, '.');
-	if (dot) {
-		schema_raw = mm_strndup(table, (size_t)(dot - table));
-		table = dot + 1;
-	}
-	if (!*table || (schema_raw && !*schema_raw) || strlen(table) > MAX_TABLE_NAME) {
+	if (!version_table || !*version_table)
+		version_table = "goose_db_version";
+	rc = mm_parse_table_name(version_table, &schema_raw, &out->base, err);
+	if (rc != MODMIG_OK)
+		goto cleanup;
+	if (strlen(out->base) > MAX_TABLE_NAME) {
 		rc = mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0,
-		             "invalid version table name \"%s\": need [schema.]table with a table "
-		             "name of 1 to %d bytes",
+		             "invalid version table name '%s': the table name must be 1 to %d "
+		             "bytes",
 		             version_table, MAX_TABLE_NAME);
 		mm_hint(err, "set version_table in the manifest to a shorter name");
 		goto cleanup;
 	}
-	out->written = mm_strdup(version_table ? version_table : table);
-	if (schema_raw)
-		out->schema = quote(db, schema_raw, strlen(schema_raw));
-	for (t = 0; t < MM_TABLE_COUNT; t++)
-		if (!(out->table[t] = qualified(db, out->schema, table, tables[t].suffix)))
-			quoted = false;
-	out->guard_fn = qualified(db, out->schema, table, GUARD_SUFFIX);
-	out->lock_key = lock_key(out->written ? out->written : "");
-	if (!out->written || (schema_raw && !out->schema) || !quoted || !out->guard_fn)
-		rc = mm_db_fail(db, NULL, MODMIG_E_NOMEM, err, "cannot quote the version table");
+	out->written = mm_strdup(version_table);
+	if (!out->written) {
+		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+		goto cleanup;
+	}
+	rc = quote_names(db, out, schema_raw, err);
 cleanup:
 	free(schema_raw);
 	if (rc != MODMIG_OK)
 		mm_names_clear(out);
+	return rc;
+}
+
+bool mm_names_resolved(const mm_names *n)
+{
+	return n->schema != NULL;
+}
+
+modmig_status mm_names_qualify(modmig_db *db, mm_names *n, const char *schema, modmig_error **err)
+{
+	if (n->schema)
+		return MODMIG_OK;
+	if (!schema || !*schema) {
+		mm_fail(err, MODMIG_E_STATE, NULL, 0, 0,
+		        "no schema to keep the version table %s in: the search_path names no "
+		        "schema that exists",
+		        n->written);
+		mm_hint(err, "qualify the version table with its schema (schema.table), or "
+		             "create a schema that the search_path names");
+		return MODMIG_E_STATE;
+	}
+	return quote_names(db, n, schema, err);
+}
+
+/* Where an unqualified version table is, or would be created: one value. */
+#define RESOLVE_SQL                                                                                \
+	"coalesce((select n.nspname::text from pg_class c join pg_namespace n on n.oid = "         \
+	"c.relnamespace where c.oid = to_regclass($1)), current_schema()::text)"
+
+modmig_status mm_names_resolve(modmig_db *db, mm_names *n, modmig_error **err)
+{
+	modmig_status rc;
+	const char *params[1];
+	PGresult *res;
+
+	if (n->schema)
+		return MODMIG_OK;
+	params[0] = n->table[MM_TABLE_VERSION];
+	res = PQexecParams(db->conn, "select " RESOLVE_SQL, 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		rc = mm_db_fail(db, res, MODMIG_E_STATE, err,
+		                "cannot find the version table's schema");
+	else
+		rc = mm_names_qualify(db, n, PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0),
+		                      err);
+	PQclear(res);
 	return rc;
 }
 
@@ -133,6 +201,7 @@ void mm_names_clear(mm_names *n)
 	int t;
 
 	free(n->written);
+	free(n->base);
 	for (t = 0; t < MM_TABLE_COUNT; t++)
 		free(n->table[t]);
 	free(n->schema);
@@ -166,10 +235,11 @@ static char *state_query(const mm_names *n, const mm_state *have)
 	if (have->has[MM_TABLE_HISTORY]) {
 		mm_buf_printf(
 		        &b,
-		        "%sselect 2, h.version, h.id, null, h.event, h.sha256, h.failed_unit, "
-		        "h.error from (select distinct on (version) version, id, event, "
-		        "sha256, failed_unit, error from %s where version is not null order by "
-		        "version, id desc) h",
+		        "%sselect 2, h.version, h.id, extract(epoch from now() - "
+		        "h.at)::bigint::text, "
+		        "h.event, h.sha256, h.failed_unit, h.error from (select distinct on "
+		        "(version) version, id, event, sha256, failed_unit, error, at from %s "
+		        "where version is not null order by version, id desc) h",
 		        any ? " union all " : "", n->table[MM_TABLE_HISTORY]);
 		any = true;
 	}
@@ -182,7 +252,9 @@ static char *state_query(const mm_names *n, const mm_state *have)
 		any = true;
 	}
 	if (!any)
-		mm_buf_puts(&b, "select 0::int, 0::bigint where false");
+		mm_buf_puts(&b, "select 0::int, 0::bigint, 0::bigint, null::text, null::text, "
+		                "null::text, null::int, "
+		                "null::text where false");
 	mm_buf_puts(&b, " order by 1, 2");
 	return mm_buf_take(&b);
 }
@@ -265,6 +337,8 @@ static modmig_status state_from_rows(const PGresult *res, mm_state *st, modmig_e
 			mm_event_row *e = &st->events[st->event_count++];
 
 			e->version = key;
+			e->id = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+			e->age_seconds = PQgetisnull(res, i, 3) ? -1 : atoi(PQgetvalue(res, i, 3));
 			e->event = value_dup(res, i, 4);
 			e->kind = modmig_history_event_from_name(e->event);
 			e->sha256 = value_dup(res, i, 5);
@@ -301,12 +375,12 @@ static PGresult *one_result(PGconn *conn)
  * The full query and an existence check go in one pipeline, so a fresh or
  * goose-only database costs no extra round trip before we know what exists.
  */
-modmig_status mm_state_read(modmig_db *db, const mm_names *n, mm_state *out, modmig_error **err)
+modmig_status mm_state_read(modmig_db *db, mm_names *n, mm_state *out, modmig_error **err)
 {
 	modmig_status rc = MODMIG_OK;
 	PGresult *full = NULL, *exist = NULL, *sync = NULL, *partial = NULL;
 	char *query = NULL, *exist_sql = NULL;
-	bool piped = false, any = false;
+	bool piped = false, any = false, exist_ok = false;
 	mm_buf eb;
 	int t;
 
@@ -317,6 +391,8 @@ modmig_status mm_state_read(modmig_db *db, const mm_names *n, mm_state *out, mod
 		out->has[t] = true;
 		mm_buf_printf(&eb, "%sto_regclass($%d) is not null", t ? ", " : "", t + 1);
 	}
+	/* the version table's schema rides along: up with nothing to do stays one round trip */
+	mm_buf_puts(&eb, ", " RESOLVE_SQL);
 	exist_sql = mm_buf_take(&eb);
 	query = state_query(n, out);
 	if (!query || !exist_sql) {
@@ -340,12 +416,16 @@ modmig_status mm_state_read(modmig_db *db, const mm_names *n, mm_state *out, mod
 	PQclear(sync);
 	PQexitPipelineMode(db->conn);
 	piped = false;
+	exist_ok = PQresultStatus(exist) == PGRES_TUPLES_OK &&
+	           PQnfields(exist) == MM_TABLE_COUNT + 1 && PQntuples(exist) == 1;
 	if (PQresultStatus(full) == PGRES_TUPLES_OK) {
 		rc = state_from_rows(full, out, err);
+		if (rc == MODMIG_OK && !n->schema && !exist_ok)
+			rc = mm_db_fail(db, exist, MODMIG_E_STATE, err,
+			                "cannot read modmig's state");
 		goto cleanup;
 	}
-	if (!mm_db_is_missing_relation(full) || PQresultStatus(exist) != PGRES_TUPLES_OK ||
-	    PQnfields(exist) != MM_TABLE_COUNT || PQntuples(exist) != 1) {
+	if (!mm_db_is_missing_relation(full) || !exist_ok) {
 		rc = mm_db_fail(db, full, MODMIG_E_STATE, err, "cannot read modmig's state");
 		goto cleanup;
 	}
@@ -362,6 +442,12 @@ modmig_status mm_state_read(modmig_db *db, const mm_names *n, mm_state *out, mod
 	else
 		rc = state_from_rows(partial, out, err);
 cleanup:
+	if (rc == MODMIG_OK && !n->schema && exist_ok)
+		rc = mm_names_qualify(db, n,
+		                      PQgetisnull(exist, 0, MM_TABLE_COUNT)
+		                              ? NULL
+		                              : PQgetvalue(exist, 0, MM_TABLE_COUNT),
+		                      err);
 	if (piped) {
 		while ((sync = PQgetResult(db->conn)) != NULL)
 			PQclear(sync);
@@ -429,24 +515,78 @@ bool mm_state_complete(const mm_state *st)
 	return true;
 }
 
+/*
+ * One advisory key for creating modmig's state in a database, whatever the
+ * version table: two migrators creating state at the same moment (for one
+ * version table, or two in one new schema) take turns instead of colliding
+ * on pg_namespace, pg_type or pg_proc. It is "modmig:create" under FNV-1a.
+ */
+static int64_t create_key(void)
+{
+	return lock_key("create");
+}
+
+/*
+ * Create whichever state tables st says are missing, in one transaction
+ * under the creation lock. What st says was read before the lock, so each
+ * table is created only if it still does not exist under the lock (CREATE
+ * ... IF NOT EXISTS alone is not race-free: two creators both pass the check
+ * and one fails on the catalog's unique index).
+ */
 modmig_status mm_store_create(modmig_db *db, const mm_names *n, const mm_state *st,
                               modmig_error **err)
 {
 	modmig_status rc = MODMIG_OK;
-	mm_buf b;
-	char *sql = NULL;
+	mm_buf b, ddl;
+	char *sql = NULL, *lit = NULL, *regclass = NULL;
 	int t;
 
 	if (mm_state_complete(st))
 		return MODMIG_OK;
 	mm_buf_init(&b);
-	mm_buf_puts(&b, "BEGIN;\n");
-	if (n->schema)
-		mm_buf_printf(&b, "CREATE SCHEMA IF NOT EXISTS %s;\n", n->schema);
-	for (t = 0; t < MM_TABLE_COUNT; t++)
-		if (!st->has[t])
-			mm_buf_printf(&b, tables[t].ddl, n->table[t], n->guard_fn);
-	mm_buf_puts(&b, "COMMIT;\n");
+	mm_buf_init(&ddl);
+	mm_buf_printf(&b, "BEGIN;\nSELECT pg_advisory_xact_lock(%lld);\n", (long long)create_key());
+	mm_buf_puts(&b, "DO $modmig_create$BEGIN\n");
+	/* quietly: no "already exists, skipping" notice for public on every first use */
+	if (n->schema) {
+		char *create = mm_printf("CREATE SCHEMA %s", n->schema);
+
+		lit = create ? PQescapeLiteral(db->conn, create, strlen(create)) : NULL;
+		regclass = PQescapeLiteral(db->conn, n->schema, strlen(n->schema));
+		if (lit && regclass)
+			mm_buf_printf(&b,
+			              "IF to_regnamespace(%s) IS NULL THEN EXECUTE %s; END IF;\n",
+			              regclass, lit);
+		else
+			b.oom = true;
+		if (lit)
+			PQfreemem(lit);
+		if (regclass)
+			PQfreemem(regclass);
+		lit = regclass = NULL;
+		free(create);
+	}
+	for (t = 0; t < MM_TABLE_COUNT; t++) {
+		if (st->has[t])
+			continue;
+		mm_buf_free(&ddl);
+		mm_buf_init(&ddl);
+		mm_buf_printf(&ddl, tables[t].ddl, n->table[t], n->guard_fn);
+		lit = ddl.data ? PQescapeLiteral(db->conn, ddl.data, ddl.len) : NULL;
+		regclass = PQescapeLiteral(db->conn, n->table[t], strlen(n->table[t]));
+		if (!lit || !regclass) {
+			b.oom = true;
+		} else {
+			mm_buf_printf(&b, "IF to_regclass(%s) IS NULL THEN EXECUTE %s; END IF;\n",
+			              regclass, lit);
+		}
+		if (lit)
+			PQfreemem(lit);
+		if (regclass)
+			PQfreemem(regclass);
+		lit = regclass = NULL;
+	}
+	mm_buf_puts(&b, "END$modmig_create$;\nCOMMIT;\n");
 	sql = mm_buf_take(&b);
 	if (!sql) {
 		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
@@ -454,58 +594,69 @@ modmig_status mm_store_create(modmig_db *db, const mm_names *n, const mm_state *
 	}
 	rc = mm_db_exec(db, sql, MODMIG_E_STATE, "cannot create modmig's state tables", err);
 	if (rc != MODMIG_OK) {
-		mm_hint(err, "the user needs CREATE privilege on the schema of %s", n->written);
-		mm_db_exec(db, "ROLLBACK", MODMIG_E_STATE, "rollback", NULL);
+		const char *state = err && *err ? (*err)->sqlstate : NULL;
+
+		/* only a privilege error is one: a hint about CREATE would mislead otherwise */
+		if (state && strcmp(state, "42501") == 0)
+			mm_hint(err, "the user needs CREATE privilege on the schema of %s",
+			        n->written);
+		if (PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+			mm_db_exec(db, "ROLLBACK", MODMIG_E_STATE, "rollback", NULL);
 	}
 cleanup:
 	free(sql);
+	mm_buf_free(&ddl);
 	return rc;
 }
 
+static bool append_literal(mm_buf *b, modmig_db *db, const char *s);
+
+/*
+ * Register modules from first_new on. Two migrators may register the same
+ * modules at once (behind a pooler nothing else serialises them): under the
+ * creation lock, a module already registered at the same position is left
+ * alone, and one registered at another position still fails on the name.
+ */
 modmig_status mm_store_register(modmig_db *db, const mm_names *n, const modmig_source *src,
                                 size_t first_new, modmig_error **err)
 {
 	modmig_status rc = MODMIG_OK;
-	size_t count = modmig_source_module_count(src), i, k = 0;
+	size_t count = modmig_source_module_count(src), i;
 	mm_buf sql;
-	char **values = NULL, *text = NULL;
-	PGresult *res = NULL;
+	char *text = NULL;
 
 	if (first_new >= count)
 		return MODMIG_OK;
 	mm_buf_init(&sql);
-	values = calloc((count - first_new) * 4, sizeof(*values));
-	if (!values)
-		goto nomem;
-	mm_buf_printf(&sql, "INSERT INTO %s (name, position, first_version, last_version) VALUES ",
+	mm_buf_printf(&sql, "BEGIN;\nSELECT pg_advisory_xact_lock(%lld);\n",
+	              (long long)create_key());
+	mm_buf_printf(&sql,
+	              "INSERT INTO %s (name, position, first_version, last_version) SELECT * "
+	              "FROM (VALUES ",
 	              n->table[MM_TABLE_MODULES]);
-	for (i = first_new; i < count; i++, k += 4) {
+	for (i = first_new; i < count; i++) {
 		const modmig_module *m = modmig_source_module_at(src, i);
 
-		mm_buf_printf(&sql, "%s($%zu, $%zu::int, $%zu::bigint, $%zu::bigint)",
-		              i > first_new ? ", " : "", k + 1, k + 2, k + 3, k + 4);
-		values[k] = mm_strdup(modmig_module_name(m));
-		values[k + 1] = mm_printf("%zu", modmig_module_index(m) + 1);
-		values[k + 2] = mm_printf("%lld", (long long)modmig_module_first_version(m));
-		values[k + 3] = mm_printf("%lld", (long long)modmig_module_last_version(m));
-		if (!values[k] || !values[k + 1] || !values[k + 2] || !values[k + 3])
-			goto nomem;
+		mm_buf_puts(&sql, i > first_new ? ", (" : "(");
+		append_literal(&sql, db, modmig_module_name(m));
+		mm_buf_printf(&sql, ", %zu, %lld::bigint, %lld::bigint)",
+		              modmig_module_index(m) + 1, (long long)modmig_module_first_version(m),
+		              (long long)modmig_module_last_version(m));
 	}
+	mm_buf_printf(&sql,
+	              ") v(name, position, first_version, last_version) WHERE NOT EXISTS "
+	              "(SELECT 1 FROM %s r WHERE r.name = v.name AND r.position = v.position);\n"
+	              "COMMIT;\n",
+	              n->table[MM_TABLE_MODULES]);
 	text = mm_buf_take(&sql);
-	if (!text)
-		goto nomem;
-	res = PQexecParams(db->conn, text, (int)k, NULL, (const char *const *)values, NULL, NULL,
-	                   0);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		rc = mm_db_fail(db, res, MODMIG_E_STATE, err, "cannot register modules");
-	goto cleanup;
-nomem:
-	rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+	if (!text) {
+		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+		goto cleanup;
+	}
+	rc = mm_db_exec(db, text, MODMIG_E_STATE, "cannot register modules", err);
+	if (rc != MODMIG_OK && PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+		mm_db_exec(db, "ROLLBACK", MODMIG_E_STATE, "rollback", NULL);
 cleanup:
-	PQclear(res);
-	for (i = 0; values && i < (count - first_new) * 4; i++)
-		free(values[i]);
-	free(values);
 	free(text);
 	mm_buf_free(&sql);
 	return rc;
@@ -540,17 +691,18 @@ bool mm_store_sql_version_row(mm_buf *b, const mm_names *n, modmig_direction dir
 	                     n->table[MM_TABLE_VERSION], (long long)version);
 }
 
-bool mm_store_sql_history_row(mm_buf *b, modmig_db *db, const mm_names *n,
-                              modmig_history_event event, const modmig_migration *m,
-                              double duration_ms, int failed_unit, const char *error)
+bool mm_store_sql_history_row_if(mm_buf *b, modmig_db *db, const mm_names *n,
+                                 modmig_history_event event, const modmig_migration *m,
+                                 double duration_ms, int failed_unit, const char *error,
+                                 const char *condition)
 {
 	const modmig_module *mod = modmig_migration_module(m);
 	const char *file = modmig_migration_file(m), *base = file ? strrchr(file, '/') : NULL;
 
 	mm_buf_printf(b,
 	              "INSERT INTO %s (event, version, module, file, sha256, duration_ms, "
-	              "client_host, failed_unit, error) VALUES (",
-	              n->table[MM_TABLE_HISTORY]);
+	              "client_host, failed_unit, error) %s",
+	              n->table[MM_TABLE_HISTORY], condition ? "SELECT " : "VALUES (");
 	append_literal(b, db, modmig_history_event_name(event));
 	mm_buf_printf(b, ", %lld, ", (long long)modmig_migration_version(m));
 	append_literal(b, db, mod ? modmig_module_name(mod) : NULL);
@@ -567,7 +719,17 @@ bool mm_store_sql_history_row(mm_buf *b, modmig_db *db, const mm_names *n,
 	if (failed_unit > 0)
 		mm_buf_printf(b, ", %d, ", failed_unit);
 	else
-		mm_buf_puts(b, ", NULL, ");
+		mm_buf_puts(b, ", NULL::integer, ");
 	append_literal(b, db, error);
+	if (condition)
+		return mm_buf_printf(b, " WHERE %s;\n", condition);
 	return mm_buf_puts(b, ");\n");
+}
+
+bool mm_store_sql_history_row(mm_buf *b, modmig_db *db, const mm_names *n,
+                              modmig_history_event event, const modmig_migration *m,
+                              double duration_ms, int failed_unit, const char *error)
+{
+	return mm_store_sql_history_row_if(b, db, n, event, m, duration_ms, failed_unit, error,
+	                                   NULL);
 }

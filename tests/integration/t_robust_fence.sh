@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# The fence (DESIGN §6, issue 9 findings 2 and 7), on a direct connection:
+# whatever happens to the session lock, no version is applied twice.
+#   1. migrations that call pg_advisory_unlock_all() (and a NO TRANSACTION
+#      file that runs DISCARD ALL) under 8 concurrent `up` runs x 5 rounds
+#   2. --table goose_db_version and --table public.goose_db_version at once:
+#      one table, one lock key, no double apply
+#   3. --table '"public".goose_db_version' creates no schema named "public"
+#      (with quotes); a quoted mixed-case name keeps its case; a three-part or
+#      malformed name is refused with exit 2 and nothing is created
+#   4. two version tables used for the first time at the same moment, 20 tries
+#   5. stamp under the fence
+# Each checks the exit codes, the messages and the version and history rows.
+source "$(dirname "$0")/lib.sh"
+
+ROUNDS=${MODMIG_FENCE_ROUNDS:-5}
+N=8
+
+# A plain goose directory of $1 migrations; every third one releases all
+# advisory locks of its session, and migration 5 is NO TRANSACTION with
+# DISCARD ALL.
+make_dir() {
+  local d=$1 n=$2 i v
+  rm -rf "$d"; mkdir -p "$d"
+  for i in $(seq 1 "$n"); do
+    v=$(printf '%05d' "$i")
+    {
+      echo "-- +goose Up"
+      [ $((i % 3)) = 0 ] && echo "SELECT pg_advisory_unlock_all();"
+      echo "CREATE TABLE t$i (id int);"
+      echo "SELECT pg_sleep(0.01);"
+      echo "-- +goose Down"
+      echo "DROP TABLE t$i;"
+    } >"$d/${v}_m$i.sql"
+  done
+  cat >"$d/00005_m5.sql" <<'EOF'
+-- +goose NO TRANSACTION
+-- +goose Up
+DISCARD ALL;
+CREATE TABLE t5 (id int);
+SELECT pg_sleep(0.02);
+-- +goose Down
+DROP TABLE t5;
+EOF
+}
+
+# Start $N copies of the command given at once (a barrier on flock), wait for
+# all; their exit codes land in $TMP/rc.I and their output in $TMP/log.I.
+# In the command, @I@ stands for the copy's number.
+run_together() {
+  local n=$1; shift
+  local lockf=$TMP/barrier.lock i pids=() args
+  : >"$lockf"; rm -f "$TMP"/ready.* "$TMP"/rc.* "$TMP"/log.*
+  exec 9>"$lockf"; flock -x 9
+  for i in $(seq 1 "$n"); do
+    args=("${@//@I@/$i}")
+    (
+      exec 9>&-
+      touch "$TMP/ready.$i"
+      flock -s -w 60 "$lockf" true || { echo 97 >"$TMP/rc.$i"; exit 97; }
+      timeout 120 "${args[@]}" >"$TMP/log.$i" 2>&1
+      echo $? >"$TMP/rc.$i"
+    ) &
+    pids+=($!)
+  done
+  for _ in $(seq 1 600); do
+    [ "$(ls "$TMP"/ready.* 2>/dev/null | wc -l)" -ge "$n" ] && break
+    sleep 0.01
+  done
+  sleep 0.05
+  exec 9>&-
+  wait "${pids[@]}"
+  BAD=""
+  for i in $(seq 1 "$n"); do
+    local rc; rc=$(cat "$TMP/rc.$i" 2>/dev/null || echo missing)
+    if [ "$rc" != 0 ]; then BAD="$BAD #$i:rc=$rc"; echo "--- run #$i exited $rc:" >&2; head -c 1500 "$TMP/log.$i" >&2; fi
+  done
+}
+
+# Exactly versions 1..$1 applied once each, one 'applied' history row each,
+# and no other event (vt and history given as quoted names).
+check_once() {
+  local n=$1 vt=$2 hist=$3 what=$4 want
+  want=$(seq 1 "$n" | tr '\n' ' ' | sed 's/ $//')
+  expect_eq "$(sql "SELECT string_agg(version_id::text, ' ' ORDER BY version_id) FROM $vt WHERE version_id > 0")" "$want" \
+    "$what: every version has exactly one row in the version table"
+  expect_eq "$(sql "SELECT string_agg(version::text, ' ' ORDER BY version) FROM $hist WHERE event = 'applied'")" "$want" \
+    "$what: every version has exactly one 'applied' history row"
+  expect_eq "$(sql "SELECT count(*) FROM $hist WHERE event NOT IN ('applied', 'unit_started', 'unit_done')")" "0" \
+    "$what: no failed or other events"
+}
+
+# ---- 1. migrations that release the session lock --------------------------
+make_dir "$TMP/mig" 12
+dups=0
+for round in $(seq 1 "$ROUNDS"); do
+  new_db
+  run_together "$N" "$MODMIG" -d "$URL" --dir "$TMP/mig" -q up
+  expect_eq "$BAD" "" "round $round: every run exits 0"
+  check_once 12 goose_db_version goose_db_version_history "round $round"
+  dups=$((dups + $(sql "SELECT count(*) - count(DISTINCT version_id) FROM goose_db_version")))
+  expect_sql "SELECT count(*) FROM pg_tables WHERE tablename ~ '^t[0-9]+$'" "12"
+  mm -d "$URL" --dir "$TMP/mig" verify
+  expect_rc 0
+  psql -qX -d postgres -c "DROP DATABASE \"$DB\" WITH (FORCE)" >/dev/null 2>&1
+done
+echo "unlock_all/DISCARD ALL: $ROUNDS rounds x $N concurrent runs, $dups duplicate version rows"
+expect_eq "$dups" "0" "no duplicates over all rounds"
+
+# ---- 2. two spellings of one table -------------------------------------------
+cat >"$TMP/spell_up.sh" <<EOF
+#!/bin/sh
+# odd copies spell the table unqualified, even ones schema-qualified
+if [ \$((\$1 % 2)) = 1 ]; then t=goose_db_version; else t=public.goose_db_version; fi
+exec "$MODMIG" -d "\$2" --dir "$TMP/mig" --table "\$t" -q up
+EOF
+chmod +x "$TMP/spell_up.sh"
+for round in $(seq 1 "$ROUNDS"); do
+  new_db
+  run_together "$N" "$TMP/spell_up.sh" @I@ "$URL"
+  expect_eq "$BAD" "" "spellings round $round: every run exits 0"
+  check_once 12 goose_db_version goose_db_version_history "spellings round $round"
+  expect_sql "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'goose_db_version%'" "4"
+  psql -qX -d postgres -c "DROP DATABASE \"$DB\" WITH (FORCE)" >/dev/null 2>&1
+done
+new_db
+mm -d "$URL" --dir "$TMP/mig" --table goose_db_version status
+key1=$(mm -d "$URL" --dir "$TMP/mig" --table goose_db_version doctor; echo "$OUT" | grep -o 'advisory key [-0-9]*')
+key2=$(mm -d "$URL" --dir "$TMP/mig" --table public.goose_db_version doctor; echo "$OUT" | grep -o 'advisory key [-0-9]*')
+key3=$(mm -d "$URL" --dir "$TMP/mig" --table '"public"."goose_db_version"' doctor; echo "$OUT" | grep -o 'advisory key [-0-9]*')
+expect_eq "$key2" "$key1" "public.goose_db_version has the key of goose_db_version"
+expect_eq "$key3" "$key1" "\"public\".\"goose_db_version\" has the key of goose_db_version"
+[ -n "$key1" ] && pass || fail "doctor names the advisory key"
+
+# ---- 3. identifiers follow SQL's rules ---------------------------------------
+mm -d "$URL" --dir "$TMP/mig" --table '"public".goose_db_version' up --to 2
+expect_rc 0
+expect_sql "SELECT count(*) FROM pg_namespace WHERE nspname LIKE '%\"%'" "0"
+expect_sql "SELECT string_agg(version_id::text, ' ' ORDER BY id) FROM public.goose_db_version" "0 1 2"
+mm -d "$URL" --dir "$TMP/mig" up
+expect_rc 0
+expect_sql "SELECT count(*) FROM public.goose_db_version WHERE version_id > 0" "12"
+
+new_db
+sql 'CREATE SCHEMA "Mig"'
+mm -d "$URL" --dir "$TMP/mig" --table '"Mig"."Versions.Of App"' up --to 3
+expect_rc 0
+expect_sql "SELECT string_agg(version_id::text, ' ' ORDER BY id) FROM \"Mig\".\"Versions.Of App\"" "0 1 2 3"
+expect_sql "SELECT count(*) FROM \"Mig\".\"Versions.Of App_history\" WHERE event = 'applied'" "3"
+expect_sql "SELECT count(*) FROM pg_class WHERE relname = 'versions'" "0"
+mm -d "$URL" --dir "$TMP/mig" --table '"Mig"."Versions.Of App"' status
+expect_rc 0
+expect_out "00003"
+# an unqualified mixed-case name folds to lower case, like in SQL
+new_db
+mm -d "$URL" --dir "$TMP/mig" --table 'MyVersions' up --to 1
+expect_rc 0
+expect_sql "SELECT count(*) FROM public.myversions WHERE version_id = 1" "1"
+
+for bad in 'a.b.c' 'x y' '"unclosed' 'goose_db_version; DROP TABLE t1' ''; do
+  new_db
+  mm -d "$URL" --dir "$TMP/mig" --table "$bad" up
+  if [ -z "$bad" ]; then expect_rc 2; continue; fi
+  expect_rc 2 "for --table '$bad'"
+  expect_err "version table"
+  expect_sql "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')" "0"
+done
+
+# ---- 4. two version tables, first use at the same moment ---------------------
+# migrations that create nothing, so that every version table can apply them
+rm -rf "$TMP/noop"; mkdir -p "$TMP/noop"
+for i in 1 2; do printf -- '-- +goose Up\nSELECT %d;\n' "$i" >"$TMP/noop/0000${i}_noop.sql"; done
+fails=0
+for try in $(seq 1 20); do
+  new_db
+  sql "CREATE SCHEMA app" >/dev/null
+  run_together 4 "$MODMIG" -d "$URL" --dir "$TMP/noop" --table 'app.vt_@I@' -q up
+  [ -n "$BAD" ] && fails=$((fails + 1))
+  expect_sql "SELECT count(*) FROM pg_tables WHERE schemaname = 'app' AND tablename ~ '^vt_[0-9]$'" "4"
+  psql -qX -d postgres -c "DROP DATABASE \"$DB\" WITH (FORCE)" >/dev/null 2>&1
+done
+expect_eq "$fails" "0" "two version tables created at once: no failure in 20 tries"
+fails=0
+for try in $(seq 1 10); do
+  new_db
+  run_together 4 "$MODMIG" -d "$URL" --dir "$TMP/noop" --table 'newschema@I@.vt' -q up
+  [ -n "$BAD" ] && fails=$((fails + 1))
+  run_together 4 "$MODMIG" -d "$URL" --dir "$TMP/noop" --table 'shared.vt_@I@' -q up
+  [ -n "$BAD" ] && fails=$((fails + 1))
+  expect_sql "SELECT count(*) FROM pg_tables WHERE tablename ~ '^vt(_[0-9])?$'" "8"
+  psql -qX -d postgres -c "DROP DATABASE \"$DB\" WITH (FORCE)" >/dev/null 2>&1
+done
+expect_eq "$fails" "0" "state created in new schemas at once: no failure in 10 tries"
+
+# ---- 5. stamp takes the fence too -------------------------------------------
+new_db
+run_together 6 "$MODMIG" -d "$URL" --dir "$TMP/mig" -q stamp 4
+expect_eq "$BAD" "" "concurrent stamps exit 0"
+expect_sql "SELECT string_agg(version_id::text, ' ' ORDER BY version_id) FROM goose_db_version WHERE version_id > 0" "1 2 3 4"
+expect_sql "SELECT count(*) FROM goose_db_version_history WHERE event = 'stamped'" "4"
+
+finish

@@ -120,6 +120,7 @@ modmig_status mm_parse_add_unit(parser *ps, const char *sql, size_t len, int lin
 	u->len = len;
 	u->line = line;
 	u->column = column;
+	u->unparsed = false; /* realloc'd memory: mark_unparsed() may set it after */
 	sec->count++;
 cleanup:
 	return rc;

@@ -73,6 +73,23 @@ static void emit_warnings(modmig_db *db, const mm_plan *plan, size_t count, modm
 	}
 }
 
+/*
+ * Close the session of up, down or redo, first setting the result's final
+ * version. When the fence skipped migrations that others applied, that
+ * version comes from a fresh read.
+ */
+static void finish_session(modmig_db *db, mm_session *s, modmig_result **out)
+{
+	if (out && s->skipped && s->state_read) {
+		mm_state_clear(&s->state);
+		if (mm_state_read(db, &s->names, &s->state, NULL) != MODMIG_OK)
+			s->state_read = false;
+	}
+	if (out)
+		mm_result_finish(*out, s);
+	mm_session_close(s);
+}
+
 /* ---- up ----------------------------------------------------------------- */
 
 /*
@@ -290,15 +307,7 @@ cleanup:
 		        "the plan %s was applied already; nothing to do", pf.path);
 	mm_planfile_clear(&pf);
 	mm_plan_clear(&plan);
-	/* others applied what this run skipped: the final version comes from a fresh read */
-	if (out && s.skipped && s.state_read) {
-		mm_state_clear(&s.state);
-		if (mm_state_read(db, &s.names, &s.state, NULL) != MODMIG_OK)
-			s.state_read = false;
-	}
-	if (out)
-		mm_result_finish(*out, &s);
-	mm_session_close(&s);
+	finish_session(db, &s, out);
 	return rc;
 }
 
@@ -354,15 +363,7 @@ modmig_status modmig_down(modmig_db *db, modmig_source *src, const modmig_down_o
 	               MODMIG_RESUME_NONE, out, err);
 cleanup:
 	mm_plan_clear(&plan);
-	/* others applied what this run skipped: the final version comes from a fresh read */
-	if (out && s.skipped && s.state_read) {
-		mm_state_clear(&s.state);
-		if (mm_state_read(db, &s.names, &s.state, NULL) != MODMIG_OK)
-			s.state_read = false;
-	}
-	if (out)
-		mm_result_finish(*out, &s);
-	mm_session_close(&s);
+	finish_session(db, &s, out);
 	return rc;
 }
 
@@ -428,14 +429,6 @@ modmig_status modmig_redo_with(modmig_db *db, modmig_source *src, const modmig_d
 	                  MODMIG_RESUME_NONE, out, err);
 cleanup:
 	mm_plan_clear(&plan);
-	/* others applied what this run skipped: the final version comes from a fresh read */
-	if (out && s.skipped && s.state_read) {
-		mm_state_clear(&s.state);
-		if (mm_state_read(db, &s.names, &s.state, NULL) != MODMIG_OK)
-			s.state_read = false;
-	}
-	if (out)
-		mm_result_finish(*out, &s);
-	mm_session_close(&s);
+	finish_session(db, &s, out);
 	return rc;
 }

@@ -187,6 +187,33 @@ wait_standby_replay() {
   return 1
 }
 
+# ---- waiting on the server (tests that race modmig against sessions) -------
+#   wait_for QUERY WANT [DB]  poll until QUERY returns WANT (30 s at most);
+#                             errors (a server going away) read as "not yet"
+#   holder_start KEY          a session (application_name holder) that holds
+#                             advisory lock KEY until holder_stop; sets HOLDER
+#   holder_stop               terminates it and waits for it
+wait_for() {
+  local i
+  for i in $(seq 1 600); do
+    [ "$(psql -qAtX -d "${3:-$DB}" -c "$1" 2>/dev/null)" = "$2" ] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+holder_start() {
+  PGAPPNAME=holder psql -qAtX -d "$DB" -c "SELECT pg_advisory_lock($1)" -c "SELECT pg_sleep(600)" \
+    >/dev/null 2>&1 &
+  HOLDER=$!
+  wait_for "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted" 1 ||
+    fail "the holder did not get lock $1"
+}
+holder_stop() {
+  psql -qAtX -d "$DB" -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'holder' AND datname = current_database()" \
+    >/dev/null 2>&1
+  wait "$HOLDER" 2>/dev/null
+}
+
 finish() {
   echo "$TEST_NAME: $PASSES checks passed, $FAILURES failed"
   [ "$PASSES" -gt 0 ] || { echo "$TEST_NAME: no checks ran" >&2; exit 1; }

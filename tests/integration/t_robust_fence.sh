@@ -10,6 +10,10 @@
 #      malformed name is refused with exit 2 and nothing is created
 #   4. two version tables used for the first time at the same moment, 20 tries
 #   5. stamp under the fence
+#   6. a NO TRANSACTION run whose first unit released the session lock: a
+#      second migrator waits while that run's session is connected (even once
+#      its client is killed, while its unit still runs), then finishes or
+#      reports it part-way; never runs a unit twice
 # Each checks the exit codes, the messages and the version and history rows.
 source "$(dirname "$0")/lib.sh"
 
@@ -199,5 +203,55 @@ run_together 6 "$MODMIG" -d "$URL" --dir "$TMP/mig" -q stamp 4
 expect_eq "$BAD" "" "concurrent stamps exit 0"
 expect_sql "SELECT string_agg(version_id::text, ' ' ORDER BY version_id) FROM goose_db_version WHERE version_id > 0" "1 2 3 4"
 expect_sql "SELECT count(*) FROM goose_db_version_history WHERE event = 'stamped'" "4"
+
+# ---- 6. a live NO TRANSACTION run is waited for, a dead one is not ----------
+set -m
+mkdir -p "$TMP/live"
+cat >"$TMP/live/00001_two_units.sql" <<'EOF'
+-- +goose NO TRANSACTION
+-- +goose Up
+SELECT pg_advisory_unlock_all();
+CREATE TABLE IF NOT EXISTS live_1 (id int);
+-- +goose StatementBegin
+SELECT pg_advisory_xact_lock(4461); INSERT INTO live_1 VALUES (1);
+-- +goose StatementEnd
+-- +goose Down
+DROP TABLE live_1;
+EOF
+for how in finishes killed; do
+  new_db
+  holder_start 4461
+  "$MODMIG" -d "$URL" --dir "$TMP/live" up >"$TMP/a.out" 2>"$TMP/a.err" &
+  a=$!
+  wait_for "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4461 AND NOT granted" 1 ||
+    fail "($how) the first migrator never reached its last unit"
+  LAST_CMD="modmig up (second migrator, $how)"
+  "$MODMIG" -d "$URL" --dir "$TMP/live" --lock-timeout 60s up >"$TMP/b.out" 2>"$TMP/b.err" &
+  b=$!
+  wait_for "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'modmig' AND datname = current_database()" 2 ||
+    fail "($how) the second migrator did not connect"
+  sleep 1
+  if [ "$how" = killed ]; then kill -KILL "$a"; wait "$a" 2>/dev/null; fi
+  kill -0 "$b" 2>/dev/null || fail "($how) the second migrator did not wait for the live run"
+  holder_stop
+  wait "$b"; RC=$?
+  ERR=$(cat "$TMP/b.err"); OUT=$(cat "$TMP/b.out")
+  expect_err "waiting for another migrator's run of NO TRANSACTION migration"
+  expect_err "still connected"
+  expect_sql "SELECT count(*) FROM live_1" "1"
+  expect_sql "SELECT count(*) FROM goose_db_version_history WHERE event = 'unit_started' AND failed_unit = 3" "1"
+  if [ "$how" = finishes ]; then
+    wait "$a"; expect_eq "$?" "0" "($how) the first migrator finishes"
+    expect_rc 0 "($how) the second migrator is done once the first one is"
+    expect_sql "SELECT count(*) FROM goose_db_version WHERE version_id = 1" "1"
+  else
+    # its client died while the unit ran; the unit finished on the server and
+    # its session ended: the second migrator stops waiting and says so
+    expect_rc 1 "($how) the second migrator reports the run that died"
+    expect_err "NO TRANSACTION migration 1 stopped part-way and is not applied"
+    expect_err "unit 3 of 3 was running when the run ended and may have taken effect"
+    expect_sql "SELECT count(*) FROM goose_db_version WHERE version_id = 1" "0"
+  fi
+done
 
 finish

@@ -24,26 +24,6 @@ fi
 source "$(dirname "$0")/lib.sh"
 set -m
 
-wait_for() { # QUERY WANT [DB]: poll until the query returns WANT (15 s at most)
-  local i
-  for i in $(seq 1 300); do
-    [ "$(psql -qAtX -d "${3:-$DB}" -c "$1" 2>/dev/null)" = "$2" ] && return 0
-    sleep 0.05
-  done
-  return 1
-}
-holder_start() { # KEY
-  PGAPPNAME=holder psql -qAtX -d "$DB" -c "SELECT pg_advisory_lock($1)" -c "SELECT pg_sleep(600)" \
-    >/dev/null 2>&1 &
-  HOLDER=$!
-  wait_for "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted" 1 ||
-    fail "the holder did not get lock $1"
-}
-holder_stop() {
-  psql -qAtX -d "$DB" -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'holder'" \
-    >/dev/null 2>&1
-  wait "$HOLDER" 2>/dev/null
-}
 stop_server() {
   # shellcheck disable=SC2086
   $MODMIG_TEST_PGRUNAS "$MODMIG_TEST_PGBIN/pg_ctl" -D "$MODMIG_TEST_PGDATA" -m immediate -w -t 60 stop >/dev/null

@@ -8,11 +8,6 @@
 source "$(dirname "$0")/lib.sh"
 set -m
 
-wait_for() {
-  local i
-  for i in $(seq 1 200); do [ "$(sql "$1")" = "$2" ] && return 0; sleep 0.05; done
-  return 1
-}
 
 D=$TMP/m
 mkdir -p "$D"

@@ -14,22 +14,6 @@
 source "$(dirname "$0")/lib.sh"
 set -m # background jobs get their own process group: signals reach modmig
 
-wait_for() { # QUERY WANT: poll until the query returns WANT (10 s at most)
-  local i
-  for i in $(seq 1 200); do [ "$(sql "$1")" = "$2" ] && return 0; sleep 0.05; done
-  return 1
-}
-holder_start() { # KEY: a session that holds advisory lock KEY until holder_stop
-  PGAPPNAME=holder psql -qAtX -d "$DB" -c "SELECT pg_advisory_lock($1)" -c "SELECT pg_sleep(600)" \
-    >/dev/null 2>&1 &
-  HOLDER=$!
-  wait_for "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted" 1 ||
-    fail "the holder did not get lock $1"
-}
-holder_stop() {
-  sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'holder'" >/dev/null
-  wait "$HOLDER" 2>/dev/null
-}
 start_up() { # DIR ARGS...: modmig up in the background
   local d=$1; shift
   LAST_CMD="modmig --dir $d up $* (background)"

@@ -125,18 +125,57 @@ static bool nothing_left(mm_session *s)
 }
 
 /*
- * A NO TRANSACTION migration in the plan whose latest event says a run of it
- * is under way (started, resumed, restarted) rather than failed, recorded
- * after this session's first read or less than MM_RUN_GRACE_SECONDS ago:
- * another migrator is most likely running it now (its session lock may mean
- * nothing behind a pooler, and a migration may have released it). An older
- * one is a run that was interrupted: the plan's check reports it.
+ * Whether the session that recorded history event `id` may still be at work
+ * (MM_WRITER_ALIVE_WHERE). Behind a pooler a pooled backend that ran it keeps
+ * its application_name: the wait is then bounded by the lock timeout, and
+ * said every few seconds. *pid gets one such session, 0 when there is none.
  */
-static const mm_step *running_elsewhere(const mm_session *s, const mm_plan *plan)
+static modmig_status writer_alive(mm_session *s, int64_t id, int *pid, modmig_error **err)
 {
+	modmig_status rc = MODMIG_OK;
+	char sql[1024], idbuf[32];
+	const char *params[1] = {idbuf};
+	PGresult *res;
+
+	*pid = 0;
+	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
+	snprintf(sql, sizeof(sql),
+	         "SELECT a.pid FROM %s h JOIN pg_catalog.pg_stat_activity a "
+	         "ON " MM_WRITER_ALIVE_WHERE
+	         " WHERE h.id = $1::bigint ORDER BY a.backend_start LIMIT 1",
+	         s->names.table[MM_TABLE_HISTORY]);
+	res = PQexecParams(s->db->conn, sql, 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = mm_db_fail(s->db, res, MODMIG_E_SQL, err,
+		                "cannot tell whether another migrator is running a migration");
+	else if ((rc = mm_db_check_shape(res, -1, 1, MODMIG_E_SQL, err,
+	                                 "reading who runs a migration")) == MODMIG_OK &&
+	         PQntuples(res) == 1)
+		*pid = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * A NO TRANSACTION migration in the plan whose latest event says a run of it
+ * is under way (started, resumed, restarted) rather than failed, while the
+ * session that recorded it is still connected (writer_alive), or the event is
+ * newer than this session's first read and less than MM_RUN_GRACE_SECONDS
+ * old: another migrator is most likely running it now (its session lock may
+ * mean nothing behind a pooler, and a migration may have released it).
+ * Behind a pooler in transaction mode a backend does not stand for a client,
+ * so only the second test holds there. *busy is NULL when there is none: a
+ * run found interrupted by the first read, whose session is gone, is
+ * reported by the plan's check at once.
+ */
+static modmig_status running_elsewhere(mm_session *s, const mm_plan *plan, const mm_step **busy,
+                                       int *pid, modmig_error **err)
+{
+	modmig_status rc = MODMIG_OK;
 	size_t i;
 
-	for (i = 0; i < plan->count; i++) {
+	*busy = NULL;
+	for (i = 0; rc == MODMIG_OK && !*busy && i < plan->count; i++) {
 		const mm_event_row *e = mm_state_find_event(&s->state, plan->steps[i].version);
 
 		bool running = e && (e->kind == MODMIG_HISTORY_UNIT_STARTED ||
@@ -144,12 +183,15 @@ static const mm_step *running_elsewhere(const mm_session *s, const mm_plan *plan
 		                     e->kind == MODMIG_HISTORY_RESUMED ||
 		                     e->kind == MODMIG_HISTORY_RESTARTED);
 
-		if (plan->steps[i].failed && running &&
-		    (e->id > s->first_read_event_id ||
-		     (e->age_seconds >= 0 && e->age_seconds < MM_RUN_GRACE_SECONDS)))
-			return &plan->steps[i];
+		if (!plan->steps[i].failed || !running)
+			continue;
+		rc = writer_alive(s, e->id, pid, err);
+		if (rc == MODMIG_OK &&
+		    (*pid != 0 || (e->id > s->first_read_event_id && e->age_seconds >= 0 &&
+		                   e->age_seconds < MM_RUN_GRACE_SECONDS)))
+			*busy = &plan->steps[i];
 	}
-	return NULL;
+	return rc;
 }
 
 /*
@@ -164,19 +206,23 @@ static modmig_status wait_for_runs(mm_session *s, const modmig_up_options *use,
 	const mm_step *busy;
 	double since = mm_now_ms(), reported = -1;
 	struct timespec ts;
+	int pid = 0;
 
-	while (rc == MODMIG_OK && (busy = running_elsewhere(s, plan)) != NULL) {
+	while ((rc = running_elsewhere(s, plan, &busy, &pid, err)) == MODMIG_OK && busy) {
+		const mm_event_row *e = mm_state_find_event(&s->state, busy->version);
+
 		if (s->db->lock_timeout_ms >= 0 && mm_now_ms() - since >= s->db->lock_timeout_ms)
 			break; /* the plan's check says what stands part-way */
 		if (reported < 0 || mm_now_ms() - reported >= MM_WAIT_REPORT_MS) {
 			mm_emit(s->db, MODMIG_EVENT_LOCK_WAIT, MODMIG_LOG_INFO, busy->migration,
 			        MODMIG_UP, 0, NULL,
 			        "waiting for another migrator's run of NO TRANSACTION migration %s "
-			        "(%s %ds ago); if that run was interrupted instead, stop this and "
-			        "resume or restart the migration",
-			        busy->migration->file,
-			        mm_state_find_event(&s->state, busy->version)->event,
-			        mm_state_find_event(&s->state, busy->version)->age_seconds);
+			        "(%s %ds ago%s%.0d%s); if that run was interrupted instead, %sstop "
+			        "this and resume or restart the migration",
+			        busy->migration->file, e->event, e->age_seconds,
+			        pid ? ", its session pid " : "", pid,
+			        pid ? " is still connected" : "",
+			        pid ? "end that session, or " : "");
 			reported = mm_now_ms();
 		}
 		ts.tv_sec = 0;
@@ -188,6 +234,8 @@ static modmig_status wait_for_runs(mm_session *s, const modmig_up_options *use,
 		if (rc == MODMIG_OK)
 			rc = mm_plan_up(s->src->migrations, s->src->migration_count, &s->state, use,
 			                module, plan, err);
+		if (rc != MODMIG_OK)
+			break;
 	}
 	return rc;
 }

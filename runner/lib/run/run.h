@@ -40,9 +40,25 @@ void mm_lock_release(modmig_db *db, const mm_names *n);
  */
 #define MM_LEASE_SECONDS 60
 /*
- * A NO TRANSACTION migration whose run started this recently (and has not
- * finished) is taken for one in progress in another migrator, and waited
- * for; an older one for a run that was interrupted.
+ * Over pg_stat_activity a and a history row h: a session that may be the one
+ * that recorded h and still be at work. A client backend in this database,
+ * not ours, with the application_name h recorded, connected no later than h
+ * was recorded. A migrator that died (kill -9, a crash, a terminated session,
+ * a restarted server) leaves none; a unit it left running on the server keeps
+ * its backend until the unit ends. application_name is visible to every role.
+ * Meaningful on a direct connection: behind a pooler in transaction mode the
+ * recording backend may be the one asking.
+ */
+#define MM_WRITER_ALIVE_WHERE                                                                      \
+	"a.datname = pg_catalog.current_database() AND a.pid <> pg_catalog.pg_backend_pid() "      \
+	"AND a.backend_type = 'client backend' "                                                   \
+	"AND a.application_name IS NOT DISTINCT FROM h.application_name "                          \
+	"AND (a.backend_start IS NULL OR a.backend_start <= h.at)"
+
+/*
+ * A NO TRANSACTION migration whose run another migrator recorded after this
+ * one's first read, this recently, is waited for even when no session that
+ * may have recorded it is seen (behind a pooler a backend is not a client).
  */
 #define MM_RUN_GRACE_SECONDS 120
 

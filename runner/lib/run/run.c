@@ -126,11 +126,15 @@ static bool nothing_left(mm_session *s)
 
 /*
  * Whether the session that recorded history event `id` may still be at work
- * (MM_WRITER_ALIVE_WHERE). Behind a pooler a pooled backend that ran it keeps
- * its application_name: the wait is then bounded by the lock timeout, and
- * said every few seconds. *pid gets one such session, 0 when there is none.
+ * (MM_WRITER_ALIVE_WHERE): *pid gets one such session, 0 when there is none.
+ * *direct says whether that answer can be trusted: the backend that answers
+ * is the one the connection started with (the process id in its
+ * BackendKeyData). A pooler hands out its own key, and in transaction mode a
+ * backend does not stand for a client: the one that recorded the event may
+ * be the very one asking.
  */
-static modmig_status writer_alive(mm_session *s, int64_t id, int *pid, modmig_error **err)
+static modmig_status writer_alive(mm_session *s, int64_t id, int *pid, bool *direct,
+                                  modmig_error **err)
 {
 	modmig_status rc = MODMIG_OK;
 	char sql[1024], idbuf[32];
@@ -138,41 +142,46 @@ static modmig_status writer_alive(mm_session *s, int64_t id, int *pid, modmig_er
 	PGresult *res;
 
 	*pid = 0;
+	*direct = false;
 	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
 	snprintf(sql, sizeof(sql),
-	         "SELECT a.pid FROM %s h JOIN pg_catalog.pg_stat_activity a "
-	         "ON " MM_WRITER_ALIVE_WHERE
-	         " WHERE h.id = $1::bigint ORDER BY a.backend_start LIMIT 1",
+	         "SELECT (SELECT a.pid FROM %s h JOIN pg_catalog.pg_stat_activity a "
+	         "ON " MM_WRITER_ALIVE_WHERE " WHERE h.id = $1::bigint ORDER BY a.backend_start "
+	         "LIMIT 1), pg_catalog.pg_backend_pid()",
 	         s->names.table[MM_TABLE_HISTORY]);
 	res = PQexecParams(s->db->conn, sql, 1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		rc = mm_db_fail(s->db, res, MODMIG_E_SQL, err,
 		                "cannot tell whether another migrator is running a migration");
-	else if ((rc = mm_db_check_shape(res, -1, 1, MODMIG_E_SQL, err,
-	                                 "reading who runs a migration")) == MODMIG_OK &&
-	         PQntuples(res) == 1)
-		*pid = atoi(PQgetvalue(res, 0, 0));
+	else if ((rc = mm_db_check_shape(res, 1, 2, MODMIG_E_SQL, err,
+	                                 "reading who runs a migration")) == MODMIG_OK) {
+		*pid = PQgetisnull(res, 0, 0) ? 0 : atoi(PQgetvalue(res, 0, 0));
+		*direct = !PQgetisnull(res, 0, 1) &&
+		          atoi(PQgetvalue(res, 0, 1)) == PQbackendPID(s->db->conn);
+	}
 	PQclear(res);
 	return rc;
 }
 
 /*
  * A NO TRANSACTION migration in the plan whose latest event says a run of it
- * is under way (started, resumed, restarted) rather than failed, while the
- * session that recorded it is still connected (writer_alive), or the event is
- * newer than this session's first read and less than MM_RUN_GRACE_SECONDS
- * old: another migrator is most likely running it now (its session lock may
- * mean nothing behind a pooler, and a migration may have released it).
- * Behind a pooler in transaction mode a backend does not stand for a client,
- * so only the second test holds there. *busy is NULL when there is none: a
- * run found interrupted by the first read, whose session is gone, is
- * reported by the plan's check at once.
+ * is under way (started, resumed, restarted) rather than failed, and another
+ * migrator is most likely running it now (its session lock may mean nothing
+ * behind a pooler, and a migration may have released it):
+ *   - on a direct connection, while the session that recorded the event is
+ *     connected (writer_alive); a run whose session is gone was interrupted;
+ *   - otherwise (behind a pooler, or with the table lock), when the event is
+ *     newer than this session's first read or less than MM_RUN_GRACE_SECONDS
+ *     old.
+ * *busy is NULL when there is none; the plan's check then reports a run that
+ * stands part-way, at once.
  */
 static modmig_status running_elsewhere(mm_session *s, const mm_plan *plan, const mm_step **busy,
                                        int *pid, modmig_error **err)
 {
 	modmig_status rc = MODMIG_OK;
 	size_t i;
+	bool direct;
 
 	*busy = NULL;
 	for (i = 0; rc == MODMIG_OK && !*busy && i < plan->count; i++) {
@@ -185,10 +194,11 @@ static modmig_status running_elsewhere(mm_session *s, const mm_plan *plan, const
 
 		if (!plan->steps[i].failed || !running)
 			continue;
-		rc = writer_alive(s, e->id, pid, err);
+		rc = writer_alive(s, e->id, pid, &direct, err);
 		if (rc == MODMIG_OK &&
-		    (*pid != 0 || (e->id > s->first_read_event_id && e->age_seconds >= 0 &&
-		                   e->age_seconds < MM_RUN_GRACE_SECONDS)))
+		    (*pid != 0 ||
+		     (!direct && (e->id > s->first_read_event_id ||
+		                  (e->age_seconds >= 0 && e->age_seconds < MM_RUN_GRACE_SECONDS)))))
 			*busy = &plan->steps[i];
 	}
 	return rc;

@@ -56,9 +56,9 @@ void mm_lock_release(modmig_db *db, const mm_names *n);
 	"AND (a.backend_start IS NULL OR a.backend_start <= h.at)"
 
 /*
- * A NO TRANSACTION migration whose run another migrator recorded after this
- * one's first read, this recently, is waited for even when no session that
- * may have recorded it is seen (behind a pooler a backend is not a client).
+ * Behind a pooler, where a backend is not a client, a NO TRANSACTION
+ * migration whose run another migrator recorded this recently (or since this
+ * one's first read) is waited for: its session cannot be told alive or gone.
  */
 #define MM_RUN_GRACE_SECONDS 120
 

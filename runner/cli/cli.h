@@ -73,7 +73,21 @@ typedef struct cli_context {
 	 * pointer, so that reporting through a const context can set it.
 	 */
 	bool *json_error_written;
+	/*
+	 * When set (validate --json), each error reported is kept here instead
+	 * of written, and cli_json_problems_flush() writes them all at the end.
+	 */
+	struct cli_problems *problems;
 } cli_context;
+
+/* The JSON objects of the errors reported so far, comma-separated. */
+typedef struct cli_problems {
+	FILE *stream; /* open_memstream over text */
+	char *text;
+	size_t len;
+	size_t count;
+	long first_end; /* where the first object ends in text */
+} cli_problems;
 
 typedef struct cli_command cli_command;
 typedef int (*cli_run_fn)(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
@@ -186,6 +200,13 @@ bool cli_parse_with_module(cli_context *ctx, const cli_command *cmd, int argc, c
  */
 void cli_json_error(const cli_context *ctx, modmig_status code, const modmig_error *err,
                     const char *message, const char *hint, const char *file);
+/*
+ * Start keeping every error reported as one JSON object each (only with
+ * --json); false when out of memory. Flush writes
+ * {"error":FIRST,"problems":[ALL]} when any was kept, and frees them.
+ */
+bool cli_json_problems_start(cli_context *ctx, cli_problems *problems);
+void cli_json_problems_flush(cli_context *ctx);
 /* Report a usage problem: "modmig: <message>" and a hint; returns 2. */
 int cli_usage_error(const cli_context *ctx, const char *fmt, ...) CLI_PRINTF(2, 3);
 /*

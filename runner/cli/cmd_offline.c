@@ -81,12 +81,18 @@ int cli_cmd_validate(cli_context *ctx, const cli_command *cmd, int argc, char **
 {
 	modmig_source *src = NULL;
 	validate_report report = {ctx, 0, CLI_EXIT_OK};
+	cli_problems problems;
 	char **args = NULL;
 	size_t migrations, modules, unparsed;
 	int rc;
 
 	if (!cli_parse_plain(ctx, cmd, argc, argv, 0, 0, NULL, &args, &rc))
 		goto cleanup;
+	/* --json: one document that lists every problem, as the text does */
+	if (!cli_json_problems_start(ctx, &problems)) {
+		rc = cli_out_of_memory(ctx);
+		goto cleanup;
+	}
 	rc = cli_open_source(ctx, &src);
 	if (rc != CLI_EXIT_OK)
 		goto cleanup;
@@ -114,6 +120,7 @@ int cli_cmd_validate(cli_context *ctx, const cli_command *cmd, int argc, char **
 		printf("ok: %zu migration%s in %zu module%s\n", migrations,
 		       migrations == 1 ? "" : "s", modules, modules == 1 ? "" : "s");
 cleanup:
+	cli_json_problems_flush(ctx);
 	modmig_source_free(src);
 	return rc;
 }

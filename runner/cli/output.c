@@ -206,48 +206,98 @@ static void print_error_head(const cli_context *ctx, const char *file, int line,
 	        cli_color_off(ctx, true), message);
 }
 
-static void json_field(const char *name, const char *value)
+static void json_field(FILE *out, const char *name, const char *value)
 {
-	printf(",\"%s\":", name);
-	cli_json_string(stdout, value);
+	fprintf(out, ",\"%s\":", name);
+	cli_json_string(out, value);
 }
 
-static void json_number(const char *name, int64_t value)
+static void json_number(FILE *out, const char *name, int64_t value)
 {
 	if (value > 0)
-		printf(",\"%s\":%" PRId64, name, value);
+		fprintf(out, ",\"%s\":%" PRId64, name, value);
 	else
-		printf(",\"%s\":null", name);
+		fprintf(out, ",\"%s\":null", name);
 }
 
-void cli_json_error(const cli_context *ctx, modmig_status code, const modmig_error *err,
-                    const char *message, const char *hint, const char *file)
+/* {"code","exit","message","hint","file","line","column","sqlstate",...} */
+static void json_error_object(FILE *out, modmig_status code, const modmig_error *err,
+                              const char *message, const char *hint, const char *file)
 {
 	modmig_next_step next = err ? modmig_error_next_step(err) : MODMIG_NEXT_NONE;
 
-	if (!ctx->json || !ctx->json_error_written || *ctx->json_error_written)
-		return;
-	*ctx->json_error_written = true;
 	if (err) {
 		code = modmig_error_code(err);
 		message = modmig_error_message(err);
 		file = modmig_error_file(err);
 	}
-	printf("{\"error\":{\"code\":");
-	cli_json_string(stdout, modmig_status_name(code));
-	printf(",\"exit\":%d", modmig_exit_code(code));
-	json_field("message", message);
-	json_field("hint", hint);
-	json_field("file", file);
-	json_number("line", err ? modmig_error_line(err) : 0);
-	json_number("column", err ? modmig_error_column(err) : 0);
-	json_field("sqlstate", err ? modmig_error_sqlstate(err) : NULL);
-	json_field("detail", err ? modmig_error_detail(err) : NULL);
-	json_field("context", err ? modmig_error_context(err) : NULL);
-	json_field("module", err ? modmig_error_module(err) : NULL);
-	json_number("version", err ? modmig_error_version(err) : 0);
-	json_field("next_step", next == MODMIG_NEXT_NONE ? NULL : modmig_next_step_name(next));
-	fputs("}}\n", stdout);
+	fputs("{\"code\":", out);
+	cli_json_string(out, modmig_status_name(code));
+	fprintf(out, ",\"exit\":%d", modmig_exit_code(code));
+	json_field(out, "message", message);
+	json_field(out, "hint", hint);
+	json_field(out, "file", file);
+	json_number(out, "line", err ? modmig_error_line(err) : 0);
+	json_number(out, "column", err ? modmig_error_column(err) : 0);
+	json_field(out, "sqlstate", err ? modmig_error_sqlstate(err) : NULL);
+	json_field(out, "detail", err ? modmig_error_detail(err) : NULL);
+	json_field(out, "context", err ? modmig_error_context(err) : NULL);
+	json_field(out, "module", err ? modmig_error_module(err) : NULL);
+	json_number(out, "version", err ? modmig_error_version(err) : 0);
+	json_field(out, "next_step", next == MODMIG_NEXT_NONE ? NULL : modmig_next_step_name(next));
+	fputc('}', out);
+}
+
+void cli_json_error(const cli_context *ctx, modmig_status code, const modmig_error *err,
+                    const char *message, const char *hint, const char *file)
+{
+	cli_problems *kept = ctx->problems;
+
+	if (kept && kept->stream) {
+		if (kept->count++)
+			fputc(',', kept->stream);
+		json_error_object(kept->stream, code, err, message, hint, file);
+		if (kept->count == 1)
+			kept->first_end = ftell(kept->stream);
+		return;
+	}
+	if (!ctx->json || !ctx->json_error_written || *ctx->json_error_written)
+		return;
+	*ctx->json_error_written = true;
+	fputs("{\"error\":", stdout);
+	json_error_object(stdout, code, err, message, hint, file);
+	fputs("}\n", stdout);
+}
+
+bool cli_json_problems_start(cli_context *ctx, cli_problems *problems)
+{
+	memset(problems, 0, sizeof(*problems));
+	if (!ctx->json)
+		return true;
+	problems->stream = open_memstream(&problems->text, &problems->len);
+	if (!problems->stream)
+		return false;
+	ctx->problems = problems;
+	return true;
+}
+
+void cli_json_problems_flush(cli_context *ctx)
+{
+	cli_problems *kept = ctx->problems;
+	bool ok;
+
+	if (!kept)
+		return;
+	ctx->problems = NULL;
+	/* text and len are valid only once the stream is closed */
+	ok = fclose(kept->stream) == 0 && kept->text && kept->first_end > 0;
+	if (ok && kept->count && !*ctx->json_error_written) {
+		*ctx->json_error_written = true;
+		printf("{\"error\":%.*s,\"problems\":[%s]}\n", (int)kept->first_end, kept->text,
+		       kept->text);
+	}
+	free(kept->text);
+	memset(kept, 0, sizeof(*kept));
 }
 
 int cli_report_error_hint(const cli_context *ctx, const modmig_error *err, const char *hint)

@@ -38,6 +38,36 @@ expect_rc 0 "list --dir --table"
 got=$(printf '%s' "$OUT" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(len(r), all(x["module"] is None for x in r), len(str(r[0]["version"])))' 2>&1)
 expect_eq "$got" "$goose_files True 14" "list --json on a goose directory"
 
+# Every problem, not only the first: text and --json list the same ones.
+mkdir -p "$TMP/vbad"
+printf -- '-- +goose Up\nSELECT 1;\n-- +goose StatementEnd\n' >"$TMP/vbad/00001_a.sql"
+printf -- '-- +goose Up\nCREATE TABLE t (id int);\n' >"$TMP/vbad/00002_fine.sql"
+printf -- 'SELECT 1;\n-- +goose Up\n' >"$TMP/vbad/00003_c.sql"
+mm --dir "$TMP/vbad" validate
+expect_rc 2 "validate with two bad files"
+expect_err "$TMP/vbad/00001_a.sql:3:"
+expect_err "$TMP/vbad/00003_c.sql:1:"
+expect_err "2 problems found"
+mm --dir "$TMP/vbad" --json validate
+expect_rc 2 "validate --json with two bad files"
+got=$(printf '%s' "$OUT" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+ps = d["problems"]
+for p in ps:
+    assert set(("code", "message", "hint", "file", "line", "column")) <= set(p), p
+    assert p["code"] == "parse" and p["hint"] and "\n" not in p["message"], p
+assert d["error"] == ps[0], d
+print(len(ps), " ".join("%s:%s" % (p["file"].rsplit("/", 1)[1], p["line"]) for p in ps))
+' 2>&1)
+expect_eq "$got" "2 00001_a.sql:3 00003_c.sql:1" "validate --json lists every problem"
+# one bad file name stops the listing: there is nothing to parse; still a list
+printf -- '-- +goose Up\n' >"$TMP/vbad/x_bad.sql"
+mm --dir "$TMP/vbad" --json validate
+expect_rc 2 "validate --json with a bad file name"
+got=$(printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["problems"]), d["problems"][0]["code"], d["error"]["code"])' 2>&1)
+expect_eq "$got" "1 version version" "validate --json: a source that cannot be read is one problem"
+
 # ---- list -----------------------------------------------------------------
 mm list
 expect_rc 0

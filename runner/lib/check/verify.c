@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TRIGGER_COUNT 2 /* modmig_append_only and modmig_no_truncate (store.c) */
+#define TRIGGER_COUNT 2 /* modmig_append_only and modmig_no_truncate (tables.def) */
 
 /*
  * What the history and the version table say about one version beyond the

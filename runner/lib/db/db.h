@@ -60,6 +60,15 @@ static inline bool mm_db_cancelled(const modmig_db *db)
  */
 modmig_status mm_db_check_writable(modmig_db *db, const char *what, modmig_error **err);
 
+/*
+ * A second connection to the same server and database with the same
+ * settings (read from the first with PQconninfo), for watching the first;
+ * NULL when it cannot be opened. The caller PQfinish()es it.
+ */
+PGconn *mm_db_connect_again(modmig_db *db);
+
+/* ---- what the connection says (errors.c) -------------------------------- */
+
 /* Report an event through the log callback (a no-op without one). */
 void mm_emit(modmig_db *db, modmig_event_kind kind, modmig_log_level level,
              const modmig_migration *m, modmig_direction dir, double duration_ms, const char *sql,
@@ -67,12 +76,6 @@ void mm_emit(modmig_db *db, modmig_event_kind kind, modmig_log_level level,
 
 /* mm_emit() for a filled event: its message is formatted here. */
 void mm_emit_event(modmig_db *db, modmig_event *ev, const char *fmt, ...) MM_PRINTF(3, 4);
-/*
- * A second connection to the same server and database with the same
- * settings (read from the first with PQconninfo), for watching the first;
- * NULL when it cannot be opened. The caller PQfinish()es it.
- */
-PGconn *mm_db_connect_again(modmig_db *db);
 
 /*
  * Record a server error: the message is "<what>: <primary message>" and the

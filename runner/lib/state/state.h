@@ -9,7 +9,7 @@
 #include "db/db.h"
 #include "source/source.h"
 
-/* ---- names of modmig's tables (store.c) --------------------------------- */
+/* ---- names of modmig's tables (names.c) --------------------------------- */
 
 /*
  * The version table as written in the configuration and the quoted names
@@ -121,6 +121,8 @@ int64_t mm_state_max_applied(const mm_state *st);
  * and verify both ask whether a pending file sits below something applied.
  */
 int64_t mm_state_max_applied_upto(const mm_state *st, int64_t limit);
+
+/* ---- creating and writing state (write.c) ------------------------------- */
 
 /* Whether every state table exists. */
 bool mm_state_complete(const mm_state *st);

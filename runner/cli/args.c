@@ -1,6 +1,9 @@
 /*
- * cli_common.c - what every command shares: global and command options,
- * choosing the migration source and connecting. Printing is in cli_output.c.
+ * args.c - reading the command line: the global options and each command's
+ * own (from options.def and commands.def), the option loop commands share,
+ * usage errors, positional arguments and option values (versions, counts,
+ * durations, sizes). Opening the source and connecting are connect.c's,
+ * printing is output.c's.
  */
 #include "cli.h"
 
@@ -11,11 +14,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
-
-/* The manifest found in the working directory when no source is named. */
-#define DEFAULT_MANIFEST "modules/modules.yaml"
 
 /* ---- option parsing -------------------------------------------------------- */
 
@@ -457,6 +456,38 @@ bool cli_expect_args(const cli_parser *p, int min, int max, const char *what)
 	return true;
 }
 
+bool cli_parse_options(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
+                       cli_take_fn take, cli_check_fn check, void *data, int *exit_code)
+{
+	bool ok = false;
+	cli_parser p;
+	int c;
+
+	*exit_code = CLI_EXIT_USAGE;
+	if (!cli_parser_init(&p, ctx, cmd, argc, argv)) {
+		*exit_code = cli_out_of_memory(ctx);
+		goto cleanup;
+	}
+	while ((c = cli_getopt(&p)) != -1) {
+		int taken = c == CLI_OPT_STOP ? 0 : take(ctx, c, optarg, data);
+
+		if (taken < 0)
+			goto cleanup;
+		if (taken == 0) {
+			/* --help or a usage error that cli_getopt() reported: its exit code */
+			*exit_code = p.exit_code;
+			goto cleanup;
+		}
+	}
+	if (!check || check(ctx, data))
+		ok = cli_expect_args(&p, 0, 0, NULL);
+	if (ok)
+		*exit_code = CLI_EXIT_OK;
+cleanup:
+	cli_parser_free(&p);
+	return ok;
+}
+
 /*
  * The number that text starts with, *end just past it; false when text does
  * not start with a digit or the number overflows. Versions and durations are
@@ -570,108 +601,4 @@ bad:
 	                "1G",
 	                text, option);
 	return false;
-}
-
-/* ---- source and connection ------------------------------------------------------ */
-
-int cli_open_source(cli_context *ctx, modmig_source **out)
-{
-	modmig_error *err = NULL;
-	modmig_status st;
-	int rc = 0;
-
-	const char *env_manifest = getenv("MODMIG_MANIFEST");
-	const char *env_dir = getenv("MODMIG_DIR");
-	struct stat sb;
-
-	/*
-	 * DESIGN §7: -m, --dir, the program's own embedded migrations, then
-	 * MODMIG_MANIFEST / MODMIG_DIR, then ./modules/modules.yaml. Never a
-	 * fallback to migrations the user did not point at.
-	 */
-	if (ctx->manifest)
-		st = modmig_source_new_manifest(ctx->manifest, out, &err);
-	else if (ctx->dir)
-		st = modmig_source_new_dir(ctx->dir, ctx->table, out, &err);
-	else if (ctx->files)
-		st = modmig_source_new_embedded(ctx->files, ctx->file_count, out, &err);
-	else if (env_manifest && *env_manifest)
-		st = modmig_source_new_manifest(env_manifest, out, &err);
-	else if (env_dir && *env_dir)
-		st = modmig_source_new_dir(env_dir, ctx->table, out, &err);
-	else if (stat(DEFAULT_MANIFEST, &sb) == 0)
-		st = modmig_source_new_manifest(DEFAULT_MANIFEST, out, &err);
-	else {
-		*out = NULL;
-		return cli_usage_error(
-		        ctx, "no migrations: pass -m MANIFEST or --dir DIR, set "
-		             "MODMIG_MANIFEST or MODMIG_DIR, or run where " DEFAULT_MANIFEST " is");
-	}
-	if (st != MODMIG_OK) {
-		*out = NULL;
-		rc = cli_report_failure(ctx, st, err);
-	} else {
-		modmig_source_set_max_file_size(*out, ctx->max_file_size);
-	}
-	modmig_error_free(err);
-	return rc;
-}
-
-int cli_connect(cli_context *ctx, modmig_db **out)
-{
-	modmig_error *err = NULL;
-	modmig_status st;
-	int rc = 0;
-
-	st = modmig_db_connect(ctx->database, out, &err);
-	if (st != MODMIG_OK) {
-		*out = NULL;
-		rc = cli_report_failure(ctx, st, err);
-		goto cleanup;
-	}
-	cli_signals_arm(*out);
-	modmig_db_set_log(*out, cli_log_event, ctx);
-	/* the library waits forever by default; the command line gives up after a while */
-	modmig_db_set_lock_timeout(*out, ctx->lock_timeout_ms >= 0 ? ctx->lock_timeout_ms
-	                                                           : CLI_DEFAULT_LOCK_WAIT_MS);
-	modmig_db_set_lock_mode(*out, ctx->lock_table ? MODMIG_LOCK_TABLE : MODMIG_LOCK_SESSION);
-	if (ctx->verbosity > 0)
-		fprintf(stderr, "connected to %s\n", modmig_db_display(*out));
-cleanup:
-	modmig_error_free(err);
-	return rc;
-}
-
-int cli_check_module(const cli_context *ctx, const modmig_source *src, const char *name)
-{
-	char *known = NULL;
-	size_t known_len = 0;
-	FILE *list = NULL;
-	int rc = 0;
-
-	if (!name || modmig_source_find_module(src, name))
-		goto cleanup;
-	if (modmig_source_is_dir(src)) {
-		rc = cli_usage_error(ctx, "option '--module' needs a manifest; a --dir source has "
-		                          "no modules");
-		goto cleanup;
-	}
-	list = open_memstream(&known, &known_len);
-	if (list) {
-		cli_suggest s;
-
-		cli_suggest_init(&s, name);
-		for (size_t i = 0; i < modmig_source_module_count(src); i++)
-			cli_suggest_add(&s, modmig_module_name(modmig_source_module_at(src, i)));
-		if (s.best)
-			fprintf(list, "did you mean '%s'? ", s.best);
-		for (size_t i = 0; i < modmig_source_module_count(src); i++)
-			fprintf(list, "%s%s", i ? ", " : "known modules: ",
-			        modmig_module_name(modmig_source_module_at(src, i)));
-		fclose(list);
-	}
-	rc = cli_report(ctx, MODMIG_E_NOT_FOUND, NULL, known, "unknown module '%s'", name);
-cleanup:
-	free(known);
-	return rc;
 }

@@ -129,7 +129,7 @@ extern const char cli_help_usage[];
 extern const char cli_help_about[];
 extern const char cli_help_exit[];
 
-/* ---- option parsing (cli_common.c) -------------------------------------- */
+/* ---- option parsing (args.c) -------------------------------------------- */
 
 /*
  * cli_getopt() returns CLI_OPT_STOP when the command must end now: after
@@ -193,6 +193,23 @@ bool cli_parse_with_module(cli_context *ctx, const cli_command *cmd, int argc, c
                            int *exit_code);
 
 /*
+ * How a command takes one of its own options (opt, a CLI_OPT_ value, with
+ * its value or NULL) into data: 1 when taken, 0 when it is not one the
+ * command takes, -1 after reporting a usage error (a bad value).
+ */
+typedef int (*cli_take_fn)(cli_context *ctx, int opt, const char *value, void *data);
+/* The options' checks against each other: false after reporting a usage error. */
+typedef bool (*cli_check_fn)(cli_context *ctx, void *data);
+/*
+ * The option loop of a command with options of its own and no positional
+ * arguments: each option through take(), then check() (may be NULL), then
+ * no argument left. On false the command ends now with *exit_code: after
+ * --help (0), a usage error (2, reported) or out of memory.
+ */
+bool cli_parse_options(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
+                       cli_take_fn take, cli_check_fn check, void *data, int *exit_code);
+
+/*
  * With --json, the error document on stdout (once per run):
  * {"error":{"code","exit","message","hint","file","line","column","sqlstate",
  *  "detail","context","module","version","next_step"}}. err may be NULL, then
@@ -248,33 +265,16 @@ bool cli_parse_duration_ms(const cli_context *ctx, const char *option, const cha
 bool cli_parse_size(const cli_context *ctx, const char *option, const char *text, uint64_t *out);
 
 /*
- * The options that choose what `up` runs. `plan` takes the same ones, so a
- * plan is written for exactly what `up` with them would apply.
+ * up's and plan's options into opts (output NULL: up; else plan, whose -o
+ * FILE it sets): the selection options both take, so that a plan is written
+ * for exactly what up with them would apply, then their checks (the flags'
+ * own, then modmig_up_options_check()). On false the command ends now with
+ * *exit_code, as cli_parse_options() (cmd_online.c).
  */
-/* Which selection options were given: what opts alone cannot tell. */
-typedef struct cli_up_given {
-	bool to;      /* --to, even --to 0 */
-	bool resume;  /* --resume */
-	bool restart; /* --restart */
-} cli_up_given;
+bool cli_parse_up_options(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
+                          modmig_up_options *opts, const char **output, int *exit_code);
 
-/*
- * Take option c into opts when it is a selection option: 1 when taken, 0
- * when c is another option, -1 when its value was bad (already reported).
- */
-int cli_take_up_selection(const cli_context *ctx, int c, const char *arg, modmig_up_options *opts,
-                          cli_up_given *given);
-/*
- * The checks of the selection options after parsing, before anything is
- * opened: the flags' own (--to 0; --resume with --restart, which the
- * library's one resume mode cannot even express; --to with --by-one), then
- * the library's modmig_up_options_check(), the one check of the options
- * against each other. Reports and returns false on a usage error.
- */
-bool cli_check_up_selection(const cli_context *ctx, const modmig_up_options *opts,
-                            const cli_up_given *given);
-
-/* ---- source and connection ----------------------------------------------- */
+/* ---- source and connection (connect.c) ----------------------------------- */
 
 /* The embedded set, -m MANIFEST or --dir DIR. Returns an exit code, reports errors. */
 int cli_open_source(cli_context *ctx, modmig_source **out);
@@ -291,7 +291,7 @@ int cli_connect(cli_context *ctx, modmig_db **out);
  */
 int cli_open_online(cli_context *ctx, const char *module, modmig_source **src, modmig_db **db);
 
-/* ---- signals (signals.c) ------------------------------------------------- */
+/* ---- signals (connect.c) ------------------------------------------------- */
 
 /*
  * Online commands run with SIGINT, SIGTERM and SIGHUP armed (cli_connect):

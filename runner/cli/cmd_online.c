@@ -169,46 +169,92 @@ cleanup:
 	return rc;
 }
 
-int cli_take_up_selection(const cli_context *ctx, int c, const char *arg, modmig_up_options *opts,
-                          cli_up_given *given)
+/* Which selection options were given: what the options alone cannot tell. */
+typedef struct up_given {
+	bool to;      /* --to, even --to 0 */
+	bool resume;  /* --resume */
+	bool restart; /* --restart */
+} up_given;
+
+/* What up and plan read their options into. */
+typedef struct up_args {
+	modmig_up_options *opts;
+	up_given given;
+	const char **output; /* plan -o; NULL for up */
+} up_args;
+
+/*
+ * One option of up or plan: the selection options both take, so that a plan
+ * is written for exactly what up with them would apply, and each command's
+ * own (cli_getopt() returns only those its row of commands.def lists).
+ */
+static int take_up_option(cli_context *ctx, int c, const char *value, void *data)
 {
+	up_args *a = data;
+	modmig_up_options *opts = a->opts;
+
 	switch (c) {
 	case CLI_OPT_TO:
-		if (!cli_parse_version(ctx, "--to", arg, &opts->to))
+		if (!cli_parse_version(ctx, "--to", value, &opts->to))
 			return -1;
-		given->to = true;
+		a->given.to = true;
 		return 1;
 	case CLI_OPT_BY_ONE:
 		opts->by_one = true;
 		return 1;
 	case CLI_OPT_MODULE:
-		opts->module = arg;
+		opts->module = value;
 		return 1;
 	case CLI_OPT_STRICT:
 		opts->strict = true;
 		return 1;
 	case CLI_OPT_RESUME:
 		opts->resume = MODMIG_RESUME_CONTINUE;
-		given->resume = true;
+		a->given.resume = true;
 		return 1;
 	case CLI_OPT_RESTART:
 		opts->resume = MODMIG_RESUME_RESTART;
-		given->restart = true;
+		a->given.restart = true;
+		return 1;
+	case CLI_OPT_DRY_RUN:
+		opts->dry_run = true;
+		ctx->dry_run = true;
+		return 1;
+	case CLI_OPT_PLAN:
+		opts->plan_file = value;
+		return 1;
+	case CLI_OPT_ALLOW_UNREVIEWED:
+		opts->allow_unreviewed = true;
+		return 1;
+	case CLI_OPT_OUTPUT:
+		if (!a->output)
+			return 0;
+		*a->output = value;
 		return 1;
 	default:
 		return 0;
 	}
 }
 
-bool cli_check_up_selection(const cli_context *ctx, const modmig_up_options *opts,
-                            const cli_up_given *given)
+/*
+ * The checks after parsing, before anything is opened: plan's -o, the
+ * flags' own (--to 0; --resume with --restart, which the library's one
+ * resume mode cannot even express; --to with --by-one), then the library's
+ * modmig_up_options_check(), the one check of the options against each other.
+ */
+static bool check_up_options(cli_context *ctx, void *data)
 {
+	const up_args *a = data;
+	const modmig_up_options *opts = a->opts;
 	modmig_error *err = NULL;
 	bool ok = false;
 
-	if (given->to && opts->by_one)
+	if (a->output && !*a->output)
+		cli_usage_error(ctx, "missing '-o FILE': the plan needs a file to be reviewed and "
+		                     "applied with 'modmig up --plan FILE'");
+	else if (a->given.to && opts->by_one)
 		cli_usage_error(ctx, "options '--to' and '--by-one' cannot be used together");
-	else if (given->resume && given->restart)
+	else if (a->given.resume && a->given.restart)
 		cli_usage_error(ctx, "options '--resume' and '--restart' cannot be used together");
 	else if (modmig_up_options_check(opts, &err) != MODMIG_OK &&
 	         modmig_error_next_step(err) == MODMIG_NEXT_WRITE_PLAN)
@@ -218,7 +264,7 @@ bool cli_check_up_selection(const cli_context *ctx, const modmig_up_options *opt
 		                "--strict, --resume or --restart: the plan fixes what runs");
 	else if (err)
 		cli_usage_error(ctx, "%s", modmig_error_message(err));
-	else if (given->to && opts->to == 0)
+	else if (a->given.to && opts->to == 0)
 		cli_usage_error(ctx, "invalid value '0' for '--to': expected a version number such "
 		                     "as 2001");
 	else
@@ -227,50 +273,15 @@ bool cli_check_up_selection(const cli_context *ctx, const modmig_up_options *opt
 	return ok;
 }
 
-/* false when up must end now with *exit_code: after --help or a usage error */
-static bool parse_up_options(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
-                             modmig_up_options *opts, int *exit_code)
+bool cli_parse_up_options(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
+                          modmig_up_options *opts, const char **output, int *exit_code)
 {
-	cli_up_given given = {0};
-	bool ok = false;
-	cli_parser p;
-	int c;
+	up_args a = {opts, {false, false, false}, output};
 
-	*exit_code = CLI_EXIT_USAGE;
-	if (!cli_parser_init(&p, ctx, cmd, argc, argv)) {
-		*exit_code = cli_out_of_memory(ctx);
-		goto cleanup;
-	}
-	while ((c = cli_getopt(&p)) != -1) {
-		int taken = cli_take_up_selection(ctx, c, optarg, opts, &given);
-
-		if (taken < 0)
-			goto cleanup;
-		if (taken > 0)
-			continue;
-		switch (c) {
-		case CLI_OPT_DRY_RUN:
-			opts->dry_run = true;
-			ctx->dry_run = true;
-			break;
-		case CLI_OPT_PLAN:
-			opts->plan_file = optarg;
-			break;
-		case CLI_OPT_ALLOW_UNREVIEWED:
-			opts->allow_unreviewed = true;
-			break;
-		default:
-			*exit_code = p.exit_code;
-			goto cleanup;
-		}
-	}
-	if (cli_check_up_selection(ctx, opts, &given))
-		ok = cli_expect_args(&p, 0, 0, NULL);
-	if (ok)
-		*exit_code = CLI_EXIT_OK;
-cleanup:
-	cli_parser_free(&p);
-	return ok;
+	if (output)
+		*output = NULL;
+	return cli_parse_options(ctx, cmd, argc, argv, take_up_option, check_up_options, &a,
+	                         exit_code);
 }
 
 int cli_cmd_up(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
@@ -286,7 +297,7 @@ int cli_cmd_up(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	int rc;
 
 	modmig_up_options_init(&opts);
-	if (!parse_up_options(ctx, cmd, argc, argv, &opts, &rc))
+	if (!cli_parse_up_options(ctx, cmd, argc, argv, &opts, NULL, &rc))
 		goto cleanup;
 	cli_take_timeouts(ctx, &t);
 	opts.lock_timeout = t.has_lock ? t.lock : NULL;

@@ -1,51 +1,13 @@
 /*
- * cli_plan.c - `modmig plan -o FILE`: write a reviewed plan of what `up`
- * would apply and print it. `up --plan FILE` (cli_online.c) applies it.
+ * cmd_plan.c - `modmig plan -o FILE`: write a reviewed plan of what `up`
+ * would apply and print it. `up --plan FILE` (cmd_online.c) applies it;
+ * both read their options with cli_parse_up_options().
  */
 #include "cli.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* false when plan must end now with *exit_code: after --help or a usage error */
-static bool parse_plan_options(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
-                               modmig_up_options *opts, const char **output, int *exit_code)
-{
-	cli_up_given given = {0};
-	bool ok = false;
-	cli_parser p;
-	int c;
-
-	*exit_code = CLI_EXIT_USAGE;
-	if (!cli_parser_init(&p, ctx, cmd, argc, argv)) {
-		*exit_code = cli_out_of_memory(ctx);
-		goto cleanup;
-	}
-	while ((c = cli_getopt(&p)) != -1) {
-		int taken = cli_take_up_selection(ctx, c, optarg, opts, &given);
-
-		if (taken < 0)
-			goto cleanup;
-		if (taken > 0)
-			continue;
-		if (c != CLI_OPT_OUTPUT) {
-			*exit_code = p.exit_code;
-			goto cleanup;
-		}
-		*output = optarg;
-	}
-	if (!*output)
-		cli_usage_error(ctx, "missing '-o FILE': the plan needs a file to be reviewed and "
-		                     "applied with 'modmig up --plan FILE'");
-	else if (cli_check_up_selection(ctx, opts, &given))
-		ok = cli_expect_args(&p, 0, 0, NULL);
-	if (ok)
-		*exit_code = CLI_EXIT_OK;
-cleanup:
-	cli_parser_free(&p);
-	return ok;
-}
 
 static void print_plan_json(const char *path, const modmig_result *result)
 {
@@ -101,7 +63,7 @@ int cli_cmd_plan(cli_context *ctx, const cli_command *cmd, int argc, char **argv
 	int rc;
 
 	modmig_up_options_init(&opts);
-	if (!parse_plan_options(ctx, cmd, argc, argv, &opts, &output, &rc))
+	if (!cli_parse_up_options(ctx, cmd, argc, argv, &opts, &output, &rc))
 		goto cleanup;
 	rc = cli_open_source(ctx, &src);
 	if (rc == CLI_EXIT_OK)

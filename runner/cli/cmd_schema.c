@@ -21,50 +21,47 @@ typedef struct schema_args {
 	const char *against; /* drift */
 } schema_args;
 
+/* One of schema's or drift's options into the schema_args at data. */
+static int take_option(cli_context *ctx, int c, const char *value, void *data)
+{
+	schema_args *a = data;
+
+	if (c == CLI_OPT_OUTPUT)
+		a->output = value;
+	else if (c == CLI_OPT_MODULE)
+		a->module = value;
+	else if (c == CLI_OPT_DEV_URL)
+		a->dev_url = value;
+	else if (c == CLI_OPT_AGAINST)
+		a->against = value;
+	else if (c == CLI_OPT_SCHEMA && a->schema_count < MAX_SCHEMAS)
+		a->schemas[a->schema_count++] = value;
+	else if (c == CLI_OPT_SCHEMA) {
+		cli_usage_error(ctx, "too many '--schema' options (at most %d)", MAX_SCHEMAS);
+		return -1;
+	} else
+		return 0;
+	return 1;
+}
+
+static bool check_options(cli_context *ctx, void *data)
+{
+	const schema_args *a = data;
+
+	if (a->dev_url && a->against) {
+		cli_usage_error(ctx, "options '--dev-url' and '--against' cannot be used together: "
+		                     "--against compares with a file, without a shadow database");
+		return false;
+	}
+	return true;
+}
+
 /* false when the command must end now with *exit_code */
 static bool parse_args(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
                        schema_args *a, int *exit_code)
 {
-	bool ok = false;
-	cli_parser p;
-	int c;
-
 	memset(a, 0, sizeof(*a));
-	*exit_code = CLI_EXIT_USAGE;
-	if (!cli_parser_init(&p, ctx, cmd, argc, argv)) {
-		*exit_code = cli_out_of_memory(ctx);
-		goto cleanup;
-	}
-	while ((c = cli_getopt(&p)) != -1) {
-		if (c == CLI_OPT_OUTPUT)
-			a->output = optarg;
-		else if (c == CLI_OPT_MODULE)
-			a->module = optarg;
-		else if (c == CLI_OPT_DEV_URL)
-			a->dev_url = optarg;
-		else if (c == CLI_OPT_AGAINST)
-			a->against = optarg;
-		else if (c == CLI_OPT_SCHEMA && a->schema_count < MAX_SCHEMAS)
-			a->schemas[a->schema_count++] = optarg;
-		else if (c == CLI_OPT_SCHEMA) {
-			cli_usage_error(ctx, "too many '--schema' options (at most %d)",
-			                MAX_SCHEMAS);
-			goto cleanup;
-		} else {
-			*exit_code = p.exit_code;
-			goto cleanup;
-		}
-	}
-	if (a->dev_url && a->against)
-		cli_usage_error(ctx, "options '--dev-url' and '--against' cannot be used together: "
-		                     "--against compares with a file, without a shadow database");
-	else
-		ok = cli_expect_args(&p, 0, 0, NULL);
-	if (ok)
-		*exit_code = CLI_EXIT_OK;
-cleanup:
-	cli_parser_free(&p);
-	return ok;
+	return cli_parse_options(ctx, cmd, argc, argv, take_option, check_options, a, exit_code);
 }
 
 /* --module M narrows the scope to M's schema; a module without one cannot. */

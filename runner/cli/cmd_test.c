@@ -54,37 +54,29 @@ typedef struct test_args {
 	const char *from_ref;
 } test_args;
 
+/* One of test's options into the test_args at data. */
+static int take_option(cli_context *ctx, int c, const char *value, void *data)
+{
+	test_args *a = data;
+
+	(void)ctx;
+	if (c == CLI_OPT_DEV_URL)
+		a->dev_url = value;
+	else if (c == CLI_OPT_JUNIT)
+		a->junit = value;
+	else if (c == CLI_OPT_FROM_REF)
+		a->from_ref = value;
+	else
+		return 0;
+	return 1;
+}
+
+/* false when the command must end now with *exit_code */
 static bool parse_args(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
                        test_args *a, int *exit_code)
 {
-	bool ok = false;
-	cli_parser p;
-	int c;
-
 	memset(a, 0, sizeof(*a));
-	*exit_code = CLI_EXIT_USAGE;
-	if (!cli_parser_init(&p, ctx, cmd, argc, argv)) {
-		*exit_code = cli_out_of_memory(ctx);
-		goto cleanup;
-	}
-	while ((c = cli_getopt(&p)) != -1) {
-		if (c == CLI_OPT_DEV_URL)
-			a->dev_url = optarg;
-		else if (c == CLI_OPT_JUNIT)
-			a->junit = optarg;
-		else if (c == CLI_OPT_FROM_REF)
-			a->from_ref = optarg;
-		else {
-			*exit_code = p.exit_code;
-			goto cleanup;
-		}
-	}
-	ok = cli_expect_args(&p, 0, 0, NULL);
-	if (ok)
-		*exit_code = CLI_EXIT_OK;
-cleanup:
-	cli_parser_free(&p);
-	return ok;
+	return cli_parse_options(ctx, cmd, argc, argv, take_option, NULL, a, exit_code);
 }
 
 /* ---- --from-ref: the migrations at a git revision ------------------------- */

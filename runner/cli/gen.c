@@ -54,6 +54,34 @@ static void print_first_line(FILE *out, const char *s, const char *(*esc)(char))
 	}
 }
 
+/*
+ * How a completion script lists each command's options: a head with the
+ * command's name (%s), each option of its row, and a tail whose %s is
+ * `files` for a command whose arguments are files, else "".
+ */
+typedef struct per_command_style {
+	const char *head;
+	void (*option)(FILE *out, const cli_option *o);
+	const char *tail;
+	const char *files;
+} per_command_style;
+
+/* The per-command part of a completion script, one section a command. */
+static void print_per_command(FILE *out, const per_command_style *st)
+{
+	const cli_command *c;
+
+	for (size_t i = 0; (c = cli_command_at(i)) != NULL; i++) {
+		const char *p = c->options;
+		const cli_option *o;
+
+		fprintf(out, st->head, c->name);
+		while ((o = next_option(&p)) != NULL)
+			st->option(out, o);
+		fprintf(out, st->tail, takes_file_arguments(c) ? st->files : "");
+	}
+}
+
 /* ---- bash ------------------------------------------------------------------------ */
 
 static void bash_words(FILE *out, const cli_option *o)
@@ -62,6 +90,36 @@ static void bash_words(FILE *out, const cli_option *o)
 		fprintf(out, " -%c", o->letter);
 	fprintf(out, " --%s", o->name);
 }
+
+static bool takes_value(const cli_option *o)
+{
+	return o->arg != NULL;
+}
+
+static bool takes_other_value(const cli_option *o)
+{
+	return o->arg && !takes_path(o);
+}
+
+/* A case pattern of every option that want() picks: -d|--database|--dir */
+static void bash_pattern(FILE *out, bool (*want)(const cli_option *))
+{
+	bool first = true;
+
+	for (const cli_option *o = cli_options; o->name; o++) {
+		if (!want(o))
+			continue;
+		if (o->letter)
+			fprintf(out, "%s-%c", first ? "" : "|", o->letter);
+		fprintf(out, "%s--%s", first && !o->letter ? "" : "|", o->name);
+		first = false;
+	}
+}
+
+/* bash: "        up) opts=' --to --by-one ...' ;;" */
+static const per_command_style bash_per_command = {
+        "        %s) opts='", bash_words, "'%s ;;\n",
+        "\n            [[ $cur == -* ]] || { COMPREPLY=($(compgen -f -- \"$cur\")); return; }"};
 
 static void gen_bash(FILE *out)
 {
@@ -88,18 +146,7 @@ static void gen_bash(FILE *out)
 	      "            ",
 	      out);
 	/* options with a separate value word: skip that word too */
-	{
-		bool first = true;
-
-		for (const cli_option *o = cli_options; o->name; o++) {
-			if (!o->arg)
-				continue;
-			if (o->letter)
-				fprintf(out, "%s-%c", first ? "" : "|", o->letter);
-			fprintf(out, "%s--%s", first && !o->letter ? "" : "|", o->name);
-			first = false;
-		}
-	}
+	bash_pattern(out, takes_value);
 	fputs(") ((i++)) ;;\n"
 	      "            -*) ;;\n"
 	      "            *) cmd=$w; break ;;\n"
@@ -108,34 +155,12 @@ static void gen_bash(FILE *out)
 	      "    case $prev in\n"
 	      "        ",
 	      out);
-	{
-		bool first = true;
-
-		for (const cli_option *o = cli_options; o->name; o++) {
-			if (!takes_path(o))
-				continue;
-			if (o->letter)
-				fprintf(out, "%s-%c", first ? "" : "|", o->letter);
-			fprintf(out, "%s--%s", first && !o->letter ? "" : "|", o->name);
-			first = false;
-		}
-	}
+	bash_pattern(out, takes_path);
 	fputs(")\n"
 	      "            COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n"
 	      "        ",
 	      out);
-	{
-		bool first = true;
-
-		for (const cli_option *o = cli_options; o->name; o++) {
-			if (!o->arg || takes_path(o))
-				continue;
-			if (o->letter)
-				fprintf(out, "%s-%c", first ? "" : "|", o->letter);
-			fprintf(out, "%s--%s", first && !o->letter ? "" : "|", o->name);
-			first = false;
-		}
-	}
+	bash_pattern(out, takes_other_value);
 	fputs(")\n"
 	      "            COMPREPLY=(); return ;;\n"
 	      "    esac\n"
@@ -149,21 +174,7 @@ static void gen_bash(FILE *out)
 	      "    fi\n"
 	      "    case $cmd in\n",
 	      out);
-	for (size_t i = 0; (c = cli_command_at(i)) != NULL; i++) {
-		const char *p = c->options;
-		const cli_option *o;
-
-		fprintf(out, "        %s) opts='", c->name);
-		while ((o = next_option(&p)) != NULL)
-			bash_words(out, o);
-		fputs("'", out);
-		if (takes_file_arguments(c))
-			fputs("\n            [[ $cur == -* ]] || { COMPREPLY=($(compgen -f -- "
-			      "\"$cur\")); "
-			      "return; }",
-			      out);
-		fputs(" ;;\n", out);
-	}
+	print_per_command(out, &bash_per_command);
 	fputs("        help) COMPREPLY=($(compgen -W \"$commands\" -- \"$cur\")); return ;;\n"
 	      "        *) opts= ;;\n"
 	      "    esac\n"
@@ -215,6 +226,20 @@ static void zsh_spec(FILE *out, const cli_option *o)
 	fputs("'\n", out);
 }
 
+/* A command's own option: its spec, indented inside the command's case. */
+static void zsh_command_spec(FILE *out, const cli_option *o)
+{
+	fputs("                ", out);
+	zsh_spec(out, o);
+}
+
+/* zsh: one case a command, its options in an array for _arguments. */
+static const per_command_style zsh_per_command = {
+        "            %s)\n                local -a opts=(\n", zsh_command_spec,
+        "                )\n"
+        "                _arguments $global_opts $opts%s && ret=0 ;;\n",
+        " '*:file:_files'"};
+
 static void gen_zsh(FILE *out)
 {
 	const cli_command *c;
@@ -245,20 +270,7 @@ static void gen_zsh(FILE *out)
 	      "        curcontext=${curcontext%:*:*}:modmig-$words[1]:\n"
 	      "        case $words[1] in\n",
 	      out);
-	for (size_t i = 0; (c = cli_command_at(i)) != NULL; i++) {
-		const char *p = c->options;
-		const cli_option *o;
-
-		fprintf(out, "            %s)\n                local -a opts=(\n", c->name);
-		while ((o = next_option(&p)) != NULL) {
-			fputs("                ", out);
-			zsh_spec(out, o);
-		}
-		fprintf(out,
-		        "                )\n"
-		        "                _arguments $global_opts $opts%s && ret=0 ;;\n",
-		        takes_file_arguments(c) ? " '*:file:_files'" : "");
-	}
+	print_per_command(out, &zsh_per_command);
 	fputs("            help)\n"
 	      "                _describe -t commands 'modmig command' commands && ret=0 ;;\n"
 	      "        esac ;;\n"

@@ -214,6 +214,47 @@ holder_stop() {
   wait "$HOLDER" 2>/dev/null
 }
 
+# ---- concurrent runs (the robust tests' races) ------------------------------
+#   run_together N CMD ARGS...  start N copies of CMD at once (a barrier on
+#                               flock: each waits for a shared lock this shell
+#                               holds until all are ready), wait for all. In
+#                               CMD and ARGS, @I@ stands for the copy's number.
+#                               Copy I's exit code lands in $TMP/rc.I (97: it
+#                               never passed the barrier), its output in
+#                               $TMP/log.I; BAD lists the copies that did not
+#                               exit 0 ("" when all did), whose logs go to
+#                               stderr. Each copy gets RUN_TOGETHER_TIMEOUT
+#                               seconds (default 120).
+run_together() {
+  local n=$1; shift
+  local lockf=$TMP/barrier.lock i pids=() args limit=${RUN_TOGETHER_TIMEOUT:-120}
+  : >"$lockf"; rm -f "$TMP"/ready.* "$TMP"/rc.* "$TMP"/log.*
+  exec 9>"$lockf"; flock -x 9
+  for i in $(seq 1 "$n"); do
+    args=("${@//@I@/$i}")
+    (
+      exec 9>&-
+      touch "$TMP/ready.$i"
+      flock -s -w 60 "$lockf" true || { echo 97 >"$TMP/rc.$i"; exit 97; }
+      timeout "$limit" "${args[@]}" >"$TMP/log.$i" 2>&1
+      echo $? >"$TMP/rc.$i"
+    ) &
+    pids+=($!)
+  done
+  for _ in $(seq 1 600); do
+    [ "$(ls "$TMP"/ready.* 2>/dev/null | wc -l)" -ge "$n" ] && break
+    sleep 0.01
+  done
+  sleep 0.05
+  exec 9>&-
+  wait "${pids[@]}"
+  BAD=""
+  for i in $(seq 1 "$n"); do
+    local rc; rc=$(cat "$TMP/rc.$i" 2>/dev/null || echo missing)
+    if [ "$rc" != 0 ]; then BAD="$BAD #$i:rc=$rc"; echo "--- run #$i exited $rc:" >&2; head -c 1500 "$TMP/log.$i" >&2; fi
+  done
+}
+
 finish() {
   echo "$TEST_NAME: $PASSES checks passed, $FAILURES failed"
   [ "$PASSES" -gt 0 ] || { echo "$TEST_NAME: no checks ran" >&2; exit 1; }

@@ -48,38 +48,7 @@ DROP TABLE t5;
 EOF
 }
 
-# Start $N copies of the command given at once (a barrier on flock), wait for
-# all; their exit codes land in $TMP/rc.I and their output in $TMP/log.I.
-# In the command, @I@ stands for the copy's number.
-run_together() {
-  local n=$1; shift
-  local lockf=$TMP/barrier.lock i pids=() args
-  : >"$lockf"; rm -f "$TMP"/ready.* "$TMP"/rc.* "$TMP"/log.*
-  exec 9>"$lockf"; flock -x 9
-  for i in $(seq 1 "$n"); do
-    args=("${@//@I@/$i}")
-    (
-      exec 9>&-
-      touch "$TMP/ready.$i"
-      flock -s -w 60 "$lockf" true || { echo 97 >"$TMP/rc.$i"; exit 97; }
-      timeout 120 "${args[@]}" >"$TMP/log.$i" 2>&1
-      echo $? >"$TMP/rc.$i"
-    ) &
-    pids+=($!)
-  done
-  for _ in $(seq 1 600); do
-    [ "$(ls "$TMP"/ready.* 2>/dev/null | wc -l)" -ge "$n" ] && break
-    sleep 0.01
-  done
-  sleep 0.05
-  exec 9>&-
-  wait "${pids[@]}"
-  BAD=""
-  for i in $(seq 1 "$n"); do
-    local rc; rc=$(cat "$TMP/rc.$i" 2>/dev/null || echo missing)
-    if [ "$rc" != 0 ]; then BAD="$BAD #$i:rc=$rc"; echo "--- run #$i exited $rc:" >&2; head -c 1500 "$TMP/log.$i" >&2; fi
-  done
-}
+# run_together (lib.sh) starts $N copies at once; @I@ is the copy's number.
 
 # Exactly versions 1..$1 applied once each, one 'applied' history row each,
 # and no other event (vt and history given as quoted names).

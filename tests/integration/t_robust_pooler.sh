@@ -46,34 +46,8 @@ WANT=$(seq 1 "$M" | tr '\n' ' ' | sed 's/ $//')
 # the rows of every t<i>, in one query: M when each migration's INSERT ran once
 COUNT_ROWS=$(seq 1 "$M" | sed 's/.*/(SELECT count(*) FROM t&)/' | paste -sd+)
 
-run_together() {
-  local n=$1; shift
-  local lockf=$TMP/barrier.lock i pids=()
-  : >"$lockf"; rm -f "$TMP"/ready.* "$TMP"/rc.* "$TMP"/log.*
-  exec 9>"$lockf"; flock -x 9
-  for i in $(seq 1 "$n"); do
-    (
-      exec 9>&-
-      touch "$TMP/ready.$i"
-      flock -s -w 60 "$lockf" true || { echo 97 >"$TMP/rc.$i"; exit 97; }
-      timeout 180 "$@" >"$TMP/log.$i" 2>&1
-      echo $? >"$TMP/rc.$i"
-    ) &
-    pids+=($!)
-  done
-  for _ in $(seq 1 600); do
-    [ "$(ls "$TMP"/ready.* 2>/dev/null | wc -l)" -ge "$n" ] && break
-    sleep 0.01
-  done
-  sleep 0.05
-  exec 9>&-
-  wait "${pids[@]}"
-  BAD=""
-  for i in $(seq 1 "$n"); do
-    local rc; rc=$(cat "$TMP/rc.$i" 2>/dev/null || echo missing)
-    if [ "$rc" != 0 ]; then BAD="$BAD #$i:rc=$rc"; echo "--- run #$i exited $rc:" >&2; head -c 1500 "$TMP/log.$i" >&2; fi
-  done
-}
+# run_together (lib.sh): each run gets 3 minutes, through the bouncer under load
+RUN_TOGETHER_TIMEOUT=180
 
 # ---- 1. 16 concurrent runs through the bouncer --------------------------------
 total_dups=0; total_runs=0

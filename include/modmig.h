@@ -374,6 +374,42 @@ char *modmig_sqlc_schemas(const modmig_source *src);
 modmig_status modmig_create_migration(const modmig_source *src, const char *module,
                                       const char *name, char **out_path, modmig_error **err);
 
+/*
+ * Write a new file into a --dir source's directory as `goose create NAME sql`
+ * does: named by the current UTC time, YYYYMMDDhhmmss_NAME.sql, or with
+ * sequential by the highest sequential version + 1 (1 when none), at least
+ * five digits, e.g. 00004_NAME.sql; goose's SQL template. NAME must be what
+ * goose's snake_case leaves unchanged: lowercase letters and digits, single
+ * underscores between them (MODMIG_E_USAGE otherwise). A version the
+ * directory already has is refused (MODMIG_E_VERSION). *out_path receives
+ * the new file's path (caller frees with modmig_free()).
+ */
+modmig_status modmig_create_dir_migration(const modmig_source *src, const char *name,
+                                          bool sequential, char **out_path, modmig_error **err);
+
+/* One file renamed by modmig_fix_dir(); borrowed for the callback. */
+typedef struct modmig_rename {
+	const char *from;
+	const char *to;
+	int64_t from_version;
+	int64_t to_version;
+} modmig_rename;
+typedef void (*modmig_rename_fn)(void *userdata, const modmig_rename *rename);
+
+/*
+ * `goose fix` for a --dir source: give every timestamped file (in version
+ * order) the next sequential version after the highest sequential one,
+ * e.g. 20240105093000_x.sql becomes 00004_x.sql. Every rename is checked
+ * first (no target exists, the directory is writable); a rename that fails
+ * anyway undoes those before it, so the directory is never left half
+ * renumbered. fn (may be NULL) gets each rename, once all are done; with
+ * dry_run nothing is renamed and fn gets what would be. A manifest or
+ * embedded source is refused (MODMIG_E_USAGE): module versions are fixed by
+ * their range.
+ */
+modmig_status modmig_fix_dir(const modmig_source *src, bool dry_run, modmig_rename_fn fn,
+                             void *userdata, modmig_error **err);
+
 /* ------------------------------------------------------------------------ */
 /* Logging                                                                  */
 /* ------------------------------------------------------------------------ */

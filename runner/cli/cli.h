@@ -414,6 +414,7 @@ int cli_cmd_validate(cli_context *ctx, const cli_command *cmd, int argc, char **
 int cli_cmd_list(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 int cli_cmd_inspect(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 int cli_cmd_create(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
+int cli_cmd_fix(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 int cli_cmd_sqlc_schemas(cli_context *ctx, const cli_command *cmd, int argc, char **argv);
 
 int cli_cmd_up(cli_context *ctx, const cli_command *cmd, int argc, char **argv);

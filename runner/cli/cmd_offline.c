@@ -1,6 +1,6 @@
 /*
  * cli_offline.c - the commands that need no database: validate, list,
- * inspect, create and sqlc-schemas.
+ * inspect and sqlc-schemas (create and fix: cmd_create.c).
  */
 #include "cli.h"
 
@@ -306,58 +306,6 @@ int cli_cmd_inspect(cli_context *ctx, const cli_command *cmd, int argc, char **a
 cleanup:
 	modmig_migration_free(m);
 	modmig_error_free(err);
-	return rc;
-}
-
-int cli_cmd_create(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
-{
-	modmig_source *src = NULL;
-	modmig_error *err = NULL;
-	modmig_status st;
-	char *path = NULL;
-	char **args = NULL;
-	int rc;
-
-	if (!cli_parse_plain(ctx, cmd, argc, argv, 2, 2, "MODULE and NAME", &args, &rc))
-		goto cleanup;
-	if (!ctx->manifest) {
-		rc = cli_usage_error(ctx,
-		                     "'create' needs -m MANIFEST: the migrations compiled into "
-		                     "modmig cannot be changed");
-		goto cleanup;
-	}
-	rc = cli_open_source(ctx, &src);
-	if (rc != CLI_EXIT_OK)
-		goto cleanup;
-	rc = cli_check_module(ctx, src, args[0]);
-	if (rc != CLI_EXIT_OK)
-		goto cleanup;
-	st = modmig_create_migration(src, args[0], args[1], &path, &err);
-	if (st != MODMIG_OK && modmig_error_next_step(err) == MODMIG_NEXT_USE_MANIFEST) {
-		/* the step in this command's own words: the same command, with -m */
-		char hint[512];
-
-		snprintf(hint, sizeof(hint),
-		         "pass the manifest, e.g. modmig -m modules/modules.yaml create %s %s",
-		         args[0], args[1]);
-		rc = cli_report_error_hint(ctx, err, hint);
-		goto cleanup;
-	}
-	if (st != MODMIG_OK) {
-		rc = cli_report_failure(ctx, st, err);
-		goto cleanup;
-	}
-	if (ctx->json) {
-		fputs("{\"path\":", stdout);
-		cli_json_string(stdout, path);
-		fputs("}\n", stdout);
-	} else {
-		printf("%s\n", path);
-	}
-cleanup:
-	modmig_free(path);
-	modmig_error_free(err);
-	modmig_source_free(src);
 	return rc;
 }
 

@@ -62,6 +62,11 @@ mm --json inspect "$TMP/bad.sql"
 expect_rc 2; json_check inspect error 'd["error"]["code"] == "parse" and d["error"]["line"] == 3'
 mm "${M[@]}" --json create nosuchmodule x
 expect_rc 2; json_check create error 'd["error"]["code"] == "not_found"'
+mkdir -p "$TMP/gdir" && printf -- '-- +goose Up\nSELECT 1;\n' >"$TMP/gdir/20240105093000_a.sql"
+mm --dir "$TMP/gdir" --json fix
+expect_rc 0; json_check fix ok 'd["dry_run"] is False and d["renamed"][0]["to"].endswith("/00001_a.sql")'
+mm "${M[@]}" --json fix
+expect_rc 2; json_check fix error 'd["error"]["code"] == "usage" and "--dir" in d["error"]["hint"]'
 cp -r "$MODS" "$TMP/broken"
 printf -- '-- +goose Up\nSELECT 1;\n-- +goose StatementEnd\n' >"$TMP/broken/identity/migrations/02050_bad.sql"
 mm -m "$TMP/broken/modules.yaml" --json validate

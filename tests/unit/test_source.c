@@ -840,7 +840,7 @@ static void test_create(void **state)
 	/* The source still says 02002 is the last: the file now exists, never overwrite it. */
 	write_file(t->root, "identity/migrations/02003_add_phone_2.sql", "-- mine\n");
 	assert_int_equal(modmig_create_migration(src, "identity", "add_phone_2", &path, &err),
-	                 MODMIG_E_IO);
+	                 MODMIG_E_VERSION);
 	assert_null(path);
 	assert_contains(modmig_error_message(err), "exists");
 	modmig_error_free(err);

@@ -55,6 +55,31 @@ bool mm_version_from_filename(const char *filename, int64_t *version, const char
 	return true;
 }
 
+static bool is_leap_year(int64_t year)
+{
+	return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+}
+
+/* Go's time.Parse("20060102150405", "%d" of version): ranges checked, days per month too. */
+mm_version_kind mm_version_kind_of(int64_t version)
+{
+	static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int64_t year = version / 10000000000, month = version / 100000000 % 100,
+	        day = version / 1000000 % 100, hour = version / 10000 % 100,
+	        minute = version / 100 % 100, second = version % 100;
+
+	/* exactly 14 digits: a 4-digit year; "%d" writes no leading zero */
+	if (version < 10000000000000 || version > 99999999999999)
+		return MM_VERSION_SEQUENTIAL;
+	if (month < 1 || month > 12 || day < 1 ||
+	    day > days[month - 1] + (month == 2 && is_leap_year(year)) || hour > 23 ||
+	    minute > 59 || second > 59)
+		return MM_VERSION_SEQUENTIAL;
+	if (year < 1970)
+		return MM_VERSION_SEQUENTIAL;
+	return version == 19700101000000 ? MM_VERSION_EPOCH : MM_VERSION_TIMESTAMP;
+}
+
 bool mm_is_module_name(const char *s)
 {
 	size_t i;

@@ -69,7 +69,7 @@ static void list_free(migration_list *list)
 }
 
 /* root joined with rel; "." stays out of display paths. */
-static char *join_path(const char *root, const char *rel)
+char *mm_join_path(const char *root, const char *rel)
 {
 	size_t n;
 
@@ -403,7 +403,7 @@ static modmig_status read_directory(const char *dir, const char *display_dir,
 			goto cleanup;
 		}
 		m->module = mod;
-		rc = name_migration(m, entry->d_name, join_path(display_dir, entry->d_name),
+		rc = name_migration(m, entry->d_name, mm_join_path(display_dir, entry->d_name),
 		                    mod == NULL, err);
 		if (!m->file)
 			rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
@@ -469,7 +469,7 @@ static modmig_status check_stray_modules(const modmig_source *src, modmig_error 
 			continue;
 		display = mm_printf("%s/migrations/%s", entry->d_name, first ? first : "");
 		free(dir);
-		dir = display ? join_path(src->root, display) : NULL;
+		dir = display ? mm_join_path(src->root, display) : NULL;
 		rc = mm_fail(err, MODMIG_E_VERSION, dir ? dir : entry->d_name, first ? 1 : 0, 0,
 		             "%s belongs to module '%s', which is not in the manifest",
 		             dir ? dir : entry->d_name, entry->d_name);
@@ -527,7 +527,7 @@ modmig_status modmig_source_new_manifest(const char *manifest_path, modmig_sourc
 		free(dir);
 		free(display);
 		display = mm_printf("%s/migrations", mod->name);
-		dir = display ? join_path(src->root, display) : NULL;
+		dir = display ? mm_join_path(src->root, display) : NULL;
 		if (!dir) {
 			rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
 			goto cleanup;

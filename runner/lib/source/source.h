@@ -162,6 +162,20 @@ bool mm_ends_with(const char *s, const char *suffix);
  * leading '+' that goose's strconv.ParseInt accepts.
  */
 bool mm_parse_version(const char *s, size_t n, bool sign, int64_t *version);
+/*
+ * goose's two kinds of versions (migrate.go, timestamped() and versioned()):
+ * a version whose decimal digits read as a UTC time YYYYMMDDhhmmss after
+ * 1970-01-01 00:00:00 is a timestamp; one that does not read as a time, or
+ * reads as one before 1970, is sequential; 19700101000000 itself is neither.
+ */
+typedef enum mm_version_kind {
+	MM_VERSION_SEQUENTIAL,
+	MM_VERSION_TIMESTAMP,
+	MM_VERSION_EPOCH,
+} mm_version_kind;
+mm_version_kind mm_version_kind_of(int64_t version);
+/* root/rel as sources name their files: rel alone when root is NULL or ".". */
+char *mm_join_path(const char *root, const char *rel);
 /* [a-z][a-z0-9_]* of at most IDENTIFIER_MAX bytes */
 bool mm_is_module_name(const char *s);
 /* One unquoted SQL identifier part of n bytes. */

@@ -1,28 +1,12 @@
 /*
  * sqlc.c - what the manifest tells the application and the tools around it:
- * the application's search path, sqlc_schemas.sql, and new migration files.
+ * the application's search path and sqlc_schemas.sql.
  */
 #include "source/source.h"
 
 #include "sql/sql.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-/* goose's own template for `goose create NAME sql`. */
-static const char migration_template[] = "-- +goose Up\n"
-                                         "-- +goose StatementBegin\n"
-                                         "SELECT 'up SQL query';\n"
-                                         "-- +goose StatementEnd\n"
-                                         "\n"
-                                         "-- +goose Down\n"
-                                         "-- +goose StatementBegin\n"
-                                         "SELECT 'down SQL query';\n"
-                                         "-- +goose StatementEnd\n";
 
 static bool is_plain_lowercase(const char *s)
 {
@@ -133,141 +117,4 @@ char *modmig_sqlc_schemas(const modmig_source *src)
 		mm_buf_puts(&b, ";\n");
 	}
 	return mm_buf_take(&b);
-}
-
-static bool is_migration_name(const char *s)
-{
-	size_t i;
-
-	if (!*s)
-		return false;
-	for (i = 0; s[i]; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
-			return false;
-	return i <= 200;
-}
-
-static modmig_status make_dir(const char *path, modmig_error **err)
-{
-	modmig_status rc = MODMIG_OK;
-
-	if (mkdir(path, 0777) != 0 && errno != EEXIST)
-		rc = mm_fail(err, MODMIG_E_IO, path, 0, 0, "cannot create directory %s: %s", path,
-		             strerror(errno));
-	return rc;
-}
-
-static modmig_status write_all(int fd, const char *path, const char *data, size_t len,
-                               modmig_error **err)
-{
-	modmig_status rc = MODMIG_OK;
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, data, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = mm_fail(err, MODMIG_E_IO, path, 0, 0, "cannot write %s: %s", path,
-			             strerror(errno));
-			break;
-		}
-		data += n;
-		len -= (size_t)n;
-	}
-	return rc;
-}
-
-modmig_status modmig_create_migration(const modmig_source *src, const char *module,
-                                      const char *name, char **out_path, modmig_error **err)
-{
-	modmig_status rc = MODMIG_OK;
-	const modmig_module *mod;
-	int64_t next = 0;
-	char *module_dir = NULL;
-	char *dir = NULL;
-	char *path = NULL;
-	size_t i;
-	int fd = -1;
-
-	*out_path = NULL;
-	if (src->dir_mode || !src->root) {
-		rc = mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0,
-		             "create writes into a modules directory on disk");
-		/* the path is the bundled application's manifest, the usual one to write to */
-		mm_next(err, MODMIG_NEXT_USE_MANIFEST, 0,
-		        "load the source from its manifest on disk (-m modules/modules.yaml "
-		        "on the command line) to create %s in module %s",
-		        name ? name : "NAME", module ? module : "MODULE");
-		goto cleanup;
-	}
-	mod = module ? modmig_source_find_module(src, module) : NULL;
-	if (!mod) {
-		rc = mm_fail(err, MODMIG_E_NOT_FOUND, src->manifest.file, 0, 0,
-		             "unknown module '%s'", module ? module : "");
-		mm_next(err, MODMIG_NEXT_LIST, 0,
-		        "the source lists its modules; new modules go at the end of %s",
-		        src->manifest.file);
-		mm_next_reason(err, "new modules go at the end of %s", src->manifest.file);
-		goto cleanup;
-	}
-	if (!name || !is_migration_name(name)) {
-		rc = mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0, "bad migration name '%s'",
-		             name ? name : "");
-		mm_hint(err, "use lowercase letters, digits and underscores, e.g. add_user_email");
-		goto cleanup;
-	}
-	next = mod->first_version;
-	for (i = 0; i < src->migration_count; i++)
-		if (src->migrations[i].module == mod && src->migrations[i].version >= next)
-			next = src->migrations[i].version + 1;
-	if (next > mod->last_version) {
-		rc = mm_fail(err, MODMIG_E_VERSION, NULL, 0, 0,
-		             "module %s's version range %lld..%lld is full", mod->name,
-		             (long long)mod->first_version, (long long)mod->last_version);
-		mm_hint(err, "squash old migrations of %s to free versions", mod->name);
-		goto cleanup;
-	}
-	/* A manifest in the working directory gives paths without "./". */
-	module_dir = strcmp(src->root, ".") ? mm_printf("%s/%s", src->root, mod->name)
-	                                    : mm_strdup(mod->name);
-	dir = module_dir ? mm_printf("%s/migrations", module_dir) : NULL;
-	path = dir ? mm_printf("%s/%05lld_%s.sql", dir, (long long)next, name) : NULL;
-	if (!path) {
-		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
-		goto cleanup;
-	}
-	if ((rc = make_dir(module_dir, err)) != MODMIG_OK || (rc = make_dir(dir, err)) != MODMIG_OK)
-		goto cleanup;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-	if (fd < 0) {
-		rc = mm_fail(err, MODMIG_E_IO, path, 0, 0, "cannot create %s: %s", path,
-		             strerror(errno));
-		if (errno == EEXIST)
-			mm_hint(err, "the file appeared after the modules were read; run create "
-			             "again");
-		goto cleanup;
-	}
-	if ((rc = write_all(fd, path, migration_template, strlen(migration_template), err)) !=
-	    MODMIG_OK) {
-		unlink(path);
-		goto cleanup;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		rc = mm_fail(err, MODMIG_E_IO, path, 0, 0, "cannot write %s: %s", path,
-		             strerror(errno));
-		unlink(path);
-		goto cleanup;
-	}
-	fd = -1;
-	*out_path = path;
-	path = NULL;
-cleanup:
-	if (fd >= 0)
-		close(fd);
-	free(module_dir);
-	free(dir);
-	free(path);
-	return rc;
 }

@@ -171,32 +171,29 @@ static void on_rename(void *userdata, const modmig_rename *r)
 	report->count++;
 }
 
+/* --dry-run, fix's one option */
+static int take_fix_option(cli_context *ctx, int opt, const char *value, void *data)
+{
+	fix_report *report = data;
+
+	(void)ctx;
+	(void)value;
+	if (opt != CLI_OPT_DRY_RUN)
+		return 0;
+	report->dry_run = true;
+	return 1;
+}
+
 int cli_cmd_fix(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 {
 	modmig_source *src = NULL;
 	modmig_error *err = NULL;
 	modmig_status st;
 	fix_report report = {ctx, false, 0};
-	cli_parser p;
 	int rc = CLI_EXIT_OK;
-	int c;
 
-	if (!cli_parser_init(&p, ctx, cmd, argc, argv)) {
-		rc = cli_out_of_memory(ctx);
+	if (!cli_parse_options(ctx, cmd, argc, argv, take_fix_option, NULL, &report, &rc))
 		goto cleanup;
-	}
-	while ((c = cli_getopt(&p)) != -1) {
-		if (c == CLI_OPT_STOP) {
-			rc = p.exit_code;
-			goto cleanup;
-		}
-		if (c == CLI_OPT_DRY_RUN)
-			report.dry_run = true;
-	}
-	if (!cli_expect_args(&p, 0, 0, NULL)) {
-		rc = CLI_EXIT_USAGE;
-		goto cleanup;
-	}
 	if (!ctx->dir) {
 		rc = cli_report(
 		        ctx, MODMIG_E_USAGE, NULL,
@@ -222,7 +219,6 @@ int cli_cmd_fix(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 		printf("nothing to fix: no timestamped migrations in %s\n", ctx->dir);
 	}
 cleanup:
-	cli_parser_free(&p);
 	modmig_error_free(err);
 	modmig_source_free(src);
 	return rc;

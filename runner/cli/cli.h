@@ -309,15 +309,23 @@ int cli_check_module(const cli_context *ctx, const modmig_source *src, const cha
 
 /* ---- shadow databases (cmd_schema.c) ---------------------------------------- */
 
+/* What a command runs on a shadow database (data: its arguments and results). */
+typedef modmig_status (*cli_shadow_fn)(modmig_shadow *shadow, void *data, modmig_error **err);
 /*
- * While a shadow database exists, SIGINT, SIGTERM and SIGHUP cancel what
- * runs on it (modmig_shadow_interrupt) so that the command reaches
- * modmig_shadow_close(). Turn the handlers on, watch the open shadow, stop
- * watching (NULL) before closing it, turn them off; then cli_shadow_caught()
- * says so on stderr and returns 128 + the signal, or 0 when none came.
+ * Open a shadow database on dev_url (the target db's server when NULL), run
+ * use() on it and drop it, whatever happened. Meanwhile SIGINT, SIGTERM and
+ * SIGHUP cancel what runs on it (modmig_shadow_interrupt) so that it is
+ * dropped; cli_shadow_caught() then says so on stderr and returns 128 + the
+ * signal, or 0 when none came. A failure to drop it is reported through
+ * ctx, or ignored when ctx is NULL (doctor's drift item). Returns what
+ * opening it or use() returned, *err filled.
  */
-void cli_shadow_signals(bool on);
-void cli_shadow_watch(modmig_shadow *shadow);
+modmig_status cli_on_shadow(const cli_context *ctx, modmig_db *db, const char *dev_url,
+                            cli_shadow_fn use, void *data, modmig_error **err);
+/* cli_on_shadow() with modmig_drift(): drift and doctor's drift item. */
+modmig_status cli_drift_on_shadow(const cli_context *ctx, modmig_db *db, modmig_source *src,
+                                  const char *dev_url, const modmig_schema_options *opts,
+                                  modmig_schema_diff **diff, modmig_error **err);
 int cli_shadow_caught(void);
 
 /* ---- operations (cli_guard.c) ------------------------------------------- */

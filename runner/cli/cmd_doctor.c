@@ -64,7 +64,6 @@ static char *cli_strdupf(const char *fmt, ...)
  */
 static bool check_drift(modmig_db *db, modmig_source *src, const char *dev_url, char **text)
 {
-	modmig_shadow *shadow = NULL;
 	modmig_schema_diff *diff = NULL;
 	modmig_schema_options opts;
 	modmig_error *err = NULL;
@@ -74,14 +73,7 @@ static bool check_drift(modmig_db *db, modmig_source *src, const char *dev_url, 
 	bool ok = false;
 
 	modmig_schema_options_init(&opts);
-	cli_shadow_signals(true);
-	st = modmig_shadow_open(db, dev_url, &shadow, &err);
-	cli_shadow_watch(shadow);
-	if (st == MODMIG_OK)
-		st = modmig_drift(db, src, shadow, &opts, &diff, &err);
-	cli_shadow_watch(NULL);
-	modmig_shadow_close(shadow, NULL);
-	cli_shadow_signals(false);
+	st = cli_drift_on_shadow(NULL, db, src, dev_url, &opts, &diff, &err);
 	n = modmig_schema_diff_count(diff);
 	if (st != MODMIG_OK && st != MODMIG_E_CHECK) {
 		*text = cli_strdupf("cannot build the shadow: %s",

@@ -288,7 +288,7 @@ cleanup:
 /*
  * SIGINT and SIGTERM while a shadow database exists: cancel what runs so the
  * command reaches the code that drops it, then exit 130 or 143. Shared by
- * drift and test (cli.h).
+ * drift, test and doctor through cli_on_shadow() (cli.h).
  */
 static modmig_shadow *volatile live_shadow;
 static volatile sig_atomic_t caught_signal;
@@ -302,7 +302,7 @@ static void on_signal(int sig)
 		modmig_shadow_interrupt(live_shadow);
 }
 
-void cli_shadow_signals(bool on)
+static void shadow_signals(bool on)
 {
 	struct sigaction sa;
 
@@ -314,7 +314,7 @@ void cli_shadow_signals(bool on)
 	sigaction(SIGHUP, &sa, NULL);
 }
 
-void cli_shadow_watch(modmig_shadow *shadow)
+static void shadow_watch(modmig_shadow *shadow)
 {
 	live_shadow = shadow;
 	if (shadow && caught_signal)
@@ -330,6 +330,51 @@ int cli_shadow_caught(void)
 	        : caught_signal == SIGTERM ? "SIGTERM"
 	                                   : "SIGHUP");
 	return 128 + caught_signal;
+}
+
+modmig_status cli_on_shadow(const cli_context *ctx, modmig_db *db, const char *dev_url,
+                            cli_shadow_fn use, void *data, modmig_error **err)
+{
+	modmig_shadow *shadow = NULL;
+	modmig_error *close_err = NULL;
+	modmig_status st;
+
+	shadow_signals(true);
+	st = modmig_shadow_open(db, dev_url, &shadow, err);
+	shadow_watch(shadow);
+	if (st == MODMIG_OK)
+		st = use(shadow, data, err);
+	shadow_watch(NULL);
+	/* always dropped: on success, on error and after a signal */
+	if (modmig_shadow_close(shadow, ctx ? &close_err : NULL) != MODMIG_OK && ctx)
+		cli_report_error(ctx, close_err);
+	shadow_signals(false);
+	modmig_error_free(close_err);
+	return st;
+}
+
+/* What drift compares on the shadow: modmig_drift()'s arguments and result. */
+typedef struct drift_call {
+	modmig_db *db;
+	modmig_source *src;
+	const modmig_schema_options *opts;
+	modmig_schema_diff **diff;
+} drift_call;
+
+static modmig_status drift_on(modmig_shadow *shadow, void *data, modmig_error **err)
+{
+	drift_call *c = data;
+
+	return modmig_drift(c->db, c->src, shadow, c->opts, c->diff, err);
+}
+
+modmig_status cli_drift_on_shadow(const cli_context *ctx, modmig_db *db, modmig_source *src,
+                                  const char *dev_url, const modmig_schema_options *opts,
+                                  modmig_schema_diff **diff, modmig_error **err)
+{
+	drift_call c = {db, src, opts, diff};
+
+	return cli_on_shadow(ctx, db, dev_url, drift_on, &c, err);
 }
 
 static const char *change_name(modmig_schema_change c)
@@ -453,10 +498,9 @@ int cli_cmd_drift(cli_context *ctx, const cli_command *cmd, int argc, char **arg
 {
 	modmig_source *src = NULL;
 	modmig_db *db = NULL;
-	modmig_shadow *shadow = NULL;
 	modmig_schema_diff *diff = NULL;
 	modmig_schema_options opts;
-	modmig_error *err = NULL, *close_err = NULL;
+	modmig_error *err = NULL;
 	modmig_status st;
 	schema_args a;
 	int rc;
@@ -471,16 +515,7 @@ int cli_cmd_drift(cli_context *ctx, const cli_command *cmd, int argc, char **arg
 		rc = drift_against(ctx, db, &opts, a.against);
 		goto cleanup;
 	}
-	cli_shadow_signals(true);
-	st = modmig_shadow_open(db, a.dev_url, &shadow, &err);
-	cli_shadow_watch(shadow);
-	if (st == MODMIG_OK)
-		st = modmig_drift(db, src, shadow, &opts, &diff, &err);
-	cli_shadow_watch(NULL);
-	/* always dropped: on success, on error and after a signal */
-	if (modmig_shadow_close(shadow, &close_err) != MODMIG_OK)
-		cli_report_error(ctx, close_err);
-	cli_shadow_signals(false);
+	st = cli_drift_on_shadow(ctx, db, src, a.dev_url, &opts, &diff, &err);
 	if ((rc = cli_shadow_caught()) != 0)
 		goto cleanup;
 	if (st != MODMIG_OK && st != MODMIG_E_CHECK) {
@@ -491,7 +526,6 @@ int cli_cmd_drift(cli_context *ctx, const cli_command *cmd, int argc, char **arg
 cleanup:
 	modmig_schema_diff_free(diff);
 	modmig_error_free(err);
-	modmig_error_free(close_err);
 	cli_disconnect(db);
 	modmig_source_free(src);
 	return rc;

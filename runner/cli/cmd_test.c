@@ -79,6 +79,20 @@ static bool parse_args(cli_context *ctx, const cli_command *cmd, int argc, char 
 	return cli_parse_options(ctx, cmd, argc, argv, take_option, NULL, a, exit_code);
 }
 
+/* What test runs on the shadow: modmig_test()'s arguments and result. */
+typedef struct test_call {
+	modmig_source *src;
+	const modmig_test_options *opts;
+	modmig_test_report **report;
+} test_call;
+
+static modmig_status test_on(modmig_shadow *shadow, void *data, modmig_error **err)
+{
+	test_call *c = data;
+
+	return modmig_test(shadow, c->src, c->opts, c->report, err);
+}
+
 /* ---- --from-ref: the migrations at a git revision ------------------------- */
 
 /*
@@ -379,10 +393,10 @@ int cli_cmd_test(cli_context *ctx, const cli_command *cmd, int argc, char **argv
 {
 	modmig_source *src = NULL, *from = NULL;
 	modmig_db *db = NULL;
-	modmig_shadow *shadow = NULL;
 	modmig_test_report *report = NULL;
 	modmig_test_options opts;
-	modmig_error *err = NULL, *close_err = NULL;
+	modmig_error *err = NULL;
+	test_call call;
 	modmig_status st;
 	test_args a;
 	char *tmp = NULL;
@@ -409,16 +423,10 @@ int cli_cmd_test(cli_context *ctx, const cli_command *cmd, int argc, char **argv
 			       modmig_source_module_count(src),
 			       modmig_source_module_count(src) == 1 ? "" : "s");
 	}
-	cli_shadow_signals(true);
-	st = modmig_shadow_open(db, a.dev_url, &shadow, &err);
-	cli_shadow_watch(shadow);
-	if (st == MODMIG_OK)
-		st = modmig_test(shadow, src, &opts, &report, &err);
-	cli_shadow_watch(NULL);
-	/* always dropped: on success, on error and after a signal */
-	if (modmig_shadow_close(shadow, &close_err) != MODMIG_OK)
-		cli_report_error(ctx, close_err);
-	cli_shadow_signals(false);
+	call.src = src;
+	call.opts = &opts;
+	call.report = &report;
+	st = cli_on_shadow(ctx, db, a.dev_url, test_on, &call, &err);
 	if ((rc = cli_shadow_caught()) != 0)
 		goto cleanup;
 	if (st != MODMIG_OK && st != MODMIG_E_CHECK) {
@@ -445,7 +453,6 @@ cleanup:
 	free(tmp);
 	modmig_test_report_free(report);
 	modmig_error_free(err);
-	modmig_error_free(close_err);
 	modmig_db_free(db);
 	modmig_source_free(from);
 	modmig_source_free(src);

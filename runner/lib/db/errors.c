@@ -177,42 +177,47 @@ modmig_status mm_db_check_shape(const PGresult *res, int ntuples, int nfields, m
 	return MODMIG_OK;
 }
 
+/* Format the message into a buffer of this frame and send ev with it. */
+static void vemit(modmig_db *db, modmig_event *ev, const char *fmt, va_list ap) MM_PRINTF(3, 0);
+static void vemit(modmig_db *db, modmig_event *ev, const char *fmt, va_list ap)
+{
+	char buf[1024];
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	ev->message = buf;
+	db->log(db->log_userdata, ev);
+}
+
 void mm_emit(modmig_db *db, modmig_event_kind kind, modmig_log_level level,
              const modmig_migration *m, modmig_direction dir, double duration_ms, const char *sql,
              const char *fmt, ...)
 {
 	modmig_event ev;
 	va_list ap;
-	char buf[1024];
 
 	if (!db || !db->log)
 		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = kind;
 	ev.level = level;
-	ev.message = buf;
 	ev.migration = m;
 	ev.direction = dir;
 	ev.duration_ms = duration_ms;
 	ev.sql = sql;
-	db->log(db->log_userdata, &ev);
+	va_start(ap, fmt);
+	vemit(db, &ev, fmt, ap);
+	va_end(ap);
 }
 
 void mm_emit_event(modmig_db *db, modmig_event *ev, const char *fmt, ...)
 {
 	va_list ap;
-	char buf[1024];
 
 	if (!db || !db->log)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	vemit(db, ev, fmt, ap);
 	va_end(ap);
-	ev->message = buf;
-	db->log(db->log_userdata, ev);
 }
 
 /*

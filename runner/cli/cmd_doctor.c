@@ -140,6 +140,16 @@ static void print_checkup(const cli_context *ctx, const doctor_items *c)
 		printf("healthy: all %zu checks passed\n", items_count(c));
 }
 
+/* doctor's one option of its own: --dev-url, into the const char * at data. */
+static int take_dev_url(cli_context *ctx, int c, const char *value, void *data)
+{
+	(void)ctx;
+	if (c != CLI_OPT_DEV_URL)
+		return 0;
+	*(const char **)data = value;
+	return 1;
+}
+
 int cli_cmd_doctor(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 {
 	modmig_source *src = NULL;
@@ -155,25 +165,10 @@ int cli_cmd_doctor(cli_context *ctx, const cli_command *cmd, int argc, char **ar
 	const char *dev_url = NULL;
 	char *drift_text = NULL;
 	modmig_status st;
-	cli_parser p;
-	int rc = CLI_EXIT_USAGE, c;
+	int rc;
 
-	if (!cli_parser_init(&p, ctx, cmd, argc, argv)) {
-		rc = cli_out_of_memory(ctx);
+	if (!cli_parse_options(ctx, cmd, argc, argv, take_dev_url, NULL, &dev_url, &rc))
 		goto cleanup;
-	}
-	while ((c = cli_getopt(&p)) == CLI_OPT_DEV_URL)
-		dev_url = optarg;
-	if (c != -1) {
-		rc = p.exit_code;
-		cli_parser_free(&p);
-		goto cleanup;
-	}
-	if (!cli_expect_args(&p, 0, 0, NULL)) {
-		cli_parser_free(&p);
-		goto cleanup;
-	}
-	cli_parser_free(&p);
 	rc = cli_open_source(ctx, &src);
 	if (rc != CLI_EXIT_OK)
 		goto cleanup;

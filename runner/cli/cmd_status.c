@@ -225,25 +225,11 @@ int cli_cmd_status(cli_context *ctx, const cli_command *cmd, int argc, char **ar
 	modmig_error *err = NULL;
 	modmig_status st;
 	const char *module = NULL;
-	cli_parser p;
-	int rc = CLI_EXIT_OK;
-	int c;
+	char **args;
+	int rc;
 
-	if (!cli_parser_init(&p, ctx, cmd, argc, argv)) {
-		rc = cli_out_of_memory(ctx);
+	if (!cli_parse_with_module(ctx, cmd, argc, argv, 0, 0, NULL, &module, &args, &rc))
 		goto cleanup;
-	}
-	while ((c = cli_getopt(&p)) != -1) {
-		if (c != CLI_OPT_MODULE) {
-			rc = p.exit_code;
-			goto cleanup;
-		}
-		module = optarg;
-	}
-	if (!cli_expect_args(&p, 0, 0, NULL)) {
-		rc = CLI_EXIT_USAGE;
-		goto cleanup;
-	}
 	rc = cli_open_online(ctx, module, &src, &db);
 	if (rc != CLI_EXIT_OK)
 		goto cleanup;
@@ -262,7 +248,6 @@ int cli_cmd_status(cli_context *ctx, const cli_command *cmd, int argc, char **ar
 	else
 		rc = print_status_table(ctx, report, module, modules, module_count);
 cleanup:
-	cli_parser_free(&p);
 	free(modules);
 	modmig_report_free(report);
 	modmig_error_free(err);

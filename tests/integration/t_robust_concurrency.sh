@@ -37,50 +37,19 @@ find_history() {
                 ORDER BY array_position(ARRAY['event','kind','action','event_type','type','op','operation']::name[], column_name::name) LIMIT 1")
 }
 
-lockf=$TMP/barrier.lock
-: >"$lockf"
+# One process of a round, by its number: the first N_CLI are `modmig up`, the
+# others example services (policy apply). run_together (lib.sh) releases all
+# N at once; a copy's output is in $TMP/log.I.
+cat >"$TMP/worker.sh" <<EOF
+#!/bin/sh
+if [ "\$1" -le $N_CLI ]; then exec "$MODMIG" -d "\$2" -q up; fi
+DATABASE_URL=\$2 MODMIG_POLICY=apply exec "$EXAMPLE_SERVICE"
+EOF
+chmod +x "$TMP/worker.sh"
 for rep in $(seq 1 "$REPS"); do
   new_db
-  rm -f "$TMP"/ready.* "$TMP"/rc.* "$TMP"/log.*
-  # The barrier: this shell holds an exclusive flock; every worker takes a
-  # shared one (closing the inherited descriptor first) and starts when it is
-  # released.
-  exec 9>"$lockf"
-  flock -x 9
-  pids=()
-  for i in $(seq 1 "$N"); do
-    (
-      exec 9>&-
-      touch "$TMP/ready.$i"
-      flock -s -w 60 "$lockf" true || { echo 97 >"$TMP/rc.$i"; exit 97; }
-      if [ "$i" -le "$N_CLI" ]; then
-        timeout 120 "$MODMIG" -d "$URL" -q up >"$TMP/log.$i" 2>&1
-      else
-        DATABASE_URL=$URL MODMIG_POLICY=apply timeout 120 "$EXAMPLE_SERVICE" >"$TMP/log.$i" 2>&1
-      fi
-      echo $? >"$TMP/rc.$i"
-    ) &
-    pids+=($!)
-  done
-  for _ in $(seq 1 600); do
-    [ "$(ls "$TMP"/ready.* 2>/dev/null | wc -l)" -ge "$N" ] && break
-    sleep 0.01
-  done
-  sleep 0.05   # let the last workers reach flock
-  exec 9>&-    # release them all at once
-  wait "${pids[@]}"
-
-  bad=""
-  for i in $(seq 1 "$N"); do
-    rc=$(cat "$TMP/rc.$i" 2>/dev/null || echo missing)
-    if [ "$rc" != 0 ]; then
-      what=modmig; [ "$i" -gt "$N_CLI" ] && what=example-service
-      bad="$bad $what#$i:rc=$rc"
-      echo "--- rep $rep, $what #$i exited $rc:" >&2
-      head -c 1500 "$TMP/log.$i" >&2
-    fi
-  done
-  expect_eq "$bad" "" "rep $rep: every process exits 0"
+  run_together "$N" "$TMP/worker.sh" @I@ "$URL"
+  expect_eq "$BAD" "" "rep $rep: every process exits 0 (runs above $N_CLI are services)"
 
   # Version table: exactly the bundled versions applied, each once.
   got=$(sql "SELECT string_agg(version_id::text, ' ' ORDER BY version_id) FROM $VTQ WHERE is_applied AND version_id > 0" 2>&1)

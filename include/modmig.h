@@ -157,9 +157,11 @@ typedef enum modmig_next_step {
 	MODMIG_NEXT_WRITABLE = 16,       /* connect to a writable server: the primary, or a
 	                                    user or database without
 	                                    default_transaction_read_only */
-	MODMIG_NEXT_RAISE_MAX_FILE_SIZE = 17 /* split the file, or raise the size limit:
-	                                        modmig_source_set_max_file_size() */
-	                                     /* new steps are appended here */
+	MODMIG_NEXT_RAISE_MAX_FILE_SIZE = 17, /* split the file, or raise the size limit:
+	                                         modmig_source_set_max_file_size() */
+	MODMIG_NEXT_REPAIR = 18 /* record an operator's answer with modmig_repair(): the
+	                           finding's kind (doctor: the item) says which action */
+	                        /* new steps are appended here */
 } modmig_next_step;
 
 /* A stable lowercase name for a step, e.g. "resume". Never NULL. */
@@ -435,7 +437,12 @@ typedef enum modmig_event_kind {
 	 * a migration is still running (from about 2 s on, about once a second):
 	 * unit, unit_count, line, duration_ms so far, phase and percent
 	 */
-	MODMIG_EVENT_PROGRESS = 9
+	MODMIG_EVENT_PROGRESS = 9,
+	/*
+	 * modmig_repair() recorded a history event (in a dry run: would record
+	 * it); migration is the version's file, or NULL
+	 */
+	MODMIG_EVENT_REPAIRED = 10
 } modmig_event_kind;
 
 /* Everything in an event is borrowed for the duration of the callback. */
@@ -1048,21 +1055,54 @@ typedef enum modmig_repair_action {
 	/* an out-of-order migration is acknowledged: verify stops reporting it */
 	MODMIG_REPAIR_ACKNOWLEDGE = 0,
 	/* a changed file's new SHA-256 is accepted (reason required): verify compares with it */
-	MODMIG_REPAIR_ACCEPT_CHECKSUM = 1
+	MODMIG_REPAIR_ACCEPT_CHECKSUM = 1,
+	/*
+	 * adopted versions (applied, with a file, but without a recorded SHA-256:
+	 * verify's "unverified") get their file's SHA-256 recorded, one
+	 * checksum_recorded event each: version, or every such version when 0.
+	 * A version that has a recorded SHA-256 is refused (MODMIG_E_USAGE): a
+	 * changed file's checksum is accepted with a reason, never recorded
+	 */
+	MODMIG_REPAIR_RECORD_CHECKSUMS = 2,
+	/*
+	 * the history's append-only triggers and their function are created again
+	 * from the history's DDL (verify's "tampered"); one triggers_recreated
+	 * event. Nothing happens when every trigger is in place and enabled
+	 */
+	MODMIG_REPAIR_RECREATE_TRIGGERS = 3,
+	/*
+	 * module registry rows that disagree with the manifest (verify's
+	 * "registry": a module renamed, removed or moved) are deleted, with the
+	 * rows registered after them, so that the registry is the manifest's
+	 * first modules again and up registers the rest; one registry_cleared
+	 * event per row. Refused (MODMIG_E_REFUSED, nothing changed) when any
+	 * version in a row's range is in the version table or was applied, even
+	 * part-way, according to the history. Needs a manifest
+	 */
+	MODMIG_REPAIR_CLEAR_REGISTRY = 4
 } modmig_repair_action;
 
 typedef struct modmig_repair_options {
 	modmig_repair_action action;
-	int64_t version;    /* an applied version that has its file */
+	int64_t version;    /* an applied version that has its file; 0 with RECORD_CHECKSUMS: all */
 	const char *reason; /* recorded with the event; required to accept a checksum */
-	bool dry_run;       /* say what would be recorded (log callback), record nothing */
+	/*
+	 * say what would be recorded, one MODMIG_EVENT_REPAIRED event each (log
+	 * callback), and change nothing: not even modmig's missing tables
+	 */
+	bool dry_run;
 } modmig_repair_options;
 
 void modmig_repair_options_init(modmig_repair_options *opts);
 /*
- * An operator's explicit repair, in the way of Flyway's: under the lock, one
- * history event (acknowledged, checksum_accepted) in one transaction.
- * MODMIG_E_NOT_FOUND when the version is not applied or has no file.
+ * An operator's explicit repair, in the way of Flyway's: under the migration
+ * lock and in one transaction, the change and its history events (one per
+ * version, trigger set or module row). Each event recorded, or that would be
+ * recorded in a dry run, is told to the log callback as MODMIG_EVENT_REPAIRED
+ * (migration set when it is about one version's file); when there is nothing
+ * to repair, one MODMIG_EVENT_MESSAGE says so and nothing is recorded.
+ * MODMIG_E_NOT_FOUND when the version is not applied or has no file,
+ * MODMIG_E_USAGE for a bad action or a missing reason.
  */
 modmig_status modmig_repair(modmig_db *db, modmig_source *src, const modmig_repair_options *opts,
                             modmig_error **err);

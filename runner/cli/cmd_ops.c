@@ -431,6 +431,85 @@ cleanup:
 
 /* ---- repair ---------------------------------------------------------------- */
 
+/* What repair told: printed by the usual callback, kept for --json. */
+typedef struct repair_log {
+	cli_context *ctx;
+	FILE *json; /* the "recorded" array's items, or NULL */
+	size_t count;
+} repair_log;
+
+static void on_repair_event(void *userdata, const modmig_event *event)
+{
+	repair_log *log = userdata;
+	const modmig_migration *m = event->migration;
+	const modmig_module *module = m ? modmig_migration_module(m) : NULL;
+
+	/* "nothing to record" is the answer, as "nothing to stamp" is stamp's */
+	if (event->kind == MODMIG_EVENT_MESSAGE && event->level == MODMIG_LOG_INFO &&
+	    strncmp(event->message, "nothing to ", 11) == 0) {
+		if (!log->ctx->json && log->ctx->verbosity >= 0)
+			printf("%s\n", event->message);
+		return;
+	}
+	cli_log_event(log->ctx, event);
+	if (event->kind != MODMIG_EVENT_REPAIRED || !log->json)
+		return;
+	fputs(log->count++ ? ",{\"version\":" : "{\"version\":", log->json);
+	if (m)
+		fprintf(log->json, "%" PRId64, modmig_migration_version(m));
+	else
+		fputs("null", log->json);
+	fputs(",\"module\":", log->json);
+	cli_json_string(log->json, module ? modmig_module_name(module) : NULL);
+	fputs(",\"file\":", log->json);
+	cli_json_string(log->json, m ? modmig_migration_file(m) : NULL);
+	fputs(",\"sha256\":", log->json);
+	cli_json_string(log->json, m ? modmig_migration_sha256(m) : NULL);
+	fputs(",\"message\":", log->json);
+	cli_json_string(log->json, event->message);
+	fputc('}', log->json);
+}
+
+/* The repair options, one action each: the event it records and how it is named. */
+static const struct {
+	int option;
+	modmig_repair_action action;
+	const char *event;
+} repair_actions[] = {
+        {CLI_OPT_ACKNOWLEDGE, MODMIG_REPAIR_ACKNOWLEDGE, "acknowledged"},
+        {CLI_OPT_ACCEPT_CHECKSUM, MODMIG_REPAIR_ACCEPT_CHECKSUM, "checksum_accepted"},
+        {CLI_OPT_RECORD_CHECKSUMS, MODMIG_REPAIR_RECORD_CHECKSUMS, "checksum_recorded"},
+        {CLI_OPT_RECREATE_TRIGGERS, MODMIG_REPAIR_RECREATE_TRIGGERS, "triggers_recreated"},
+        {CLI_OPT_CLEAR_REGISTRY, MODMIG_REPAIR_CLEAR_REGISTRY, "registry_cleared"},
+};
+#define REPAIR_ACTIONS (sizeof(repair_actions) / sizeof(repair_actions[0]))
+
+static int repair_action(int option)
+{
+	for (size_t i = 0; i < REPAIR_ACTIONS; i++)
+		if (repair_actions[i].option == option)
+			return (int)i;
+	return -1;
+}
+
+/* The version: --acknowledge V, --accept-checksum V, or --record-checksums' optional V. */
+static bool repair_version(cli_context *ctx, cli_parser *p, int action, const char *arg,
+                           modmig_repair_options *opts)
+{
+	int rest = cli_rest_count(p);
+
+	if (action == MODMIG_REPAIR_ACKNOWLEDGE || action == MODMIG_REPAIR_ACCEPT_CHECKSUM)
+		return cli_expect_args(p, 0, 0, NULL) &&
+		       cli_parse_version(ctx,
+		                         action == MODMIG_REPAIR_ACKNOWLEDGE ? "--acknowledge"
+		                                                             : "--accept-checksum",
+		                         arg, &opts->version);
+	if (action != MODMIG_REPAIR_RECORD_CHECKSUMS || rest == 0)
+		return cli_expect_args(p, 0, 0, NULL);
+	return cli_expect_args(p, 0, 1, NULL) &&
+	       cli_parse_version(ctx, "--record-checksums", cli_rest(p)[0], &opts->version);
+}
+
 int cli_cmd_repair(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 {
 	modmig_source *src = NULL;
@@ -438,7 +517,12 @@ int cli_cmd_repair(cli_context *ctx, const cli_command *cmd, int argc, char **ar
 	modmig_error *err = NULL;
 	modmig_repair_options opts;
 	modmig_status st;
-	int actions = 0, rc = CLI_EXIT_OK, c;
+	repair_log log = {.ctx = ctx};
+	char *items = NULL;
+	size_t items_len = 0;
+	const char *arg = NULL;
+	int actions = 0, action = -1, rc = CLI_EXIT_OK, c, which;
+	bool yes = false;
 	cli_parser p;
 
 	modmig_repair_options_init(&opts);
@@ -447,33 +531,30 @@ int cli_cmd_repair(cli_context *ctx, const cli_command *cmd, int argc, char **ar
 		goto cleanup;
 	}
 	while ((c = cli_getopt(&p)) != -1) {
-		if (c == CLI_OPT_ACKNOWLEDGE || c == CLI_OPT_ACCEPT_CHECKSUM) {
-			opts.action = c == CLI_OPT_ACKNOWLEDGE ? MODMIG_REPAIR_ACKNOWLEDGE
-			                                       : MODMIG_REPAIR_ACCEPT_CHECKSUM;
+		if ((which = repair_action(c)) >= 0) {
+			action = which;
+			arg = optarg;
 			actions++;
-			if (cli_parse_version(ctx,
-			                      c == CLI_OPT_ACKNOWLEDGE ? "--acknowledge"
-			                                               : "--accept-checksum",
-			                      optarg, &opts.version))
-				continue;
-			rc = CLI_EXIT_USAGE;
-			goto cleanup;
+			continue;
 		}
-		if (c == CLI_OPT_REASON || c == CLI_OPT_DRY_RUN) {
+		if (c == CLI_OPT_REASON || c == CLI_OPT_DRY_RUN || c == CLI_OPT_YES) {
 			opts.reason = c == CLI_OPT_REASON ? optarg : opts.reason;
 			opts.dry_run = opts.dry_run || c == CLI_OPT_DRY_RUN;
+			yes = yes || c == CLI_OPT_YES;
 			continue;
 		}
 		rc = p.exit_code;
 		goto cleanup;
 	}
-	if (!cli_expect_args(&p, 0, 0, NULL)) {
-		rc = CLI_EXIT_USAGE;
+	if (actions != 1) {
+		rc = cli_usage_error(ctx, "repair takes exactly one of --acknowledge V, "
+		                          "--accept-checksum V, --record-checksums [V], "
+		                          "--recreate-triggers and --clear-registry");
 		goto cleanup;
 	}
-	if (actions != 1) {
-		rc = cli_usage_error(ctx, "repair takes exactly one of --acknowledge V and "
-		                          "--accept-checksum V");
+	opts.action = repair_actions[action].action;
+	if (!repair_version(ctx, &p, (int)opts.action, arg, &opts)) {
+		rc = CLI_EXIT_USAGE;
 		goto cleanup;
 	}
 	if (opts.action == MODMIG_REPAIR_ACCEPT_CHECKSUM && (!opts.reason || !*opts.reason)) {
@@ -481,25 +562,38 @@ int cli_cmd_repair(cli_context *ctx, const cli_command *cmd, int argc, char **ar
 		                          "changed file is safe, recorded in the history");
 		goto cleanup;
 	}
+	/* a dry run records nothing: it needs no confirmation */
+	if (!opts.dry_run && (rc = cli_production_guard(ctx, "repair", yes)) != CLI_EXIT_OK)
+		goto cleanup;
 	rc = open_both(ctx, NULL, &src, &db);
 	if (rc != CLI_EXIT_OK)
 		goto cleanup;
-	/* the library says what it records as an info event; show it */
-	ctx->verbosity = ctx->verbosity < 1 && !ctx->json ? 1 : ctx->verbosity;
+	if (ctx->json && !(log.json = open_memstream(&items, &items_len))) {
+		rc = cli_out_of_memory(ctx);
+		goto cleanup;
+	}
+	modmig_db_set_log(db, on_repair_event, &log);
 	st = modmig_repair(db, src, &opts, &err);
 	if (st != MODMIG_OK) {
 		rc = cli_report_failure(ctx, st, err);
 		goto cleanup;
 	}
 	if (ctx->json) {
-		printf("{\"action\":\"%s\",\"version\":%" PRId64 ",\"dry_run\":%s,\"reason\":",
-		       opts.action == MODMIG_REPAIR_ACKNOWLEDGE ? "acknowledged"
-		                                                : "checksum_accepted",
-		       opts.version, opts.dry_run ? "true" : "false");
+		fclose(log.json);
+		log.json = NULL;
+		printf("{\"action\":\"%s\",\"version\":", repair_actions[action].event);
+		if (opts.version > 0)
+			printf("%" PRId64, opts.version);
+		else
+			fputs("null", stdout);
+		printf(",\"dry_run\":%s,\"reason\":", opts.dry_run ? "true" : "false");
 		cli_json_string(stdout, opts.reason);
-		fputs("}\n", stdout);
+		printf(",\"recorded\":[%s]}\n", items ? items : "");
 	}
 cleanup:
+	if (log.json)
+		fclose(log.json);
+	free(items);
 	cli_parser_free(&p);
 	modmig_error_free(err);
 	modmig_db_free(db);

@@ -192,6 +192,11 @@ void cli_log_event(void *userdata, const modmig_event *event)
 			fprintf(stderr, "%s%s%s\n", cli_color_on(ctx, true, CLI_DIM),
 			        event->message, cli_color_off(ctx, true));
 		break;
+	case MODMIG_EVENT_REPAIRED:
+		/* what repair recorded (or would) is its output */
+		if (lines)
+			printf("%s\n", event->message);
+		break;
 	case MODMIG_EVENT_STARTED:
 	case MODMIG_EVENT_PROGRESS:
 		break; /* above */

@@ -1,6 +1,7 @@
 /*
  * cli_guard.c - the CLI's operational safety: the production guard of
- * reset, down and redo, and the per-migration timeouts of up and down.
+ * reset, down, redo, stamp and repair, and the per-migration timeouts of up
+ * and down.
  */
 #include "cli.h"
 
@@ -33,10 +34,16 @@ int cli_production_guard(const cli_context *ctx, const char *command, bool yes)
 		                  "migration; nothing was changed");
 	if (yes)
 		return CLI_EXIT_OK;
-	snprintf(hint, sizeof(hint),
-	         "check what it %s with 'modmig status', then run 'modmig %s --yes' to "
-	         "confirm",
-	         strcmp(command, "stamp") == 0 ? "marks as applied" : "rolls back", command);
+	if (strcmp(command, "repair") == 0)
+		snprintf(hint, sizeof(hint),
+		         "check what it records with --dry-run, then run it again with --yes to "
+		         "confirm");
+	else
+		snprintf(hint, sizeof(hint),
+		         "check what it %s with 'modmig status', then run 'modmig %s --yes' to "
+		         "confirm",
+		         strcmp(command, "stamp") == 0 ? "marks as applied" : "rolls back",
+		         command);
 	return cli_report(ctx, MODMIG_E_REFUSED, NULL, hint,
 	                  "refusing to run %s in production without --yes; nothing was changed",
 	                  command);

@@ -154,6 +154,18 @@ char *cli_finding_message(const modmig_finding *f)
 	case MODMIG_NEXT_RESUME:
 		step = "run 'modmig up --resume' or 'modmig up --restart'";
 		break;
+	case MODMIG_NEXT_REPAIR:
+		if (f->kind == MODMIG_FINDING_UNVERIFIED)
+			return format("%s; compare the schema with 'modmig drift', then record the "
+			              "file's checksum with 'modmig repair --record-checksums "
+			              "%" PRId64 "'; a warning, not an error",
+			              f->reason, f->version);
+		step = f->kind == MODMIG_FINDING_TAMPERED
+		               ? "run 'modmig repair --recreate-triggers', then check 'modmig "
+		                 "history' for changes"
+		               : "restore the manifest, or, if nothing was applied under the "
+		                 "modules it no longer has, run 'modmig repair --clear-registry'";
+		break;
 	default:
 		return format("%s", f->message);
 	}
@@ -169,6 +181,13 @@ const char *cli_check_fix(const modmig_check *c)
 		return "run 'modmig up' to create it";
 	case MODMIG_NEXT_RUN_VERIFY:
 		return "run 'modmig verify' for details";
+	case MODMIG_NEXT_REPAIR:
+		return strcmp(c->name, "history") == 0
+		               ? "run 'modmig repair --recreate-triggers', then check 'modmig "
+		                 "history' for changes"
+		               : "append new modules at the end of the manifest, or, if nothing "
+		                 "was applied under the modules it no longer has, run 'modmig "
+		                 "repair --clear-registry'";
 	default:
 		return c->fix;
 	}

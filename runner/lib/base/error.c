@@ -64,6 +64,7 @@ static const char *const next_step_names[] = {
         [MODMIG_NEXT_MARK_ONLY] = "mark_only",
         [MODMIG_NEXT_WRITABLE] = "writable",
         [MODMIG_NEXT_RAISE_MAX_FILE_SIZE] = "raise_max_file_size",
+        [MODMIG_NEXT_REPAIR] = "repair",
 };
 
 const char *modmig_next_step_name(modmig_next_step step)

@@ -153,7 +153,7 @@ static void check_tables(modmig_checkup *c, const mm_names *n, const mm_state *s
 		tampered |= x->kind == MODMIG_FINDING_TAMPERED;
 		if (x->kind == MODMIG_FINDING_REGISTRY && !registry) {
 			registry = true;
-			registry_msg = x->message;
+			registry_msg = x->reason ? x->reason : x->message;
 		}
 	}
 	item_next(c, "version table", st->has[MM_TABLE_VERSION],
@@ -167,13 +167,15 @@ static void check_tables(modmig_checkup *c, const mm_names *n, const mm_state *s
 		          mm_printf("%s does not exist", n->table[MM_TABLE_HISTORY]), mm_strdup(up),
 		          create);
 	else
-		item(c, "history", !tampered,
-		     tampered ? mm_printf("%s has lost its append-only trigger",
-		                          n->table[MM_TABLE_HISTORY])
-		              : mm_printf("%s is append-only (trigger present)",
-		                          n->table[MM_TABLE_HISTORY]),
-		     mm_strdup("recreate the triggers modmig_append_only and modmig_no_truncate, "
-		               "and check the history for changes"));
+		item_next(c, "history", !tampered,
+		          tampered ? mm_printf("%s has lost its append-only trigger",
+		                               n->table[MM_TABLE_HISTORY])
+		                   : mm_printf("%s is append-only (trigger present)",
+		                               n->table[MM_TABLE_HISTORY]),
+		          mm_strdup("recreate the triggers with modmig_repair() "
+		                    "(MODMIG_REPAIR_RECREATE_TRIGGERS), then check the history for "
+		                    "changes"),
+		          MODMIG_NEXT_REPAIR);
 	/* a goose directory has no modules, so no registry to speak of */
 	if (dir)
 		return;
@@ -182,12 +184,15 @@ static void check_tables(modmig_checkup *c, const mm_names *n, const mm_state *s
 		          mm_printf("%s does not exist", n->table[MM_TABLE_MODULES]), mm_strdup(up),
 		          create);
 	else
-		item(c, "module registry", !registry,
-		     registry ? mm_strdup(registry_msg)
-		              : mm_printf("%s: %zu modules registered, matches the manifest",
-		                          n->table[MM_TABLE_MODULES], st->module_count),
-		     mm_strdup("append new modules at the end of the manifest; registered "
-		               "modules keep their name and position"));
+		item_next(c, "module registry", !registry,
+		          registry ? mm_strdup(registry_msg)
+		                   : mm_printf("%s: %zu modules registered, matches the manifest",
+		                               n->table[MM_TABLE_MODULES], st->module_count),
+		          mm_strdup("append new modules at the end of the manifest; registered "
+		                    "modules keep their name and position, or, if nothing was "
+		                    "applied under them, are cleared with modmig_repair() "
+		                    "(MODMIG_REPAIR_CLEAR_REGISTRY)"),
+		          MODMIG_NEXT_REPAIR);
 }
 
 static void check_lock(modmig_checkup *c, modmig_db *db, const mm_names *n)

@@ -9,8 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TRIGGER_COUNT 2 /* modmig_append_only and modmig_no_truncate (tables.def) */
-
 /*
  * What the history and the version table say about one version beyond the
  * state read: the SHA-256 of its latest applied or stamped event, whether it
@@ -28,8 +26,9 @@ typedef struct recorded {
 } recorded;
 
 typedef struct checks {
-	int triggers;   /* enabled append-only triggers on the history table */
-	recorded *sums; /* ascending version */
+	int triggers;      /* enabled append-only triggers on the history table */
+	int trigger_count; /* how many its DDL creates (tables.def) */
+	recorded *sums;    /* ascending version */
 	size_t sum_count;
 } checks;
 
@@ -165,15 +164,17 @@ static void checks_clear(checks *c)
  * when more than one (4). Window functions keep it one pass per table.
  */
 static char *checks_sql(const mm_names *n, const mm_state *st, const char *applies,
-                        const char *unapplies)
+                        const char *unapplies, const char *triggers)
 {
 	const char *h = n->table[MM_TABLE_HISTORY];
 	mm_buf b;
 
 	mm_buf_init(&b);
-	mm_buf_puts(&b, "select 0, 0::bigint, count(*)::text from pg_trigger where tgrelid = "
-	                "to_regclass($1) and not tgisinternal and tgenabled <> 'D' and tgname in "
-	                "('modmig_append_only', 'modmig_no_truncate')");
+	mm_buf_printf(&b,
+	              "select 0, 0::bigint, count(*)::text from pg_trigger where tgrelid = "
+	              "to_regclass($1) and not tgisinternal and tgenabled <> 'D' and tgname in "
+	              "(%s)",
+	              triggers);
 	if (st->has[MM_TABLE_HISTORY]) {
 		/* a checksum that repair accepted or recorded counts as the applied one */
 		mm_buf_printf(&b,
@@ -218,13 +219,15 @@ static modmig_status read_checks(modmig_db *db, const mm_names *n, const mm_stat
 	modmig_status rc = MODMIG_OK;
 	const char *params[1] = {n->table[MM_TABLE_HISTORY]};
 	PGresult *res = NULL;
-	char *sql = NULL, *applies = NULL, *unapplies = NULL;
+	char *sql = NULL, *applies = NULL, *unapplies = NULL, *triggers = NULL;
 	int rows, i;
 
 	memset(out, 0, sizeof(*out));
 	applies = mm_event_sql_list(MODMIG_HISTORY_F_APPLIES);
 	unapplies = mm_event_sql_list(MODMIG_HISTORY_F_UNAPPLIES);
-	sql = applies && unapplies ? checks_sql(n, st, applies, unapplies) : NULL;
+	triggers = mm_history_trigger_sql_list(&out->trigger_count);
+	sql = applies && unapplies && triggers ? checks_sql(n, st, applies, unapplies, triggers)
+	                                       : NULL;
 	if (!sql) {
 		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
 		goto cleanup;
@@ -274,6 +277,7 @@ cleanup:
 	PQclear(res);
 	free(applies);
 	free(unapplies);
+	free(triggers);
 	free(sql);
 	if (rc != MODMIG_OK)
 		checks_clear(out);
@@ -356,13 +360,16 @@ static void check_state_tables(modmig_findings *f, const mm_names *n, const mm_s
 			         mm_printf("%s %s is missing", mm_table_what((mm_table)t),
 			                   n->table[t]),
 			         MODMIG_NEXT_CREATE_STATE, "run up, which creates it");
-	if (st->has[MM_TABLE_HISTORY] && c->triggers < TRIGGER_COUNT)
-		add(f, MODMIG_FINDING_TAMPERED, 0, NULL, NULL,
-		    mm_printf("the history table %s lacks its append-only trigger%s (%d of %d "
-		              "present): past events may have been changed",
-		              n->table[MM_TABLE_HISTORY],
-		              TRIGGER_COUNT - c->triggers > 1 ? "s" : "", c->triggers,
-		              TRIGGER_COUNT));
+	if (st->has[MM_TABLE_HISTORY] && c->triggers < c->trigger_count)
+		add_next(f, MODMIG_FINDING_TAMPERED, 0, NULL, NULL,
+		         mm_printf("the history table %s lacks its append-only trigger%s (%d of "
+		                   "%d present): past events may have been changed",
+		                   n->table[MM_TABLE_HISTORY],
+		                   c->trigger_count - c->triggers > 1 ? "s" : "", c->triggers,
+		                   c->trigger_count),
+		         MODMIG_NEXT_REPAIR,
+		         "recreate them with modmig_repair() (MODMIG_REPAIR_RECREATE_TRIGGERS), "
+		         "then check the history for changes");
 }
 
 static void check_registry(modmig_findings *f, const modmig_source *src, const mm_state *st)
@@ -373,9 +380,13 @@ static void check_registry(modmig_findings *f, const modmig_source *src, const m
 	if (modmig_source_is_dir(src) || !st->has[MM_TABLE_MODULES])
 		return;
 	if (mm_registry_check(src, st, &first_new, &rerr) != MODMIG_OK)
-		add(f, MODMIG_FINDING_REGISTRY, 0, NULL, rerr ? rerr->file : NULL,
-		    mm_strdup(rerr ? rerr->message
-		                   : "the module registry disagrees with the manifest"));
+		add_next(f, MODMIG_FINDING_REGISTRY, 0, NULL, rerr ? rerr->file : NULL,
+		         mm_strdup(rerr ? rerr->message
+		                        : "the module registry disagrees with the manifest"),
+		         MODMIG_NEXT_REPAIR,
+		         "restore the manifest, or, if nothing was applied under the modules "
+		         "it no longer has, clear them with modmig_repair() "
+		         "(MODMIG_REPAIR_CLEAR_REGISTRY)");
 	modmig_error_free(rerr);
 }
 
@@ -460,9 +471,10 @@ static void check_records(modmig_findings *f, const mm_state *st, const checks *
 		         mm_strdup("applied without a recorded SHA-256 (adopted from goose, or "
 		                   "recorded before modmig kept checksums): whether the file "
 		                   "changed since cannot be checked"),
-		         MODMIG_NEXT_NONE,
-		         "compare the schema the files build with the database (drift); a "
-		         "warning, not an error");
+		         MODMIG_NEXT_REPAIR,
+		         "compare the schema the files build with the database (drift), then "
+		         "record the file's checksum with modmig_repair() "
+		         "(MODMIG_REPAIR_RECORD_CHECKSUMS); a warning, not an error");
 	if (rec && rec->row_applies > 1)
 		add_next(f, MODMIG_FINDING_DUPLICATE, r->version, module, file,
 		         mm_printf("applied %d times: the version table has %d applied rows "

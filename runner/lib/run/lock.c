@@ -419,10 +419,9 @@ static modmig_status ensure_lock_table(mm_session *s, modmig_error **err)
 	return mm_store_create(s->db, &s->names, &only, err);
 }
 
-modmig_status mm_session_lock(mm_session *s, modmig_error **err)
+modmig_status mm_session_lock_any_registry(mm_session *s, modmig_error **err)
 {
 	modmig_status rc;
-	size_t first_new = 0;
 
 	if (s->db->lock_mode == MODMIG_LOCK_TABLE && (rc = ensure_lock_table(s, err)) != MODMIG_OK)
 		return rc;
@@ -431,8 +430,15 @@ modmig_status mm_session_lock(mm_session *s, modmig_error **err)
 		return rc;
 	s->locked = true;
 	mm_state_clear(&s->state);
-	rc = mm_state_read(s->db, &s->names, &s->state, err);
-	if (rc != MODMIG_OK)
+	return mm_state_read(s->db, &s->names, &s->state, err);
+}
+
+modmig_status mm_session_lock(mm_session *s, modmig_error **err)
+{
+	modmig_status rc = mm_session_lock_any_registry(s, err);
+	size_t first_new = 0;
+
+	if (rc != MODMIG_OK || s->done_while_waiting)
 		return rc;
 	/* creates nothing, but refuses a registry that does not match */
 	if (!modmig_source_is_dir(s->src))

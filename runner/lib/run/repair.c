@@ -1,21 +1,91 @@
 /*
  * repair.c - modmig repair, in the way of Flyway's: an operator's explicit
  * answer to what verify keeps reporting, each recorded in the history as its
- * own event, so the record says who accepted what and why. Under the
- * migration lock, in one transaction; a dry run says what it would record.
+ * own event, so the record says who did what and why. Under the migration
+ * lock, in one transaction; a dry run says what it would record and changes
+ * nothing. The actions (modmig_repair_action): acknowledge an out-of-order
+ * migration, accept a changed file's checksum, record the checksums of
+ * adopted versions, recreate the history's triggers, clear registry rows
+ * that nothing was applied under.
  */
 #include "run/run.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static modmig_status applied_file(mm_session *s, modmig_source *src, int64_t version,
-                                  const modmig_migration **out, modmig_error **err)
+/* One event to record: its SQL is in the transaction, its line told after it. */
+typedef struct note {
+	const modmig_migration *m; /* or NULL */
+	char *text;                /* "<event>: what", after "recorded " or "would record " */
+} note;
+
+typedef struct repair {
+	mm_session s;
+	modmig_db *db;
+	modmig_source *src;
+	const modmig_repair_options *opts;
+	modmig_history_event event;
+	mm_buf sql; /* the statements between BEGIN and COMMIT */
+	note *notes;
+	size_t count;
+	bool oom;
+} repair;
+
+static void add_note(repair *r, const modmig_migration *m, char *text)
 {
-	const modmig_migration *m = modmig_source_find(src, version);
+	note *grown = text ? realloc(r->notes, (r->count + 1) * sizeof(*r->notes)) : NULL;
+
+	if (!grown) {
+		free(text);
+		r->oom = true;
+		return;
+	}
+	r->notes = grown;
+	r->notes[r->count].m = m;
+	r->notes[r->count++].text = text;
+}
+
+static void append_literal(repair *r, const char *s)
+{
+	char *lit;
+
+	if (!s) {
+		mm_buf_puts(&r->sql, "NULL");
+		return;
+	}
+	lit = PQescapeLiteral(r->db->conn, s, strlen(s));
+	if (lit)
+		mm_buf_puts(&r->sql, lit);
+	else
+		r->sql.oom = true;
+	PQfreemem(lit);
+}
+
+/* A history row about no version: the triggers, or a module's registry row. */
+static void history_note(repair *r, const char *module)
+{
+	mm_buf_printf(&r->sql, "INSERT INTO %s (event, module, client_host, error) VALUES (",
+	              r->s.names.table[MM_TABLE_HISTORY]);
+	append_literal(r, modmig_history_event_name(r->event));
+	mm_buf_puts(&r->sql, ", ");
+	append_literal(r, module);
+	mm_buf_puts(&r->sql, ", ");
+	append_literal(r, r->db->hostname[0] ? r->db->hostname : NULL);
+	mm_buf_puts(&r->sql, ", ");
+	append_literal(r, r->opts->reason);
+	mm_buf_puts(&r->sql, ");\n");
+}
+
+/* ---- acknowledge, accept a checksum ------------------------------------- */
+
+/* The applied version's file, loaded: its bytes and SHA-256 are read through src. */
+static modmig_status applied_file(repair *r, int64_t version, const modmig_migration **out,
+                                  modmig_error **err)
+{
+	const modmig_migration *m = modmig_source_find(r->src, version);
 
 	*out = m;
-	if (!mm_state_find_applied(&s->state, version)) {
+	if (!mm_state_find_applied(&r->s.state, version)) {
 		mm_fail(err, MODMIG_E_NOT_FOUND, NULL, 0, 0,
 		        "version %lld is not applied: there is nothing to repair",
 		        (long long)version);
@@ -28,76 +98,393 @@ static modmig_status applied_file(mm_session *s, modmig_source *src, int64_t ver
 		mm_hint(err, "restore the file first; nothing was recorded");
 		return MODMIG_E_NOT_FOUND;
 	}
-	/* the file's bytes and SHA-256: read through src, which owns them */
-	return mm_migration_load(&src->migrations[m - src->migrations], err);
+	return mm_migration_load(&r->src->migrations[m - r->src->migrations], err);
+}
+
+static modmig_status plan_decision(repair *r, modmig_error **err)
+{
+	const modmig_repair_options *o = r->opts;
+	const modmig_migration *m = NULL;
+	modmig_status rc = applied_file(r, o->version, &m, err);
+
+	if (rc != MODMIG_OK)
+		return rc;
+	mm_store_sql_history_row(&r->sql, r->db, &r->s.names, r->event, m, 0, 0, o->reason);
+	add_note(r, m,
+	         mm_printf("%s: %s %lld (%s)%s%s", modmig_history_event_name(r->event),
+	                   r->event == MODMIG_HISTORY_ACKNOWLEDGED ? "out-of-order migration"
+	                                                           : "new sha256 of",
+	                   (long long)m->version, m->file, o->reason ? ", reason: " : "",
+	                   o->reason ? o->reason : ""));
+	return MODMIG_OK;
+}
+
+/* ---- record the checksums of adopted versions --------------------------- */
+
+/*
+ * The versions whose latest applying, accepted or recorded event carries a
+ * SHA-256: what verify checks files against. The others are adopted.
+ */
+static modmig_status read_verified(repair *r, PGresult **out, modmig_error **err)
+{
+	char *applies = mm_event_sql_list(MODMIG_HISTORY_F_APPLIES);
+	char *sql = applies ? mm_printf("select version from (select distinct on (version) "
+	                                "version, sha256 from %s where version is not null and "
+	                                "event in (%s, '%s', '%s') order by version, id desc) h "
+	                                "where sha256 is not null order by version",
+	                                r->s.names.table[MM_TABLE_HISTORY], applies,
+	                                modmig_history_event_name(MODMIG_HISTORY_CHECKSUM_ACCEPTED),
+	                                modmig_history_event_name(MODMIG_HISTORY_CHECKSUM_RECORDED))
+	                    : NULL;
+	modmig_status rc = MODMIG_OK;
+
+	*out = NULL;
+	if (!sql)
+		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+	else if (PQresultStatus(*out = PQexec(r->db->conn, sql)) != PGRES_TUPLES_OK)
+		rc = mm_db_fail(r->db, *out, MODMIG_E_STATE, err,
+		                "cannot read the recorded checksums");
+	free(applies);
+	free(sql);
+	return rc;
+}
+
+static bool is_verified(const PGresult *res, int64_t version)
+{
+	int i;
+
+	for (i = 0; i < PQntuples(res); i++)
+		if (strtoll(PQgetvalue(res, i, 0), NULL, 10) == version)
+			return true;
+	return false;
+}
+
+static modmig_status plan_checksums(repair *r, modmig_error **err)
+{
+	int64_t only = r->opts->version;
+	const modmig_migration *m;
+	PGresult *verified = NULL;
+	modmig_status rc = MODMIG_OK;
+	size_t i;
+
+	if (only && (rc = applied_file(r, only, &m, err)) != MODMIG_OK)
+		goto cleanup;
+	if ((rc = read_verified(r, &verified, err)) != MODMIG_OK)
+		goto cleanup;
+	if (only && is_verified(verified, only)) {
+		rc = mm_fail(err, MODMIG_E_REFUSED, NULL, 0, 0,
+		             "version %lld has a recorded sha256 already: it is not adopted",
+		             (long long)only);
+		mm_hint(err, "if its file changed, accept the new checksum with a reason; nothing "
+		             "was recorded");
+		goto cleanup;
+	}
+	for (i = 0; i < r->s.state.applied_count && rc == MODMIG_OK; i++) {
+		int64_t v = r->s.state.applied[i].version;
+
+		if ((only && v != only) || is_verified(verified, v) ||
+		    !(m = modmig_source_find(r->src, v)))
+			continue;
+		rc = mm_migration_load(&r->src->migrations[m - r->src->migrations], err);
+		if (rc != MODMIG_OK)
+			break;
+		mm_store_sql_history_row(&r->sql, r->db, &r->s.names, r->event, m, 0, 0,
+		                         r->opts->reason);
+		add_note(r, m,
+		         mm_printf("%s: sha256 %.12s... of adopted migration %lld (%s)",
+		                   modmig_history_event_name(r->event), m->sha256,
+		                   (long long)m->version, m->file));
+	}
+cleanup:
+	PQclear(verified);
+	return rc;
+}
+
+/* ---- recreate the history's triggers ------------------------------------ */
+
+/* 'a', 'b' -> a, b */
+static void unquote(char *list)
+{
+	char *to = list;
+
+	for (; *list; list++)
+		if (*list != '\'')
+			*to++ = *list;
+	*to = '\0';
+}
+
+static modmig_status plan_triggers(repair *r, modmig_error **err)
+{
+	const char *params[1] = {r->s.names.table[MM_TABLE_HISTORY]};
+	int expected = 0, present;
+	char *names = mm_history_trigger_sql_list(&expected), *sql = NULL;
+	PGresult *res = NULL;
+	modmig_status rc = MODMIG_OK;
+
+	sql = names ? mm_printf("select count(*) from pg_trigger where tgrelid = to_regclass($1) "
+	                        "and not tgisinternal and tgenabled <> 'D' and tgname in (%s)",
+	                        names)
+	            : NULL;
+	if (!sql) {
+		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+		goto cleanup;
+	}
+	res = PQexecParams(r->db->conn, sql, 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		rc = mm_db_fail(r->db, res, MODMIG_E_STATE, err,
+		                "cannot read the history's triggers");
+		goto cleanup;
+	}
+	present = atoi(PQgetvalue(res, 0, 0));
+	if (present >= expected)
+		goto cleanup;
+	/* no "does not exist, skipping" notice for the triggers that are gone */
+	mm_buf_puts(&r->sql, "SET LOCAL client_min_messages TO warning;\n");
+	mm_store_sql_history_guard(&r->sql, &r->s.names);
+	unquote(names);
+	history_note(r, NULL);
+	add_note(r, NULL,
+	         mm_printf("%s: %s on %s (%d of %d were in place)",
+	                   modmig_history_event_name(r->event), names,
+	                   r->s.names.table[MM_TABLE_HISTORY], present, expected));
+cleanup:
+	PQclear(res);
+	free(names);
+	free(sql);
+	return rc;
+}
+
+/* ---- clear registry rows nothing was applied under ---------------------- */
+
+/*
+ * How many registered modules are the manifest's first modules, at their
+ * positions: the rows after them are what the registry check refuses, or
+ * registered after such a row.
+ */
+static size_t agreeing_prefix(const modmig_source *src, const mm_state *st)
+{
+	size_t k = 0;
+
+	while (k < st->module_count && k < src->manifest.module_count &&
+	       st->modules[k].position == (int)k + 1 && st->modules[k].name &&
+	       strcmp(st->modules[k].name, src->manifest.modules[k].name) == 0)
+		k++;
+	return k;
+}
+
+/* Per registry row after the prefix: its range and the first version ever applied in it. */
+static char *registry_sql(repair *r, size_t keep, const char *applied)
+{
+	const mm_names *n = &r->s.names;
+	char *version = r->s.state.has[MM_TABLE_VERSION]
+	                        ? mm_printf("(select min(v.version_id) from %s v where "
+	                                    "v.version_id between m.first_version and "
+	                                    "m.last_version)",
+	                                    n->table[MM_TABLE_VERSION])
+	                        : mm_strdup("null::bigint");
+	char *history = mm_printf("(select min(h.version) from %s h where h.version between "
+	                          "m.first_version and m.last_version and h.event in (%s))",
+	                          n->table[MM_TABLE_HISTORY], applied);
+	char *sql = version && history
+	                    ? mm_printf("select m.name, m.position, m.first_version, "
+	                                "m.last_version, coalesce(%s, %s) from %s m where "
+	                                "m.position > %zu order by m.position",
+	                                version, history, n->table[MM_TABLE_MODULES], keep)
+	                    : NULL;
+
+	free(version);
+	free(history);
+	return sql;
+}
+
+static modmig_status plan_registry(repair *r, modmig_error **err)
+{
+	char *applied = mm_event_sql_list(MODMIG_HISTORY_F_APPLIES | MODMIG_HISTORY_F_PARTWAY);
+	size_t keep = agreeing_prefix(r->src, &r->s.state);
+	char *sql = NULL;
+	PGresult *res = NULL;
+	modmig_status rc = MODMIG_OK;
+	int i;
+
+	if (modmig_source_is_dir(r->src)) {
+		rc = mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0,
+		             "a plain goose directory has no module registry to clear");
+		mm_next(err, MODMIG_NEXT_USE_MANIFEST, 0, "load the source from its manifest");
+		goto cleanup;
+	}
+	if (!r->s.state.has[MM_TABLE_MODULES] || keep == r->s.state.module_count)
+		goto cleanup;
+	if (!applied || !(sql = registry_sql(r, keep, applied))) {
+		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+		goto cleanup;
+	}
+	res = PQexec(r->db->conn, sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		rc = mm_db_fail(r->db, res, MODMIG_E_STATE, err, "cannot read the module registry");
+		goto cleanup;
+	}
+	for (i = 0; i < PQntuples(res); i++) {
+		const char *name = PQgetvalue(res, i, 0), *pos = PQgetvalue(res, i, 1);
+
+		if (PQgetisnull(res, i, 4))
+			continue;
+		rc = mm_fail(err, MODMIG_E_REFUSED, NULL, 0, 0,
+		             "cannot clear module %s (position %s) from the registry: version %s "
+		             "was applied under it",
+		             name, pos, PQgetvalue(res, i, 4));
+		mm_hint(err,
+		        "keep module %s at position %s in %s, as registered; nothing was "
+		        "cleared",
+		        name, pos, r->src->origin ? r->src->origin : "the manifest");
+		goto cleanup;
+	}
+	for (i = 0; i < PQntuples(res); i++) {
+		const char *name = PQgetvalue(res, i, 0), *pos = PQgetvalue(res, i, 1);
+
+		mm_buf_printf(&r->sql, "DELETE FROM %s WHERE position = %s AND name = ",
+		              r->s.names.table[MM_TABLE_MODULES], pos);
+		append_literal(r, name);
+		mm_buf_puts(&r->sql, ";\n");
+		history_note(r, name);
+		add_note(
+		        r, NULL,
+		        mm_printf("%s: module %s at position %s (versions %s..%s), nothing applied "
+		                  "under it",
+		                  modmig_history_event_name(r->event), name, pos,
+		                  PQgetvalue(res, i, 2), PQgetvalue(res, i, 3)));
+	}
+cleanup:
+	PQclear(res);
+	free(applied);
+	free(sql);
+	return rc;
+}
+
+/* ---- the call ----------------------------------------------------------- */
+
+static const modmig_history_event action_events[] = {
+        [MODMIG_REPAIR_ACKNOWLEDGE] = MODMIG_HISTORY_ACKNOWLEDGED,
+        [MODMIG_REPAIR_ACCEPT_CHECKSUM] = MODMIG_HISTORY_CHECKSUM_ACCEPTED,
+        [MODMIG_REPAIR_RECORD_CHECKSUMS] = MODMIG_HISTORY_CHECKSUM_RECORDED,
+        [MODMIG_REPAIR_RECREATE_TRIGGERS] = MODMIG_HISTORY_TRIGGERS_RECREATED,
+        [MODMIG_REPAIR_CLEAR_REGISTRY] = MODMIG_HISTORY_REGISTRY_CLEARED,
+};
+
+static const char *const nothing_to_do[] = {
+        [MODMIG_REPAIR_RECORD_CHECKSUMS] = "nothing to record: every applied version with a "
+                                           "file has a recorded sha256",
+        [MODMIG_REPAIR_RECREATE_TRIGGERS] = "nothing to recreate: the history's append-only "
+                                            "triggers are in place",
+        [MODMIG_REPAIR_CLEAR_REGISTRY] = "nothing to clear: the module registry matches the "
+                                         "manifest",
+};
+
+static modmig_status check_options(const modmig_repair_options *opts, modmig_error **err)
+{
+	if ((unsigned)opts->action >= sizeof(action_events) / sizeof(action_events[0]))
+		return mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0, "unknown repair action %d",
+		               (int)opts->action);
+	/* an accepted change is a decision someone must be able to read later */
+	if (opts->action == MODMIG_REPAIR_ACCEPT_CHECKSUM && (!opts->reason || !*opts->reason)) {
+		mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0,
+		        "accepting a changed file's checksum needs a reason");
+		mm_hint(err, "say why the change is safe; it is recorded in the history");
+		return MODMIG_E_USAGE;
+	}
+	if (opts->version < 0 ||
+	    (opts->version == 0 && opts->action <= MODMIG_REPAIR_ACCEPT_CHECKSUM))
+		return mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0, "version %lld is not a version",
+		               (long long)opts->version);
+	return MODMIG_OK;
+}
+
+static modmig_status lock(repair *r, modmig_error **err)
+{
+	modmig_status rc;
+	bool any_registry = r->opts->action == MODMIG_REPAIR_RECREATE_TRIGGERS ||
+	                    r->opts->action == MODMIG_REPAIR_CLEAR_REGISTRY;
+
+	if ((!r->opts->dry_run && (rc = mm_db_check_writable(r->db, "repair", err)) != MODMIG_OK) ||
+	    (rc = mm_session_open(&r->s, r->db, r->src, err)) != MODMIG_OK)
+		return rc;
+	rc = any_registry ? mm_session_lock_any_registry(&r->s, err) : mm_session_lock(&r->s, err);
+	if (rc == MODMIG_OK && !r->s.state.has[MM_TABLE_HISTORY]) {
+		rc = mm_fail(err, MODMIG_E_STATE, NULL, 0, 0, "%s does not exist",
+		             r->s.names.table[MM_TABLE_HISTORY]);
+		mm_next(err, MODMIG_NEXT_CREATE_STATE, 0, "run up, which creates it");
+	}
+	return rc;
+}
+
+static modmig_status plan(repair *r, modmig_error **err)
+{
+	switch (r->opts->action) {
+	case MODMIG_REPAIR_ACKNOWLEDGE:
+	case MODMIG_REPAIR_ACCEPT_CHECKSUM:
+		return plan_decision(r, err);
+	case MODMIG_REPAIR_RECORD_CHECKSUMS:
+		return plan_checksums(r, err);
+	case MODMIG_REPAIR_RECREATE_TRIGGERS:
+		return plan_triggers(r, err);
+	case MODMIG_REPAIR_CLEAR_REGISTRY:
+		return plan_registry(r, err);
+	}
+	return mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0, "unknown repair action");
 }
 
 modmig_status modmig_repair(modmig_db *db, modmig_source *src, const modmig_repair_options *opts,
                             modmig_error **err)
 {
 	modmig_status rc;
-	const modmig_migration *m = NULL;
-	mm_session s;
-	mm_buf b;
+	repair r;
 	char *sql = NULL;
-	modmig_history_event event;
+	size_t i;
 
-	memset(&s, 0, sizeof(s));
-	mm_buf_init(&b);
+	memset(&r, 0, sizeof(r));
+	mm_buf_init(&r.sql);
 	if (!db || !src || !opts) {
 		rc = mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0,
 		             "no database, source or options given");
 		goto cleanup;
 	}
-	if (opts->action != MODMIG_REPAIR_ACKNOWLEDGE &&
-	    opts->action != MODMIG_REPAIR_ACCEPT_CHECKSUM) {
-		rc = mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0, "unknown repair action %d",
-		             (int)opts->action);
+	r.db = db;
+	r.src = src;
+	r.opts = opts;
+	if ((rc = check_options(opts, err)) != MODMIG_OK || (rc = lock(&r, err)) != MODMIG_OK)
 		goto cleanup;
-	}
-	/* an accepted change is a decision someone must be able to read later */
-	if (opts->action == MODMIG_REPAIR_ACCEPT_CHECKSUM && (!opts->reason || !*opts->reason)) {
-		rc = mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0,
-		             "accepting a changed file's checksum needs a reason");
-		mm_hint(err, "say why the change is safe; it is recorded in the history");
+	r.event = action_events[opts->action];
+	if ((rc = plan(&r, err)) != MODMIG_OK)
 		goto cleanup;
-	}
-	if ((rc = mm_session_open(&s, db, src, err)) != MODMIG_OK ||
-	    (rc = mm_session_lock(&s, err)) != MODMIG_OK ||
-	    (rc = applied_file(&s, src, opts->version, &m, err)) != MODMIG_OK)
-		goto cleanup;
-	if (!s.state.has[MM_TABLE_HISTORY]) {
-		rc = mm_fail(err, MODMIG_E_STATE, NULL, 0, 0, "%s does not exist",
-		             s.names.table[MM_TABLE_HISTORY]);
-		mm_next(err, MODMIG_NEXT_CREATE_STATE, 0, "run up, which creates it");
-		goto cleanup;
-	}
-	event = opts->action == MODMIG_REPAIR_ACKNOWLEDGE ? MODMIG_HISTORY_ACKNOWLEDGED
-	                                                  : MODMIG_HISTORY_CHECKSUM_ACCEPTED;
-	mm_buf_puts(&b, "BEGIN;\n");
-	mm_store_sql_history_row(&b, db, &s.names, event, m, 0, 0, opts->reason);
-	mm_buf_puts(&b, "COMMIT;\n");
-	sql = mm_buf_take(&b);
-	if (!sql) {
+	sql = r.count ? mm_printf("BEGIN;\n%sCOMMIT;\n", r.sql.data) : NULL;
+	if (r.oom || r.sql.oom || (r.count && !sql)) {
 		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
 		goto cleanup;
 	}
-	mm_emit(db, MODMIG_EVENT_MESSAGE, MODMIG_LOG_INFO, m, MODMIG_UP, 0, NULL,
-	        "%s %s: %s %lld (%s)%s%s", opts->dry_run ? "would record" : "recorded",
-	        modmig_history_event_name(event),
-	        opts->action == MODMIG_REPAIR_ACKNOWLEDGE ? "out-of-order migration"
-	                                                  : "new sha256 of",
-	        (long long)m->version, m->file, opts->reason ? ", reason: " : "",
-	        opts->reason ? opts->reason : "");
-	if (opts->dry_run)
+	if (!r.count) {
+		mm_emit(db, MODMIG_EVENT_MESSAGE, MODMIG_LOG_INFO, NULL, MODMIG_UP, 0, NULL, "%s",
+		        nothing_to_do[opts->action]);
 		goto cleanup;
-	rc = mm_db_exec(db, sql, MODMIG_E_SQL, "cannot record the repair", err);
-	if (rc != MODMIG_OK && PQtransactionStatus(db->conn) != PQTRANS_IDLE)
-		mm_db_exec(db, "ROLLBACK", MODMIG_E_SQL, "rollback", NULL);
+	}
+	if (!opts->dry_run) {
+		rc = mm_db_exec(db, sql, MODMIG_E_SQL, "cannot record the repair", err);
+		if (rc != MODMIG_OK) {
+			if (PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+				mm_db_exec(db, "ROLLBACK", MODMIG_E_SQL, "rollback", NULL);
+			mm_hint(err, "nothing was recorded");
+			goto cleanup;
+		}
+	}
+	for (i = 0; i < r.count; i++)
+		mm_emit(db, MODMIG_EVENT_REPAIRED, MODMIG_LOG_INFO, r.notes[i].m, MODMIG_UP, 0,
+		        NULL, "%s %s", opts->dry_run ? "would record" : "recorded",
+		        r.notes[i].text);
 cleanup:
+	for (i = 0; i < r.count; i++)
+		free(r.notes[i].text);
+	free(r.notes);
 	free(sql);
-	mm_buf_free(&b);
-	mm_session_close(&s);
+	mm_buf_free(&r.sql);
+	mm_session_close(&r.s);
 	return rc;
 }
 

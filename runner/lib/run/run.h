@@ -93,6 +93,8 @@ typedef struct mm_session {
 modmig_status mm_session_open(mm_session *s, modmig_db *db, const modmig_source *src,
                               modmig_error **err);
 modmig_status mm_session_lock(mm_session *s, modmig_error **err);
+/* mm_session_lock() without refusing a registry that disagrees (repair clears one). */
+modmig_status mm_session_lock_any_registry(mm_session *s, modmig_error **err);
 /*
  * Take the lock the connection is set to use (db->lock_mode): the session
  * advisory lock, or the table lock's lease. Waits up to db->lock_timeout_ms,

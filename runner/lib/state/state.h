@@ -152,4 +152,13 @@ bool mm_store_sql_history_row_if(mm_buf *b, modmig_db *db, const mm_names *n,
 /* The stored names of every event with one of flags, as an SQL list 'a', 'b'. */
 char *mm_event_sql_list(unsigned flags);
 
+/*
+ * The history's append-only guard, derived from its DDL row (tables.def):
+ * the names of its triggers as an SQL list 'a', 'b' (count set to how many),
+ * and the SQL that creates its function and triggers again, each trigger
+ * dropped first if it exists.
+ */
+char *mm_history_trigger_sql_list(int *count);
+bool mm_store_sql_history_guard(mm_buf *b, const mm_names *n);
+
 #endif /* MODMIG_STATE_H */

@@ -1,5 +1,5 @@
 /*
- * state/store.h - what names.c shares with store.c and write.c: the query
+ * state/store.h - what names.c shares with store.c, write.c and events.c: the query
  * that finds an unqualified version table's schema, each state table's
  * CREATE statements and the creation lock's key. Private to the state
  * folder; the layers above use state/state.h.

@@ -431,8 +431,13 @@ typedef enum modmig_event_kind {
 	MODMIG_EVENT_STAMPED = 4,      /* marked applied without running */
 	MODMIG_EVENT_LOCK_WAIT = 5,    /* waiting for another migrator's lock */
 	MODMIG_EVENT_OUT_OF_ORDER = 6, /* within-module out-of-order arrival */
-	MODMIG_EVENT_DRY_RUN = 7,      /* a unit that would run (dry run) */
-	MODMIG_EVENT_STARTED = 8,      /* a migration starts to run */
+	/*
+	 * a dry run: a unit that would run (sql, unit, unit_count, line), or a
+	 * migration that would be recorded without running anything (sql NULL:
+	 * stamp, down's mark_only)
+	 */
+	MODMIG_EVENT_DRY_RUN = 7,
+	MODMIG_EVENT_STARTED = 8, /* a migration starts to run */
 	/*
 	 * a migration is still running (from about 2 s on, about once a second):
 	 * unit, unit_count, line, duration_ms so far, phase and percent
@@ -455,6 +460,7 @@ typedef struct modmig_event {
 	double duration_ms; /* for APPLIED/ROLLED_BACK/FAILED */
 	const char *sql;    /* for DRY_RUN: the unit's text */
 	/*
+	 * For DRY_RUN: the unit (1-based) of unit_count, and its line in the file.
 	 * For PROGRESS: the unit running (1-based) of unit_count, and the line in
 	 * the file of the statement running. unit is 0 when not known: a
 	 * transactional migration of several units goes to the server as one
@@ -592,11 +598,16 @@ typedef enum modmig_resume_mode {
 } modmig_resume_mode;
 
 typedef struct modmig_up_options {
-	int64_t to;                    /* apply up to and including this version; 0 = all */
-	bool by_one;                   /* apply only the next migration */
-	const char *module;            /* only this module's migrations, or NULL */
-	bool strict;                   /* out-of-order within a module is an error */
-	bool dry_run;                  /* report what would run, change nothing */
+	int64_t to;         /* apply up to and including this version; 0 = all */
+	bool by_one;        /* apply only the next migration */
+	const char *module; /* only this module's migrations, or NULL */
+	bool strict;        /* out-of-order within a module is an error */
+	/*
+	 * Report what would run (MODMIG_EVENT_DRY_RUN, every unit in order) and
+	 * change nothing: no state tables, no registry, history or lease row.
+	 * Not refused on a read-only server; not refused in production.
+	 */
+	bool dry_run;
 	const char *plan_file;         /* apply exactly this reviewed plan, or NULL */
 	modmig_resume_mode resume;     /* a failed NO TRANSACTION migration: resume or restart */
 	const char *lock_timeout;      /* per-migration lock_timeout, e.g. "5s", or NULL */
@@ -616,6 +627,15 @@ typedef struct modmig_down_options {
 	int64_t to;         /* roll back while the last applied version is above this; -1 = one */
 	const char *module; /* only this module's most recent migration(s), or NULL */
 	bool all;           /* roll back everything (reset) */
+	/*
+	 * Report what would run (MODMIG_EVENT_DRY_RUN: every unit of each Down
+	 * section, in the order they would be sent; with mark_only, one event per
+	 * migration, sql NULL) and change nothing: no state tables, no registry,
+	 * history or lease row, and the session lock released at the end. Not
+	 * refused on a read-only server. What would be refused is refused the
+	 * same way (a NO TRANSACTION migration part-way, a module with
+	 * dependents, a missing Down section).
+	 */
 	bool dry_run;
 	const char *lock_timeout;
 	const char *statement_timeout;
@@ -1049,6 +1069,22 @@ void modmig_history_free(modmig_history *history);
  */
 modmig_status modmig_stamp(modmig_db *db, modmig_source *src, int64_t version, const char *module,
                            modmig_result **out, modmig_error **err);
+
+typedef struct modmig_stamp_options {
+	int64_t version;    /* stamp every unapplied migration up to this version */
+	const char *module; /* only this module's migrations, or NULL */
+	/*
+	 * Report each migration that would be stamped (MODMIG_EVENT_DRY_RUN, sql
+	 * NULL, in version order) and record nothing: no state tables, no
+	 * registry, version or history row. Not refused on a read-only server.
+	 */
+	bool dry_run;
+} modmig_stamp_options;
+
+void modmig_stamp_options_init(modmig_stamp_options *opts);
+/* modmig_stamp() with options (opts NULL: MODMIG_E_USAGE). */
+modmig_status modmig_stamp_with(modmig_db *db, modmig_source *src, const modmig_stamp_options *opts,
+                                modmig_result **out, modmig_error **err);
 
 /* What modmig_repair() records (each its own history event). */
 typedef enum modmig_repair_action {

@@ -360,9 +360,10 @@ bool cli_parse_with_module(cli_context *ctx, const cli_command *cmd, int argc, c
 		goto cleanup;
 	}
 	while ((c = cli_getopt(&p)) != -1) {
-		/* --yes only comes back for a command whose row lists it */
-		if (c == CLI_OPT_YES) {
-			ctx->yes = true;
+		/* --yes and --dry-run only come back for a command whose row lists them */
+		if (c == CLI_OPT_YES || c == CLI_OPT_DRY_RUN) {
+			ctx->yes = ctx->yes || c == CLI_OPT_YES;
+			ctx->dry_run = ctx->dry_run || c == CLI_OPT_DRY_RUN;
 			continue;
 		}
 		if (!module || c != CLI_OPT_MODULE) {

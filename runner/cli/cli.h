@@ -26,6 +26,17 @@
 enum { CLI_EXIT_OK = 0, CLI_EXIT_USAGE = 2 };
 
 /* Global options, valid before and after the command name. */
+/*
+ * One migration of a dry run and the way it would go (borrowed from the
+ * source); recorded_only: nothing would run, only its record would change
+ * (stamp, down --mark-only).
+ */
+typedef struct cli_dry_step {
+	const modmig_migration *migration;
+	modmig_direction direction;
+	bool recorded_only;
+} cli_dry_step;
+
 typedef struct cli_context {
 	/* migrations compiled into the program (modmig_cli_config), or NULL */
 	const modmig_embedded_file *files;
@@ -60,12 +71,16 @@ typedef struct cli_context {
 	bool stdout_tty;
 	bool live_open;
 	double last_progress_ms;
-	/* counted by cli_log_event for the closing summary */
-	size_t dry_run_migrations;
+	/*
+	 * A dry run's steps in order, from its events (events.c): the closing
+	 * summary counts them and --json lists them. The last step's migration
+	 * and direction tell a new step's first event.
+	 */
+	cli_dry_step *dry_steps;
+	size_t dry_step_count;
+	size_t dry_step_cap;
 	const modmig_migration *last_dry_run;
-	/* with --json, what a dry run would run (borrowed from the source), in order */
-	const modmig_migration **dry_run_list;
-	size_t dry_run_cap;
+	modmig_direction last_dry_direction;
 	bool dry_run; /* the command runs with --dry-run */
 	/*
 	 * --json promises one document on stdout for success and failure alike:

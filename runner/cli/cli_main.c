@@ -123,7 +123,7 @@ int modmig_cli_main(int argc, char **argv, const modmig_cli_config *config)
 		               NULL, "the command failed without saying why", "run again with -v",
 		               NULL);
 cleanup:
-	free(ctx.dry_run_list);
+	free(ctx.dry_steps);
 	cli_parser_free(&parser);
 	free(ctx.database_copy);
 	if (fflush(stdout) != 0 && rc == CLI_EXIT_OK) {

@@ -77,32 +77,38 @@ static void print_migration_fields(const modmig_source *src, int64_t version, co
 /*
  * {"migrations":[{"version","module","name","file","direction","duration_ms"}],
  * "version":V}; a dry run: {"dry_run":true,"migrations":[{...,"direction",
- * "no_transaction","units":[{"line","sql"}]}],"version":V}
+ * "no_transaction","units":[{"line","sql"}]}],"version":V}, each step in the
+ * order it would run (redo: down, then up); a --mark-only step has
+ * "mark_only":true and no units
  */
 static void print_result_json(const cli_context *ctx, const modmig_source *src,
-                              const modmig_result *result, modmig_direction dry_dir,
-                              int64_t version)
+                              const modmig_result *result, int64_t version)
 {
 	size_t count = result ? modmig_result_count(result) : 0;
 
 	if (ctx->dry_run) {
 		fputs("{\"dry_run\":true,\"migrations\":[", stdout);
-		for (size_t i = 0; i < ctx->dry_run_migrations; i++) {
-			const modmig_migration *m = ctx->dry_run_list[i];
+		for (size_t i = 0; i < ctx->dry_step_count; i++) {
+			const cli_dry_step *step = &ctx->dry_steps[i];
+			const modmig_migration *m = step->migration;
 			const modmig_module *module = modmig_migration_module(m);
-			size_t units = modmig_migration_unit_count(m, dry_dir);
+			size_t units = step->recorded_only
+			                       ? 0
+			                       : modmig_migration_unit_count(m, step->direction);
 
 			fputs(i ? "," : "", stdout);
 			print_migration_fields(src, modmig_migration_version(m),
 			                       module ? modmig_module_name(module) : NULL,
 			                       modmig_migration_file(m));
-			printf(",\"direction\":\"%s\",\"no_transaction\":%s,\"units\":[",
-			       dry_dir == MODMIG_UP ? "up" : "down",
-			       modmig_migration_no_transaction(m) ? "true" : "false");
+			printf(",\"direction\":\"%s\",\"no_transaction\":%s%s,\"units\":[",
+			       step->direction == MODMIG_UP ? "up" : "down",
+			       modmig_migration_no_transaction(m) ? "true" : "false",
+			       step->recorded_only ? ",\"mark_only\":true" : "");
 			for (size_t u = 0; u < units; u++) {
 				printf("%s{\"line\":%d,\"sql\":", u ? "," : "",
-				       modmig_migration_unit_line(m, dry_dir, u));
-				cli_json_string(stdout, modmig_migration_unit_sql(m, dry_dir, u));
+				       modmig_migration_unit_line(m, step->direction, u));
+				cli_json_string(stdout,
+				                modmig_migration_unit_sql(m, step->direction, u));
 				fputc('}', stdout);
 			}
 			fputs("]}", stdout);
@@ -132,26 +138,45 @@ static size_t count_rows(const modmig_result *result, modmig_direction direction
 	return count;
 }
 
+/* a dry run's steps in one direction */
+static size_t count_dry_steps(const cli_context *ctx, modmig_direction direction)
+{
+	size_t count = 0;
+
+	for (size_t i = 0; i < ctx->dry_step_count; i++)
+		count += ctx->dry_steps[i].direction == direction;
+	return count;
+}
+
+/* How the closing line of up, down, redo and reset speaks of their migrations. */
+typedef struct summary_words {
+	modmig_direction counted; /* the direction that counts (redo: up) */
+	const char *done;         /* "applied" */
+	const char *would;        /* "would run", for a dry run */
+	const char *idle;         /* "nothing to do" */
+} summary_words;
+
 /*
  * The closing line of up, down, redo and reset: the migrations that went in
- * the `counted` direction and what happened to them (`done`), or `idle`.
+ * the counted direction and what happened to them, or would have (a dry
+ * run), or that there was nothing to do.
  */
 static int print_summary(cli_context *ctx, modmig_db *db, const modmig_source *src,
-                         const modmig_result *result, modmig_direction counted, const char *done,
-                         const char *idle, double started)
+                         const modmig_result *result, const summary_words *w, double started)
 {
-	size_t count = count_rows(result, counted);
+	size_t count = count_rows(result, w->counted);
+	size_t dry = count_dry_steps(ctx, w->counted);
 	int64_t version = 0;
 	char text[32];
 	int rc = CLI_EXIT_OK;
 
-	if (ctx->dry_run_migrations > 0 && !ctx->json) {
-		printf("dry run: %zu migration%s would run; nothing was changed\n",
-		       ctx->dry_run_migrations, ctx->dry_run_migrations == 1 ? "" : "s");
+	if (dry > 0 && !ctx->json) {
+		printf("dry run: %zu migration%s %s; nothing was changed\n", dry,
+		       dry == 1 ? "" : "s", w->would);
 		goto cleanup;
 	}
 	if (count > 0 && !ctx->json) {
-		printf("%zu migration%s %s in %.1f ms\n", count, count == 1 ? "" : "s", done,
+		printf("%zu migration%s %s in %.1f ms\n", count, count == 1 ? "" : "s", w->done,
 		       now_ms() - started);
 		goto cleanup;
 	}
@@ -159,12 +184,11 @@ static int print_summary(cli_context *ctx, modmig_db *db, const modmig_source *s
 	if (rc != CLI_EXIT_OK)
 		goto cleanup;
 	if (ctx->json) {
-		print_result_json(ctx, src, result,
-		                  counted == MODMIG_DOWN ? MODMIG_DOWN : MODMIG_UP, version);
+		print_result_json(ctx, src, result, version);
 		goto cleanup;
 	}
 	cli_format_version(text, version);
-	printf("%s, at version %s\n", idle, version ? text : "0");
+	printf("%s, at version %s\n", w->idle, version ? text : "0");
 cleanup:
 	return rc;
 }
@@ -312,7 +336,9 @@ int cli_cmd_up(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 		rc = cli_report_failure(ctx, st, err);
 		goto cleanup;
 	}
-	rc = print_summary(ctx, db, src, result, MODMIG_UP, "applied", "nothing to do", started);
+	rc = print_summary(ctx, db, src, result,
+	                   &(summary_words){MODMIG_UP, "applied", "would run", "nothing to do"},
+	                   started);
 cleanup:
 	modmig_result_free(result);
 	modmig_error_free(err);
@@ -349,8 +375,9 @@ static int run_rollback(cli_context *ctx, const cli_command *cmd, int argc, char
 	while ((c = cli_getopt(&p)) != -1) {
 		if (c == CLI_OPT_TO && cli_parse_version(ctx, "--to", optarg, &opts.to))
 			continue;
-		if (c == CLI_OPT_MARK_ONLY) {
-			opts.mark_only = true;
+		if (c == CLI_OPT_MARK_ONLY || c == CLI_OPT_DRY_RUN) {
+			opts.mark_only = opts.mark_only || c == CLI_OPT_MARK_ONLY;
+			opts.dry_run = ctx->dry_run = opts.dry_run || c == CLI_OPT_DRY_RUN;
 			continue;
 		}
 		if (c == CLI_OPT_MODULE || c == CLI_OPT_YES) {
@@ -365,11 +392,12 @@ static int run_rollback(cli_context *ctx, const cli_command *cmd, int argc, char
 		rc = CLI_EXIT_USAGE;
 		goto cleanup;
 	}
+	/* a dry run needs no --yes; reset is refused in production all the same */
 	rc = cli_production_guard(ctx,
 	                          kind == ROLLBACK_RESET  ? "reset"
 	                          : kind == ROLLBACK_DOWN ? "down"
 	                                                  : "redo",
-	                          yes);
+	                          yes || opts.dry_run);
 	if (rc != CLI_EXIT_OK)
 		goto cleanup;
 	cli_take_timeouts(ctx, &t);
@@ -388,11 +416,19 @@ static int run_rollback(cli_context *ctx, const cli_command *cmd, int argc, char
 		goto cleanup;
 	}
 	if (kind == ROLLBACK_REDO)
-		rc = print_summary(ctx, db, src, result, MODMIG_UP, "rolled back and applied again",
-		                   "nothing to redo", started);
+		rc = print_summary(ctx, db, src, result,
+		                   &(summary_words){MODMIG_UP, "rolled back and applied again",
+		                                    "would be rolled back and applied again",
+		                                    "nothing to redo"},
+		                   started);
 	else
-		rc = print_summary(ctx, db, src, result, MODMIG_DOWN, "rolled back",
-		                   "nothing to roll back", started);
+		rc = print_summary(ctx, db, src, result,
+		                   &(summary_words){MODMIG_DOWN, "rolled back",
+		                                    opts.mark_only
+		                                            ? "would be marked as rolled back"
+		                                            : "would be rolled back",
+		                                    "nothing to roll back"},
+		                   started);
 cleanup:
 	cli_parser_free(&p);
 	modmig_result_free(result);

@@ -359,22 +359,33 @@ static void measure(cli_context *ctx, const modmig_source *src)
 	}
 }
 
-static void print_stamp_json(const stamp_log *log)
+static void print_stamped_json(const modmig_migration *m, bool first)
 {
-	fputs("{\"stamped\":[", stdout);
-	for (size_t i = 0; i < log->count; i++) {
-		const modmig_migration *m = log->stamped[i];
-		const modmig_module *module = modmig_migration_module(m);
+	const modmig_module *module = modmig_migration_module(m);
 
-		printf("%s{\"version\":%" PRId64 ",\"module\":", i ? "," : "",
-		       modmig_migration_version(m));
-		cli_json_string(stdout, module ? modmig_module_name(module) : NULL);
-		fputs(",\"file\":", stdout);
-		cli_json_string(stdout, modmig_migration_file(m));
-		fputs(",\"sha256\":", stdout);
-		cli_json_string(stdout, modmig_migration_sha256(m));
-		fputc('}', stdout);
-	}
+	printf("%s{\"version\":%" PRId64 ",\"module\":", first ? "" : ",",
+	       modmig_migration_version(m));
+	cli_json_string(stdout, module ? modmig_module_name(module) : NULL);
+	fputs(",\"file\":", stdout);
+	cli_json_string(stdout, modmig_migration_file(m));
+	fputs(",\"sha256\":", stdout);
+	cli_json_string(stdout, modmig_migration_sha256(m));
+	fputc('}', stdout);
+}
+
+/*
+ * {"stamped":[{"version","module","file","sha256"}]}; a dry run, what it
+ * would stamp: {"dry_run":true,"stamped":[...]}
+ */
+static void print_stamp_json(const cli_context *ctx, const stamp_log *log)
+{
+	size_t i;
+
+	fputs(ctx->dry_run ? "{\"dry_run\":true,\"stamped\":[" : "{\"stamped\":[", stdout);
+	for (i = 0; ctx->dry_run && i < ctx->dry_step_count; i++)
+		print_stamped_json(ctx->dry_steps[i].migration, i == 0);
+	for (i = 0; !ctx->dry_run && i < log->count; i++)
+		print_stamped_json(log->stamped[i], i == 0);
 	fputs("]}\n", stdout);
 }
 
@@ -386,6 +397,7 @@ int cli_cmd_stamp(cli_context *ctx, const cli_command *cmd, int argc, char **arg
 	modmig_error *err = NULL;
 	modmig_status st;
 	stamp_log log = {.ctx = ctx};
+	modmig_stamp_options opts;
 	const char *module = NULL;
 	char **args = NULL;
 	int64_t version = 0;
@@ -399,14 +411,18 @@ int cli_cmd_stamp(cli_context *ctx, const cli_command *cmd, int argc, char **arg
 		goto cleanup;
 	}
 	/* stamp records migrations as applied that never ran: confirmed in production */
-	if ((rc = cli_production_guard(ctx, "stamp", ctx->yes)) != CLI_EXIT_OK)
+	if ((rc = cli_production_guard(ctx, "stamp", ctx->yes || ctx->dry_run)) != CLI_EXIT_OK)
 		goto cleanup;
 	rc = open_both(ctx, module, &src, &db);
 	if (rc != CLI_EXIT_OK)
 		goto cleanup;
 	measure(ctx, src);
 	modmig_db_set_log(db, on_stamp_event, &log);
-	st = modmig_stamp(db, src, version, module, &result, &err);
+	modmig_stamp_options_init(&opts);
+	opts.version = version;
+	opts.module = module;
+	opts.dry_run = ctx->dry_run;
+	st = modmig_stamp_with(db, src, &opts, &result, &err);
 	if (st != MODMIG_OK) {
 		rc = cli_report_failure(ctx, st, err);
 		goto cleanup;
@@ -416,7 +432,11 @@ int cli_cmd_stamp(cli_context *ctx, const cli_command *cmd, int argc, char **arg
 		goto cleanup;
 	}
 	if (ctx->json)
-		print_stamp_json(&log);
+		print_stamp_json(ctx, &log);
+	else if (ctx->dry_step_count)
+		printf("dry run: %zu migration%s would be stamped as applied; nothing was "
+		       "changed\n",
+		       ctx->dry_step_count, ctx->dry_step_count == 1 ? "" : "s");
 	else if (log.count)
 		printf("%zu migration%s stamped as applied without running\n", log.count,
 		       log.count == 1 ? "" : "s");

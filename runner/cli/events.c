@@ -25,48 +25,64 @@ static void print_migration_line(const cli_context *ctx, FILE *out, const char *
 	        modmig_migration_name(event->migration), event->duration_ms);
 }
 
-static void print_dry_run(cli_context *ctx, const modmig_event *event)
+/*
+ * A dry run's event starts a new step when its migration or direction is
+ * not the last one's: remember it for the summary and --json. Returns
+ * whether it is new.
+ */
+static bool dry_run_step(cli_context *ctx, const modmig_event *event)
 {
 	const modmig_migration *m = event->migration;
+
+	if (!m || (m == ctx->last_dry_run && event->direction == ctx->last_dry_direction))
+		return false;
+	ctx->last_dry_run = m;
+	ctx->last_dry_direction = event->direction;
+	if (ctx->dry_step_count == ctx->dry_step_cap) {
+		size_t cap = ctx->dry_step_cap ? ctx->dry_step_cap * 2 : 16;
+		cli_dry_step *grown = realloc(ctx->dry_steps, cap * sizeof(*ctx->dry_steps));
+
+		if (!grown)
+			return true; /* the list comes out short; the dry run itself is unharmed */
+		ctx->dry_steps = grown;
+		ctx->dry_step_cap = cap;
+	}
+	ctx->dry_steps[ctx->dry_step_count++] =
+	        (cli_dry_step){m, event->direction, event->sql == NULL};
+	return true;
+}
+
+/*
+ * "-- would apply 01002 db  FILE", then each unit's line and SQL; a
+ * migration that would only be recorded (stamp, --mark-only) has no units.
+ */
+static void print_dry_run(cli_context *ctx, const modmig_event *event, bool new_step)
+{
+	const modmig_migration *m = event->migration;
+	bool up = event->direction == MODMIG_UP;
 	size_t len = event->sql ? strlen(event->sql) : 0;
 
-	if (m && m != ctx->last_dry_run) {
+	if (m && new_step) {
 		char version[32];
 
 		cli_format_version(version, modmig_migration_version(m));
-		printf("%s-- would %s %s %s  %s%s\n", cli_color_on(ctx, false, CLI_CYAN),
-		       event->direction == MODMIG_UP ? "apply" : "roll back", version,
-		       cli_module_name(m), modmig_migration_file(m), cli_color_off(ctx, false));
-		ctx->last_dry_run = m;
-		ctx->dry_run_migrations++;
+		printf("%s-- would %s %s %s  %s%s%s\n", cli_color_on(ctx, false, CLI_CYAN),
+		       event->sql ? (up ? "apply" : "roll back") : (up ? "stamp" : "mark"), version,
+		       cli_module_name(m), modmig_migration_file(m),
+		       event->sql || up ? "" : " as rolled back, without running its Down section",
+		       cli_color_off(ctx, false));
 	}
 	if (event->sql && !event->sql[0]) {
 		printf("%s-- (no statements)%s\n", cli_color_on(ctx, false, CLI_DIM),
 		       cli_color_off(ctx, false));
 	} else if (event->sql) {
+		if (event->line > 0)
+			printf("%s-- line %d%s\n", cli_color_on(ctx, false, CLI_DIM), event->line,
+			       cli_color_off(ctx, false));
 		fputs(event->sql, stdout);
 		if (len == 0 || event->sql[len - 1] != '\n')
 			fputc('\n', stdout);
 	}
-}
-
-/* --json lists what a dry run would run at the end, in one document */
-static void remember_dry_run(cli_context *ctx, const modmig_migration *m)
-{
-	if (!m || m == ctx->last_dry_run)
-		return;
-	if (ctx->dry_run_migrations == ctx->dry_run_cap) {
-		size_t cap = ctx->dry_run_cap ? ctx->dry_run_cap * 2 : 16;
-		const modmig_migration **grown =
-		        realloc(ctx->dry_run_list, cap * sizeof(*ctx->dry_run_list));
-
-		if (!grown)
-			return; /* the list comes out short; the dry run itself is unharmed */
-		ctx->dry_run_list = grown;
-		ctx->dry_run_cap = cap;
-	}
-	ctx->dry_run_list[ctx->dry_run_migrations++] = m;
-	ctx->last_dry_run = m;
 }
 
 /* A log gets a progress line at the first report, then one every 30 s. */
@@ -169,12 +185,13 @@ void cli_log_event(void *userdata, const modmig_event *event)
 		if (!cli_signal_received())
 			print_migration_line(ctx, stderr, "failed", CLI_RED, event);
 		break;
-	case MODMIG_EVENT_DRY_RUN:
+	case MODMIG_EVENT_DRY_RUN: {
+		bool new_step = dry_run_step(ctx, event);
+
 		if (!ctx->json)
-			print_dry_run(ctx, event);
-		else
-			remember_dry_run(ctx, event->migration);
+			print_dry_run(ctx, event, new_step);
 		break;
+	}
 	case MODMIG_EVENT_LOCK_WAIT:
 		/* the message says "waiting for ..." itself */
 		fprintf(stderr, "%s%s%s\n", cli_color_on(ctx, true, CLI_YELLOW), event->message,

@@ -2,7 +2,8 @@
 # Read-only servers (issue 9, finding 10): against a hot standby, or a
 # database whose default_transaction_read_only is on, up, down, redo, reset
 # and stamp are refused before anything runs (exit 2, nothing changed), with
-# a message that says why; doctor says so too and does not advise up. The
+# a message that says why; their dry runs only read, and work there; doctor
+# says so too and does not advise up. The
 # server reports both settings when the connection starts (PostgreSQL 14+),
 # so up with nothing to do still costs its one round trip.
 MODMIG_TEST_NEEDS="standby"
@@ -45,6 +46,16 @@ expect_sql "SELECT to_regclass('ro_two') IS NULL" "t"
 mm -d "$S" --dir "$D" up --dry-run
 expect_rc 0 "(standby) a dry run only reads"
 expect_out "would apply"
+for cmd in "down" "redo" "reset" "stamp 2"; do
+  # shellcheck disable=SC2086
+  mm -d "$S" --dir "$D" $cmd --dry-run
+  expect_rc 0 "(standby) $cmd --dry-run only reads"
+  expect_out "dry run: 1 migration would be "
+done
+expect_out "would stamp 00002"
+mm -d "$S" --dir "$D" --lock table down --dry-run
+expect_rc 0 "(standby) a dry run with the table lock takes no lease"
+expect_out "DROP TABLE ro_one;"
 # read-only commands still work there
 mm -d "$S" --dir "$D" status
 expect_rc 0 "(standby) status"
@@ -73,6 +84,12 @@ expect_err "default_transaction_read_only is off; nothing was changed"
 mm -d "$URL" --dir "$D" down
 expect_rc 2 "(read-only default) down is refused"
 expect_err "refusing to roll back on a read-only server"
+for cmd in "down" "redo" "reset" "stamp 2"; do
+  # shellcheck disable=SC2086
+  mm -d "$URL" --dir "$D" $cmd --dry-run
+  expect_rc 0 "(read-only default) $cmd --dry-run only reads"
+done
+expect_out "would stamp 00002"
 expect_eq "$(db_fingerprint)" "$fp" "(read-only default) nothing changed"
 mm -d "$URL" --dir "$D" doctor
 expect_rc 3 "(read-only default) doctor"

@@ -423,12 +423,17 @@ modmig_status mm_session_lock_any_registry(mm_session *s, modmig_error **err)
 {
 	modmig_status rc;
 
-	if (s->db->lock_mode == MODMIG_LOCK_TABLE && (rc = ensure_lock_table(s, err)) != MODMIG_OK)
-		return rc;
-	rc = mm_session_acquire(s, err);
-	if (rc != MODMIG_OK || s->done_while_waiting)
-		return rc;
-	s->locked = true;
+	bool table = s->db->lock_mode == MODMIG_LOCK_TABLE;
+
+	/* a lease is a write: a dry run with the table lock reads the state as it stands */
+	if (!(table && s->dry_run)) {
+		if (table && (rc = ensure_lock_table(s, err)) != MODMIG_OK)
+			return rc;
+		rc = mm_session_acquire(s, err);
+		if (rc != MODMIG_OK || s->done_while_waiting)
+			return rc;
+		s->locked = true;
+	}
 	mm_state_clear(&s->state);
 	return mm_state_read(s->db, &s->names, &s->state, err);
 }

@@ -10,23 +10,46 @@
 #include <string.h>
 #include <time.h>
 
-static void dry_run(mm_session *s, const mm_plan *plan, modmig_direction dir)
+/*
+ * A dry run: every unit the first `count` steps would send in direction dir,
+ * in order, with its line; with mark_only, one event per migration (sql
+ * NULL): its record would go, and nothing would run.
+ */
+static void dry_run(mm_session *s, const mm_plan *plan, size_t count, modmig_direction dir,
+                    bool mark_only)
 {
 	size_t i, u;
+	modmig_event ev;
 
-	for (i = 0; i < plan->count; i++) {
+	for (i = 0; i < plan->count && i < count; i++) {
 		const modmig_migration *m = plan->steps[i].migration;
 		const mm_section *sec = dir == MODMIG_UP ? &m->parsed.up : &m->parsed.down;
 
-		for (u = 0; u < sec->count; u++)
-			mm_emit(s->db, MODMIG_EVENT_DRY_RUN, MODMIG_LOG_INFO, m, dir, 0,
-			        sec->units[u].sql, "would %s %s unit %zu of %zu (line %d)",
-			        dir == MODMIG_UP ? "apply" : "roll back", m->file, u + 1,
-			        sec->count, sec->units[u].line);
+		memset(&ev, 0, sizeof(ev));
+		ev.kind = MODMIG_EVENT_DRY_RUN;
+		ev.level = MODMIG_LOG_INFO;
+		ev.migration = m;
+		ev.direction = dir;
+		ev.unit_count = (int)sec->count;
+		if (mark_only) {
+			mm_emit_event(
+			        s->db, &ev,
+			        "would mark %s as rolled back without running its Down section",
+			        m->file);
+			continue;
+		}
+		for (u = 0; u < sec->count; u++) {
+			ev.sql = sec->units[u].sql;
+			ev.unit = (int)u + 1;
+			ev.line = sec->units[u].line;
+			mm_emit_event(s->db, &ev, "would %s %s unit %zu of %zu (line %d)",
+			              dir == MODMIG_UP ? "apply" : "roll back", m->file, u + 1,
+			              sec->count, sec->units[u].line);
+		}
+		ev.sql = "";
 		if (sec->count == 0)
-			mm_emit(s->db, MODMIG_EVENT_DRY_RUN, MODMIG_LOG_INFO, m, dir, 0, "",
-			        "would %s %s (no statements)",
-			        dir == MODMIG_UP ? "apply" : "roll back", m->file);
+			mm_emit_event(s->db, &ev, "would %s %s (no statements)",
+			              dir == MODMIG_UP ? "apply" : "roll back", m->file);
 	}
 }
 
@@ -315,6 +338,7 @@ modmig_status modmig_up(modmig_db *db, modmig_source *src, const modmig_up_optio
 	if (!use.dry_run && (rc = mm_db_check_writable(db, "migrate", err)) != MODMIG_OK)
 		goto cleanup;
 	rc = mm_session_open(&s, db, src, err);
+	s.dry_run = use.dry_run;
 	if (rc != MODMIG_OK || nothing_to_do(&s, &use, module))
 		goto cleanup;
 	if ((rc = mm_plan_prefetch(src, &s.state, &use, NULL, module, err)) != MODMIG_OK)
@@ -347,7 +371,7 @@ modmig_status modmig_up(modmig_db *db, modmig_source *src, const modmig_up_optio
 			        plan.steps[i].migration->file);
 	emit_warnings(db, &plan, plan.count, MODMIG_UP);
 	if (use.dry_run) {
-		dry_run(&s, &plan, MODMIG_UP);
+		dry_run(&s, &plan, plan.count, MODMIG_UP, false);
 		goto cleanup;
 	}
 	/*
@@ -394,8 +418,10 @@ modmig_status modmig_down(modmig_db *db, modmig_source *src, const modmig_down_o
 	if ((rc = mm_result_new(out, err)) != MODMIG_OK ||
 	    (rc = mm_source_module_arg(src, opts->module, &module, err)) != MODMIG_OK ||
 	    (!opts->dry_run && (rc = mm_db_check_writable(db, what, err)) != MODMIG_OK) ||
-	    (rc = mm_session_open(&s, db, src, err)) != MODMIG_OK ||
-	    (rc = mm_plan_prefetch(src, &s.state, NULL, opts, module, err)) != MODMIG_OK ||
+	    (rc = mm_session_open(&s, db, src, err)) != MODMIG_OK)
+		goto cleanup;
+	s.dry_run = opts->dry_run;
+	if ((rc = mm_plan_prefetch(src, &s.state, NULL, opts, module, err)) != MODMIG_OK ||
 	    (rc = mm_session_lock(&s, err)) != MODMIG_OK ||
 	    (rc = mm_plan_check_partway(src, &s.state, what, err)) != MODMIG_OK)
 		goto cleanup;
@@ -406,7 +432,7 @@ modmig_status modmig_down(modmig_db *db, modmig_source *src, const modmig_down_o
 		goto cleanup;
 	emit_warnings(db, &plan, plan.count, MODMIG_DOWN);
 	if (opts->dry_run) {
-		dry_run(&s, &plan, MODMIG_DOWN);
+		dry_run(&s, &plan, plan.count, MODMIG_DOWN, opts->mark_only);
 		goto cleanup;
 	}
 	/* refusals come first; nothing to roll back writes nothing: no state tables */
@@ -451,8 +477,10 @@ modmig_status modmig_redo_with(modmig_db *db, modmig_source *src, const modmig_d
 	if ((rc = mm_result_new(out, err)) != MODMIG_OK ||
 	    (!(given && given->dry_run) &&
 	     (rc = mm_db_check_writable(db, "redo", err)) != MODMIG_OK) ||
-	    (rc = mm_session_open(&s, db, src, err)) != MODMIG_OK ||
-	    (rc = mm_plan_prefetch(src, &s.state, NULL, &opts, NULL, err)) != MODMIG_OK ||
+	    (rc = mm_session_open(&s, db, src, err)) != MODMIG_OK)
+		goto cleanup;
+	s.dry_run = given && given->dry_run;
+	if ((rc = mm_plan_prefetch(src, &s.state, NULL, &opts, NULL, err)) != MODMIG_OK ||
 	    (rc = mm_session_lock(&s, err)) != MODMIG_OK ||
 	    (rc = mm_plan_check_partway(src, &s.state, "redo", err)) != MODMIG_OK)
 		goto cleanup;
@@ -468,8 +496,8 @@ modmig_status modmig_redo_with(modmig_db *db, modmig_source *src, const modmig_d
 	emit_warnings(db, &plan, 1, MODMIG_DOWN);
 	emit_warnings(db, &plan, 1, MODMIG_UP);
 	if (given && given->dry_run) {
-		dry_run(&s, &plan, MODMIG_DOWN);
-		dry_run(&s, &plan, MODMIG_UP);
+		dry_run(&s, &plan, 1, MODMIG_DOWN, false);
+		dry_run(&s, &plan, 1, MODMIG_UP, false);
 		goto cleanup;
 	}
 	/* refusals come first: a refused redo creates nothing, not even state tables */

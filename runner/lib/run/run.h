@@ -86,6 +86,12 @@ typedef struct mm_session {
 	bool (*nothing_left)(struct mm_session *s);
 	const void *nothing_left_arg[2];
 	bool done_while_waiting;
+	/*
+	 * A dry run, set after mm_session_open(): mm_session_lock() writes
+	 * nothing, so with the table lock it takes no lease (the session lock is
+	 * no write: it is taken and released as for a real run).
+	 */
+	bool dry_run;
 	bool lease_held;      /* the table lock's row is ours */
 	char lease_token[33]; /* its owner token: 32 random hex digits */
 } mm_session;

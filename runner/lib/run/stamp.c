@@ -85,31 +85,76 @@ static char *stamp_sql(mm_session *s, int64_t version, const modmig_module *modu
 	return mm_buf_take(&b);
 }
 
+void modmig_stamp_options_init(modmig_stamp_options *opts)
+{
+	if (opts)
+		memset(opts, 0, sizeof(*opts));
+}
+
 modmig_status modmig_stamp(modmig_db *db, modmig_source *src, int64_t version, const char *module,
                            modmig_result **out, modmig_error **err)
+{
+	modmig_stamp_options opts;
+
+	modmig_stamp_options_init(&opts);
+	opts.version = version;
+	opts.module = module;
+	return modmig_stamp_with(db, src, &opts, out, err);
+}
+
+/* Each migration stamp_sql() selected: stamped (an event and a result row), or would be. */
+static modmig_status report(mm_session *s, int64_t version, const modmig_module *mod, bool dry_run,
+                            modmig_result **out)
+{
+	modmig_status rc = MODMIG_OK;
+	const modmig_source *src = s->src;
+	size_t i;
+
+	for (i = 0; i < src->migration_count && rc == MODMIG_OK; i++) {
+		const modmig_migration *m = &src->migrations[i];
+
+		if (!selected(m, version, mod, &s->state))
+			continue;
+		if (dry_run) {
+			mm_emit(s->db, MODMIG_EVENT_DRY_RUN, MODMIG_LOG_INFO, m, MODMIG_UP, 0, NULL,
+			        "would stamp %s as applied without running it", m->file);
+			continue;
+		}
+		mm_emit(s->db, MODMIG_EVENT_STAMPED, MODMIG_LOG_INFO, m, MODMIG_UP, 0, NULL,
+		        "stamped %s as applied without running it", m->file);
+		rc = mm_result_add(out, m, MODMIG_UP, 0);
+	}
+	return rc;
+}
+
+modmig_status modmig_stamp_with(modmig_db *db, modmig_source *src, const modmig_stamp_options *opts,
+                                modmig_result **out, modmig_error **err)
 {
 	modmig_status rc;
 	const modmig_module *mod = NULL;
 	mm_session s;
 	char *sql = NULL;
-	size_t count = 0, i;
+	size_t count = 0;
 
 	memset(&s, 0, sizeof(s));
 	if (out)
 		*out = NULL;
-	if (!db || !src) {
-		rc = mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0, "no database or no source given");
+	if (!db || !src || !opts) {
+		rc = mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0,
+		             "no database, no source or no options given");
 		goto cleanup;
 	}
 	if ((rc = mm_result_new(out, err)) != MODMIG_OK ||
-	    (rc = mm_source_module_arg(src, module, &mod, err)) != MODMIG_OK ||
-	    (rc = check_version(src, version, mod, err)) != MODMIG_OK ||
+	    (rc = mm_source_module_arg(src, opts->module, &mod, err)) != MODMIG_OK ||
+	    (rc = check_version(src, opts->version, mod, err)) != MODMIG_OK ||
 	    (rc = mm_source_load(src, err)) != MODMIG_OK ||
-	    (rc = mm_db_check_writable(db, "stamp", err)) != MODMIG_OK ||
-	    (rc = mm_session_open(&s, db, src, err)) != MODMIG_OK ||
-	    (rc = mm_session_lock(&s, err)) != MODMIG_OK)
+	    (!opts->dry_run && (rc = mm_db_check_writable(db, "stamp", err)) != MODMIG_OK) ||
+	    (rc = mm_session_open(&s, db, src, err)) != MODMIG_OK)
 		goto cleanup;
-	sql = stamp_sql(&s, version, mod, &count);
+	s.dry_run = opts->dry_run;
+	if ((rc = mm_session_lock(&s, err)) != MODMIG_OK)
+		goto cleanup;
+	sql = stamp_sql(&s, opts->version, mod, &count);
 	if (!sql) {
 		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
 		goto cleanup;
@@ -117,7 +162,11 @@ modmig_status modmig_stamp(modmig_db *db, modmig_source *src, int64_t version, c
 	if (count == 0) {
 		mm_emit(db, MODMIG_EVENT_MESSAGE, MODMIG_LOG_INFO, NULL, MODMIG_UP, 0, NULL,
 		        "nothing to stamp: every migration up to %lld is applied",
-		        (long long)version);
+		        (long long)opts->version);
+		goto cleanup;
+	}
+	if (opts->dry_run) {
+		rc = report(&s, opts->version, mod, true, out);
 		goto cleanup;
 	}
 	/* only now, with something to record, the state tables and registry rows */
@@ -130,15 +179,7 @@ modmig_status modmig_stamp(modmig_db *db, modmig_source *src, int64_t version, c
 		mm_hint(err, "nothing was stamped");
 		goto cleanup;
 	}
-	for (i = 0; i < src->migration_count && rc == MODMIG_OK; i++) {
-		const modmig_migration *m = &src->migrations[i];
-
-		if (!selected(m, version, mod, &s.state))
-			continue;
-		mm_emit(db, MODMIG_EVENT_STAMPED, MODMIG_LOG_INFO, m, MODMIG_UP, 0, NULL,
-		        "stamped %s as applied without running it", m->file);
-		rc = mm_result_add(out, m, MODMIG_UP, 0);
-	}
+	rc = report(&s, opts->version, mod, false, out);
 cleanup:
 	free(sql);
 	mm_session_close(&s);

@@ -79,11 +79,12 @@ expect_out "nothing to do"
 
 # ================================================================ down, redo, reset, stamp
 # db_fingerprint and more, in one psql: the schema, and every row of modmig's
-# own tables (the version table, history, registry, lease), when they exist
+# own tables (the version table, history, registry, lease), when they exist;
+# $1 the version table (default goose_db_version)
 state_fp() {
   psql -qAtX -v ON_ERROR_STOP=1 -d "$DB" -f "$ROOT/tests/integration/schema_dump.sql" \
     -c "SELECT c.relname, query_to_xml(format('SELECT * FROM %s ORDER BY 1', c.oid::regclass), false, true, '')
-        FROM pg_class c WHERE c.relname LIKE 'goose_db_version%' AND c.relkind = 'r' ORDER BY 1" |
+        FROM pg_class c WHERE c.relname LIKE '${1:-goose_db_version}%' AND c.relkind = 'r' ORDER BY 1" |
     md5sum | cut -d' ' -f1
 }
 # a --json document's migrations as "VERSION:DIRECTION ..."
@@ -308,5 +309,20 @@ mm -d "$URL" "${MF[@]}" --json down --module app --mark-only --dry-run
 expect_rc 0
 printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); m=d["migrations"][0]; assert d["dry_run"] and m["version"] == 2001 and m["mark_only"] and m["units"] == [], d' && pass || fail "down --mark-only --dry-run --json: no units"
 expect_eq "$(state_fp)" "$fp" "down --mark-only --dry-run changed the database"
+# a migration without a Down section (its own version table, same database)
+goose_file "$TMP/nodown" 00001_nodown.sql <<'EOF2'
+-- +goose Up
+CREATE TABLE dry_nodown (id int);
+EOF2
+mm -d "$URL" --dir "$TMP/nodown" --table nodown_version up
+expect_rc 0
+fp=$(state_fp nodown_version)
+mm -d "$URL" --dir "$TMP/nodown" --table nodown_version down --dry-run
+rc_dry=$RC; err_dry=$(head -n 1 <<<"$ERR")
+expect_rc 2 "down --dry-run of a migration without a Down section"
+expect_err "Down section"
+mm -d "$URL" --dir "$TMP/nodown" --table nodown_version down
+expect_eq "$rc_dry $err_dry" "$RC $(head -n 1 <<<"$ERR")" "down --dry-run predicts the real refusal of a missing Down section"
+expect_eq "$(state_fp nodown_version)" "$fp" "a refused down changed the database"
 
 finish

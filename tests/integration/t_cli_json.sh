@@ -106,8 +106,12 @@ expect_rc 0; json_check doctor ok 'd["healthy"]'
 mm -d "$URL" "${M[@]}" --json history
 # one applied event per migration, plus the unit progress of NO TRANSACTION ones
 expect_rc 0; json_check history ok 'len([e for e in d if not e["event"].startswith("unit_")]) == 26 and all(e["event"] == "applied" or e["event"].startswith("unit_") for e in d)'
+mm -d "$URL" "${M[@]}" --json down --dry-run
+expect_rc 0; json_check down ok 'd["dry_run"] and d["migrations"][0]["direction"] == "down" and d["migrations"][0]["name"] == "stripe_invoice_links" and d["migrations"][0]["units"][0]["line"] > 0'
 mm -d "$URL" "${M[@]}" --json down
 expect_rc 0; json_check down ok 'd["migrations"][0]["direction"] == "down" and d["migrations"][0]["name"] == "stripe_invoice_links"'
+mm -d "$URL" "${M[@]}" --json redo --dry-run
+expect_rc 0; json_check redo ok 'd["dry_run"] and [m["direction"] for m in d["migrations"]] == ["down", "up"]'
 mm -d "$URL" "${M[@]}" --json redo
 expect_rc 0; json_check redo ok 'len(d["migrations"]) == 2'
 mm -d "$URL" "${M[@]}" --json schema --module billing
@@ -116,8 +120,12 @@ mm -d "$URL" "${M[@]}" --json drift
 expect_rc 0; json_check drift ok 'd["drift"] is False'
 mm -d "$URL" -m "$ROOT/tests/fixtures/mtest/good/modules.yaml" --json test
 expect_rc 0; json_check test ok 'd["ok"] and d["failed"] == 0 and d["checks"][0]["check"] == "empty"'
+mm -d "$URL" "${M[@]}" --json reset --dry-run
+expect_rc 0; json_check reset ok 'd["dry_run"] and len(d["migrations"]) == 25 and d["version"] == 10001'
 mm -d "$URL" "${M[@]}" --json reset
 expect_rc 0; json_check reset ok 'len(d["migrations"]) == 25 and d["version"] == 0'
+mm -d "$URL" "${M[@]}" --json stamp 1002 --dry-run
+expect_rc 0; json_check stamp ok 'd["dry_run"] and [m["version"] for m in d["stamped"]] == [1001, 1002]'
 mm -d "$URL" "${M[@]}" --json stamp 1002
 expect_rc 0; json_check stamp ok 'len(d["stamped"]) == 2'
 

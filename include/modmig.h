@@ -1124,7 +1124,8 @@ typedef struct modmig_repair_options {
 	const char *reason; /* recorded with the event; required to accept a checksum */
 	/*
 	 * say what would be recorded, one MODMIG_EVENT_REPAIRED event each (log
-	 * callback), and change nothing: not even modmig's missing tables
+	 * callback), and change nothing: no missing table is created and, with
+	 * the table lock, no lease is taken
 	 */
 	bool dry_run;
 } modmig_repair_options;

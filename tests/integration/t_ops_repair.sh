@@ -144,6 +144,14 @@ mm -d "$URL" --dir "$A" repair --record-checksums
 expect_rc 0
 expect_out "nothing to record"
 expect_eq "$(state)" "$before" "nothing to record: nothing recorded"
+# a dry run with the table lock takes no lease: it does not even create the lock table
+sql "DROP TABLE goose_db_version_lock"
+before=$(state)
+mm -d "$URL" --dir "$A" --lock table repair --recreate-triggers --dry-run
+expect_rc 0
+expect_eq "$(state)" "$before" "a dry run with --lock table writes nothing"
+mm -d "$URL" --dir "$A" up
+expect_rc 0
 # verify compares with the recorded checksum from then on
 printf -- '-- changed\n' >>"$A/00002_b.sql"
 mm -d "$URL" --dir "$A" verify

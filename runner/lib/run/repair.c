@@ -407,6 +407,8 @@ static modmig_status lock(repair *r, modmig_error **err)
 	if ((!r->opts->dry_run && (rc = mm_db_check_writable(r->db, "repair", err)) != MODMIG_OK) ||
 	    (rc = mm_session_open(&r->s, r->db, r->src, err)) != MODMIG_OK)
 		return rc;
+	/* a dry run writes nothing: with the table lock, not even a lease */
+	r->s.dry_run = r->opts->dry_run;
 	rc = any_registry ? mm_session_lock_any_registry(&r->s, err) : mm_session_lock(&r->s, err);
 	if (rc == MODMIG_OK && !r->s.state.has[MM_TABLE_HISTORY]) {
 		rc = mm_fail(err, MODMIG_E_STATE, NULL, 0, 0, "%s does not exist",

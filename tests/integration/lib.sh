@@ -205,7 +205,7 @@ holder_start() {
   PGAPPNAME=holder psql -qAtX -d "$DB" -c "SELECT pg_advisory_lock($1)" -c "SELECT pg_sleep(600)" \
     >/dev/null 2>&1 &
   HOLDER=$!
-  wait_for "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted" 1 ||
+  wait_for "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND objid = $1 AND granted" 1 ||
     fail "the holder did not get lock $1"
 }
 holder_stop() {

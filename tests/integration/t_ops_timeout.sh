@@ -21,7 +21,7 @@ hold_lock() { # TABLE: a second session takes ACCESS EXCLUSIVE on TABLE and slee
 }
 release_lock() {
   [ -n "$HOLDER" ] || return 0
-  sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'lock_holder'" >/dev/null
+  sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'lock_holder' AND datname = current_database()" >/dev/null
   kill "$HOLDER" 2>/dev/null; wait "$HOLDER" 2>/dev/null; HOLDER=""
 }
 trap 'release_lock; rm -rf "$TMP"' EXIT

@@ -192,7 +192,7 @@ for how in finishes killed; do
   holder_start 4461
   "$MODMIG" -d "$URL" --dir "$TMP/live" up >"$TMP/a.out" 2>"$TMP/a.err" &
   a=$!
-  wait_for "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4461 AND NOT granted" 1 ||
+  wait_for "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND objid = 4461 AND NOT granted" 1 ||
     fail "($how) the first migrator never reached its last unit"
   LAST_CMD="modmig up (second migrator, $how)"
   "$MODMIG" -d "$URL" --dir "$TMP/live" --lock-timeout 60s up >"$TMP/b.out" 2>"$TMP/b.err" &

@@ -73,7 +73,7 @@ for how in stop terminate kill9; do
     LAST_CMD="modmig up (background, $tag)"
     "$MODMIG" -d "$URL" --dir "$D" up >"$TMP/bg.out" 2>"$TMP/bg.err" &
     bg=$!
-    wait_for "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $((4400 + unit)) AND NOT granted" 1 ||
+    wait_for "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND objid = $((4400 + unit)) AND NOT granted" 1 ||
       fail "$tag modmig never reached unit $unit"
     case $how in
       stop)

@@ -24,7 +24,7 @@ check() { # TAG ARGS...: modmig ARGS while held (in a new_db); cmdline must lack
   local tag=$1; shift
   PGAPPNAME=holder psql -qAtX -d "$DB" -c "SELECT pg_advisory_lock(4500)" -c "SELECT pg_sleep(600)" >/dev/null 2>&1 &
   local holder=$!
-  wait_for "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4500 AND granted" 1 ||
+  wait_for "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND objid = 4500 AND granted" 1 ||
     fail "($tag) the holder has no lock"
   local args=("$@")
   args=("${args[@]//@URL@/$URL}")
@@ -32,7 +32,7 @@ check() { # TAG ARGS...: modmig ARGS while held (in a new_db); cmdline must lack
   LAST_CMD="modmig ${args[*]}"
   "$MODMIG" "${args[@]}" >"$TMP/out" 2>"$TMP/err" &
   local pid=$!
-  wait_for "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4500 AND NOT granted" 1 ||
+  wait_for "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND objid = 4500 AND NOT granted" 1 ||
     fail "($tag) modmig did not reach its migration"
   local cmdline
   cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline")
@@ -42,7 +42,7 @@ check() { # TAG ARGS...: modmig ARGS while held (in a new_db); cmdline must lack
   if [[ "$psline" == *"$SECRET"* ]]; then fail "($tag) ps shows the password: $psline"; else pass; fi
   if [[ "$cmdline" == *"$DB"* ]]; then pass; else fail "($tag) the rest of the argument is gone: $cmdline"; fi
   CMDLINE=$cmdline
-  sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'holder'" >/dev/null
+  sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'holder' AND datname = current_database()" >/dev/null
   wait "$holder" 2>/dev/null
   wait "$pid"; RC=$?
   OUT=$(cat "$TMP/out"); ERR=$(cat "$TMP/err")

@@ -21,7 +21,7 @@ start_up() { # DIR ARGS...: modmig up in the background
   BG=$!
 }
 wait_blocked() { # KEY: modmig's backend waits for advisory lock KEY
-  wait_for "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND NOT granted" 1 ||
+  wait_for "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND objid = $1 AND NOT granted" 1 ||
     fail "modmig never waited for lock $1"
 }
 finish_bg() { wait "$BG"; RC=$?; OUT=$(cat "$TMP/bg.out"); ERR=$(cat "$TMP/bg.err"); }
@@ -106,7 +106,7 @@ kill -INT "$BG"
 finish_bg
 expect_rc 130 "second SIGINT"
 expect_err "modmig: interrupted again: exiting now"
-sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'blocker'" >/dev/null
+sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'blocker' AND datname = current_database()" >/dev/null
 wait "$BLOCKER" 2>/dev/null
 holder_stop
 sleep 0.5

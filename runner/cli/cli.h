@@ -405,6 +405,8 @@ void cli_warn(const cli_context *ctx, const char *fmt, ...) CLI_PRINTF(2, 3);
 /* A parsed file's warnings on stderr, "file:line:column: warning: message" each. */
 void cli_print_file_warnings(const cli_context *ctx, const modmig_migration *m);
 
+/* printf into a new string (free() it), or NULL when out of memory. */
+char *cli_strdupf(const char *fmt, ...) CLI_PRINTF(1, 2);
 /* A JSON string literal for s (null for NULL), escaped for any byte. */
 void cli_json_string(FILE *out, const char *s);
 

@@ -4,7 +4,6 @@
  */
 #include "cli.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,25 +34,6 @@ static const modmig_check *items_at(const doctor_items *d, size_t i)
 	if (i == n && d->connection)
 		return d->connection;
 	return d->drift;
-}
-
-/* A formatted copy for an item's detail (NULL when out of memory). */
-static char *cli_strdupf(const char *fmt, ...) CLI_PRINTF(1, 2);
-static char *cli_strdupf(const char *fmt, ...)
-{
-	va_list ap;
-	char *out;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || !(out = malloc((size_t)n + 1)))
-		return NULL;
-	va_start(ap, fmt);
-	vsnprintf(out, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	return out;
 }
 
 /*

@@ -14,7 +14,6 @@
 #include <ftw.h>
 #include <libgen.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -27,25 +26,6 @@ static double now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
-/* A new formatted string, or NULL when out of memory. */
-static char *fmt(const char *format, ...) CLI_PRINTF(1, 2);
-static char *fmt(const char *format, ...)
-{
-	va_list ap;
-	int n;
-	char *s;
-
-	va_start(ap, format);
-	n = vsnprintf(NULL, 0, format, ap);
-	va_end(ap);
-	if (n < 0 || !(s = malloc((size_t)n + 1)))
-		return NULL;
-	va_start(ap, format);
-	vsnprintf(s, (size_t)n + 1, format, ap);
-	va_end(ap);
-	return s;
 }
 
 typedef struct test_args {
@@ -199,9 +179,9 @@ static int load_from_ref(cli_context *ctx, const modmig_source *src, const char 
 		                "--from-ref: %s is not in a git work tree", dir);
 		goto cleanup;
 	}
-	*tmp = fmt("%s/modmig-from-XXXXXX", base && *base ? base : "/tmp");
-	tree = fmt("%s:%s", rev, prefix);
-	if (!*tmp || !tree || !mkdtemp(*tmp) || !(tar = fmt("%s/tree.tar", *tmp))) {
+	*tmp = cli_strdupf("%s/modmig-from-XXXXXX", base && *base ? base : "/tmp");
+	tree = cli_strdupf("%s:%s", rev, prefix);
+	if (!*tmp || !tree || !mkdtemp(*tmp) || !(tar = cli_strdupf("%s/tree.tar", *tmp))) {
 		rc = cli_report(ctx, MODMIG_E_IO, NULL, NULL, "cannot make a temporary directory");
 		goto cleanup;
 	}
@@ -218,7 +198,7 @@ static int load_from_ref(cli_context *ctx, const modmig_source *src, const char 
 		st = modmig_source_new_dir(*tmp, modmig_source_version_table(src), out, &err);
 	else {
 		snprintf(origin, sizeof(origin), "%s", modmig_source_origin(src));
-		path = fmt("%s/%s", *tmp, basename(origin));
+		path = cli_strdupf("%s/%s", *tmp, basename(origin));
 		st = path ? modmig_source_new_manifest(path, out, &err) : MODMIG_E_NOMEM;
 	}
 	if (st != MODMIG_OK) {

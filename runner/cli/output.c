@@ -29,9 +29,7 @@ const char *cli_color_off(const cli_context *ctx, bool to_err)
 
 /* ---- next steps as command lines ------------------------------------------------ */
 
-/* printf into a new string, or NULL when out of memory */
-static char *format(const char *fmt, ...) CLI_PRINTF(1, 2);
-static char *format(const char *fmt, ...)
+char *cli_strdupf(const char *fmt, ...)
 {
 	va_list ap;
 	char *out = NULL;
@@ -65,74 +63,83 @@ char *cli_error_hint(const modmig_error *err)
 	switch (modmig_error_next_step(err)) {
 	case MODMIG_NEXT_RESUME:
 		if (code == MODMIG_E_CANCELLED)
-			return format("%s%srun 'modmig up --resume' to continue at unit %d, or "
-			              "'modmig up --restart' to run it again from unit 1",
-			              reason, sep, modmig_error_next_unit(err));
-		return format(
+			return cli_strdupf(
+			        "%s%srun 'modmig up --resume' to continue at unit %d, or "
+			        "'modmig up --restart' to run it again from unit 1",
+			        reason, sep, modmig_error_next_unit(err));
+		return cli_strdupf(
 		        "%s%sfix the cause, then run 'modmig up --resume' to continue at unit "
 		        "%d, or 'modmig up --restart' to run it again from unit 1",
 		        reason, sep, modmig_error_next_unit(err));
 	case MODMIG_NEXT_CHECK_UNIT:
-		return format("check whether unit %d took effect and make sure it can run again; "
-		              "then run 'modmig up --resume' to run it again and continue, or "
-		              "'modmig up --restart' to run the migration again from unit 1",
-		              modmig_error_next_unit(err));
+		return cli_strdupf(
+		        "check whether unit %d took effect and make sure it can run again; "
+		        "then run 'modmig up --resume' to run it again and continue, or "
+		        "'modmig up --restart' to run the migration again from unit 1",
+		        modmig_error_next_unit(err));
 	case MODMIG_NEXT_FINISH_PARTWAY:
-		return format("finish it first with 'modmig up --resume' or 'modmig up --restart'; "
-		              "nothing was changed");
+		return cli_strdupf(
+		        "finish it first with 'modmig up --resume' or 'modmig up --restart'; "
+		        "nothing was changed");
 	case MODMIG_NEXT_MARK_ONLY:
-		return format("add a Down section to the file, or undo its effects by hand and "
-		              "drop only the record with 'modmig down --mark-only'; nothing was "
-		              "changed");
+		return cli_strdupf(
+		        "add a Down section to the file, or undo its effects by hand and "
+		        "drop only the record with 'modmig down --mark-only'; nothing was "
+		        "changed");
 	case MODMIG_NEXT_RUN_UP:
-		return code == MODMIG_E_USAGE ? format("run up without --resume or --restart")
-		                              : format("run 'modmig up'");
+		return code == MODMIG_E_USAGE ? cli_strdupf("run up without --resume or --restart")
+		                              : cli_strdupf("run 'modmig up'");
 	case MODMIG_NEXT_WRITE_PLAN:
 		if (code == MODMIG_E_PARSE)
-			return format("write the plan again with 'modmig plan -o FILE' instead of "
-			              "editing it");
+			return cli_strdupf(
+			        "write the plan again with 'modmig plan -o FILE' instead of "
+			        "editing it");
 		if (code == MODMIG_E_PLAN_MISMATCH)
-			return format("write a new plan with 'modmig plan -o FILE', review it and "
-			              "apply that one");
+			return cli_strdupf(
+			        "write a new plan with 'modmig plan -o FILE', review it and "
+			        "apply that one");
 		if (code == MODMIG_E_USAGE)
-			return format(
+			return cli_strdupf(
 			        "drop those options, or write a new plan with them: modmig plan "
 			        "-o FILE [options]");
 		if (code == MODMIG_E_REFUSED)
-			return format(
+			return cli_strdupf(
 			        "write a plan with 'modmig plan -o FILE', review it, then run "
 			        "'modmig up --plan FILE'; or pass --allow-unreviewed");
 		return NULL;
 	case MODMIG_NEXT_LIST:
 		if (code == MODMIG_E_USAGE && module)
-			return format("pick one of module %s's versions from 'modmig list'",
-			              module);
+			return cli_strdupf("pick one of module %s's versions from 'modmig list'",
+			                   module);
 		if (module)
-			return format("`modmig list` shows the modules%s%s", sep, reason);
-		return format("pick a version from 'modmig list'%s%s", sep, reason);
+			return cli_strdupf("`modmig list` shows the modules%s%s", sep, reason);
+		return cli_strdupf("pick a version from 'modmig list'%s%s", sep, reason);
 	case MODMIG_NEXT_CREATE_MIGRATION:
-		return format("%s%suse `modmig create %s NAME`", reason, sep,
-		              module ? module : "MODULE");
+		return cli_strdupf("%s%suse `modmig create %s NAME`", reason, sep,
+		                   module ? module : "MODULE");
 	case MODMIG_NEXT_USE_MANIFEST:
 		return code == MODMIG_E_USAGE
-		               ? format("drop --module, or use -m with a manifest")
-		               : format("pass the manifest with -m, e.g. -m modules/modules.yaml");
+		               ? cli_strdupf("drop --module, or use -m with a manifest")
+		               : cli_strdupf(
+		                         "pass the manifest with -m, e.g. -m modules/modules.yaml");
 	case MODMIG_NEXT_RENUMBER:
-		return format("give it a version above %" PRId64
-		              ", or run without --strict to apply "
-		              "it out of order",
-		              modmig_error_next_version(err));
+		return cli_strdupf("give it a version above %" PRId64
+		                   ", or run without --strict to apply "
+		                   "it out of order",
+		                   modmig_error_next_version(err));
 	case MODMIG_NEXT_RAISE_LOCK_TIMEOUT:
-		return format("nothing of this migration was kept; let that session finish (or end "
-		              "it), then run up again, or raise --lock-timeout or the file's '-- "
-		              "modmig lock_timeout=' header");
+		return cli_strdupf(
+		        "nothing of this migration was kept; let that session finish (or end "
+		        "it), then run up again, or raise --lock-timeout or the file's '-- "
+		        "modmig lock_timeout=' header");
 	case MODMIG_NEXT_RAISE_STATEMENT_TIMEOUT:
-		return format(
+		return cli_strdupf(
 		        "make the statement faster, or raise --statement-timeout or the file's "
 		        "'-- modmig statement_timeout=' header");
 	case MODMIG_NEXT_RAISE_MAX_FILE_SIZE:
-		return format("split it into smaller migrations, or raise --max-file-size (e.g. "
-		              "--max-file-size 64MiB) if it is meant to be this large");
+		return cli_strdupf(
+		        "split it into smaller migrations, or raise --max-file-size (e.g. "
+		        "--max-file-size 64MiB) if it is meant to be this large");
 	default:
 		return NULL;
 	}
@@ -156,10 +163,11 @@ char *cli_finding_message(const modmig_finding *f)
 		break;
 	case MODMIG_NEXT_REPAIR:
 		if (f->kind == MODMIG_FINDING_UNVERIFIED)
-			return format("%s; compare the schema with 'modmig drift', then record the "
-			              "file's checksum with 'modmig repair --record-checksums "
-			              "%" PRId64 "'; a warning, not an error",
-			              f->reason, f->version);
+			return cli_strdupf(
+			        "%s; compare the schema with 'modmig drift', then record the "
+			        "file's checksum with 'modmig repair --record-checksums "
+			        "%" PRId64 "'; a warning, not an error",
+			        f->reason, f->version);
 		step = f->kind == MODMIG_FINDING_TAMPERED
 		               ? "run 'modmig repair --recreate-triggers', then check 'modmig "
 		                 "history' for changes"
@@ -167,9 +175,9 @@ char *cli_finding_message(const modmig_finding *f)
 		                 "modules it no longer has, run 'modmig repair --clear-registry'";
 		break;
 	default:
-		return format("%s", f->message);
+		return cli_strdupf("%s", f->message);
 	}
-	return format("%s; %s", f->reason, step);
+	return cli_strdupf("%s; %s", f->reason, step);
 }
 
 const char *cli_check_fix(const modmig_check *c)

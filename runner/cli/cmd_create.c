@@ -126,7 +126,9 @@ int cli_cmd_create(cli_context *ctx, const cli_command *cmd, int argc, char **ar
 		rc = cli_usage_error(ctx, "'--sequential' needs '--dir': a module's files are "
 		                          "numbered in its version range");
 	} else if (n == 1) {
-		rc = cli_usage_error(ctx, "missing NAME: with -m, create takes MODULE and NAME");
+		rc = cli_usage_error(
+		        ctx, "missing NAME after module '%s' (e.g. 'create %s add_invoices')",
+		        args[0], args[0]);
 	} else {
 		rc = create_in_module(ctx, args[0], args[1]);
 	}

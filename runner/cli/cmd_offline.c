@@ -368,36 +368,37 @@ static void print_sqlc_json(const char *path, bool written)
 	printf(",\"written\":%s,\"up_to_date\":true}\n", written ? "true" : "false");
 }
 
+/* sqlc-schemas' options: --check and -o FILE. */
+typedef struct sqlc_args {
+	bool check;
+	const char *path;
+} sqlc_args;
+
+static int take_sqlc_option(cli_context *ctx, int c, const char *value, void *data)
+{
+	sqlc_args *a = data;
+
+	(void)ctx;
+	if (c == CLI_OPT_CHECK)
+		a->check = true;
+	else if (c == CLI_OPT_OUTPUT)
+		a->path = value;
+	else
+		return 0;
+	return 1;
+}
+
 int cli_cmd_sqlc_schemas(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 {
 	static const char stale_hint[] = "run 'modmig sqlc-schemas' and commit the result";
-	const char *path = "sqlc_schemas.sql";
+	sqlc_args a = {false, "sqlc_schemas.sql"};
 	modmig_source *src = NULL;
 	char *wanted = NULL;
 	char *current = NULL;
-	bool check = false;
-	cli_parser p;
-	int rc = CLI_EXIT_OK;
-	int c;
+	int rc;
 
-	if (!cli_parser_init(&p, ctx, cmd, argc, argv)) {
-		rc = cli_out_of_memory(ctx);
+	if (!cli_parse_options(ctx, cmd, argc, argv, take_sqlc_option, NULL, &a, &rc))
 		goto cleanup;
-	}
-	while ((c = cli_getopt(&p)) != -1) {
-		if (c == CLI_OPT_STOP) {
-			rc = p.exit_code;
-			goto cleanup;
-		}
-		if (c == CLI_OPT_CHECK)
-			check = true;
-		else if (c == CLI_OPT_OUTPUT)
-			path = optarg;
-	}
-	if (!cli_expect_args(&p, 0, 0, NULL)) {
-		rc = CLI_EXIT_USAGE;
-		goto cleanup;
-	}
 	rc = cli_open_source(ctx, &src);
 	if (rc != CLI_EXIT_OK)
 		goto cleanup;
@@ -406,33 +407,32 @@ int cli_cmd_sqlc_schemas(cli_context *ctx, const cli_command *cmd, int argc, cha
 		rc = cli_out_of_memory(ctx);
 		goto cleanup;
 	}
-	current = read_text_file(path);
+	current = read_text_file(a.path);
 	if (current && strcmp(current, wanted) == 0) {
 		if (ctx->json)
-			print_sqlc_json(path, false);
+			print_sqlc_json(a.path, false);
 		else if (ctx->verbosity >= 0)
-			printf("%s is up to date\n", path);
+			printf("%s is up to date\n", a.path);
 		goto cleanup;
 	}
-	if (check) {
+	if (a.check) {
 		rc = cli_report(ctx, MODMIG_E_STALE, NULL, stale_hint,
 		                current ? "%s is stale: it does not match the manifest"
 		                        : "%s is missing",
-		                path);
+		                a.path);
 		goto cleanup;
 	}
-	if (!write_text_file(path, wanted)) {
-		rc = cli_report(ctx, MODMIG_E_IO, path,
+	if (!write_text_file(a.path, wanted)) {
+		rc = cli_report(ctx, MODMIG_E_IO, a.path,
 		                "check that the directory exists and is writable",
 		                "cannot write the file");
 		goto cleanup;
 	}
 	if (ctx->json)
-		print_sqlc_json(path, true);
+		print_sqlc_json(a.path, true);
 	else if (ctx->verbosity >= 0)
-		printf("wrote %s\n", path);
+		printf("wrote %s\n", a.path);
 cleanup:
-	cli_parser_free(&p);
 	free(current);
 	modmig_free(wanted);
 	modmig_source_free(src);

@@ -350,6 +350,37 @@ cleanup:
 /* down, redo and reset: what differs is the options they take and the call. */
 typedef enum rollback_kind { ROLLBACK_DOWN, ROLLBACK_REDO, ROLLBACK_RESET } rollback_kind;
 
+/* What down, redo and reset read their options into. */
+typedef struct rollback_args {
+	modmig_down_options *opts;
+	bool yes;
+} rollback_args;
+
+/* One option of down, redo or reset (each takes those its row lists). */
+static int take_rollback_option(cli_context *ctx, int c, const char *value, void *data)
+{
+	rollback_args *a = data;
+
+	switch (c) {
+	case CLI_OPT_TO:
+		return cli_parse_version(ctx, "--to", value, &a->opts->to) ? 1 : -1;
+	case CLI_OPT_MARK_ONLY:
+		a->opts->mark_only = true;
+		return 1;
+	case CLI_OPT_DRY_RUN:
+		a->opts->dry_run = ctx->dry_run = true;
+		return 1;
+	case CLI_OPT_MODULE:
+		a->opts->module = value;
+		return 1;
+	case CLI_OPT_YES:
+		a->yes = true;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 static int run_rollback(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
                         rollback_kind kind)
 {
@@ -359,45 +390,21 @@ static int run_rollback(cli_context *ctx, const cli_command *cmd, int argc, char
 	modmig_error *err = NULL;
 	modmig_down_options opts;
 	modmig_status st;
-	cli_parser p;
 	cli_timeouts t = {0};
 	double started;
-	int rc = CLI_EXIT_OK;
-	bool yes = false;
-	int c;
+	rollback_args a = {&opts, false};
+	int rc;
 
 	modmig_down_options_init(&opts);
 	opts.all = kind == ROLLBACK_RESET;
-	if (!cli_parser_init(&p, ctx, cmd, argc, argv)) {
-		rc = cli_out_of_memory(ctx);
+	if (!cli_parse_options(ctx, cmd, argc, argv, take_rollback_option, NULL, &a, &rc))
 		goto cleanup;
-	}
-	while ((c = cli_getopt(&p)) != -1) {
-		if (c == CLI_OPT_TO && cli_parse_version(ctx, "--to", optarg, &opts.to))
-			continue;
-		if (c == CLI_OPT_MARK_ONLY || c == CLI_OPT_DRY_RUN) {
-			opts.mark_only = opts.mark_only || c == CLI_OPT_MARK_ONLY;
-			opts.dry_run = ctx->dry_run = opts.dry_run || c == CLI_OPT_DRY_RUN;
-			continue;
-		}
-		if (c == CLI_OPT_MODULE || c == CLI_OPT_YES) {
-			opts.module = c == CLI_OPT_MODULE ? optarg : opts.module;
-			yes = yes || c == CLI_OPT_YES;
-			continue;
-		}
-		rc = c == CLI_OPT_TO ? CLI_EXIT_USAGE : p.exit_code;
-		goto cleanup;
-	}
-	if (!cli_expect_args(&p, 0, 0, NULL)) {
-		rc = CLI_EXIT_USAGE;
-		goto cleanup;
-	}
 	/* a dry run needs no --yes; reset is refused in production all the same */
 	rc = cli_production_guard(ctx,
 	                          kind == ROLLBACK_RESET  ? "reset"
 	                          : kind == ROLLBACK_DOWN ? "down"
 	                                                  : "redo",
-	                          yes || opts.dry_run);
+	                          a.yes || opts.dry_run);
 	if (rc != CLI_EXIT_OK)
 		goto cleanup;
 	cli_take_timeouts(ctx, &t);
@@ -430,7 +437,6 @@ static int run_rollback(cli_context *ctx, const cli_command *cmd, int argc, char
 		                                    "nothing to roll back"},
 		                   started);
 cleanup:
-	cli_parser_free(&p);
 	modmig_result_free(result);
 	modmig_error_free(err);
 	cli_disconnect(db);

@@ -224,6 +224,32 @@ cleanup:
 	return rc;
 }
 
+/* One of history's options into the modmig_history_options at data. */
+static int take_history_option(cli_context *ctx, int c, const char *value, void *data)
+{
+	modmig_history_options *opts = data;
+	int64_t n;
+
+	switch (c) {
+	case CLI_OPT_MODULE:
+		opts->module = value;
+		return 1;
+	case CLI_OPT_SINCE:
+		opts->since = value;
+		return 1;
+	case CLI_OPT_AT_VERSION:
+		return cli_parse_version(ctx, "--version", value, &opts->version) ? 1 : -1;
+	case CLI_OPT_LIMIT:
+		/* a count is read like a version: digits only */
+		if (!cli_parse_count(ctx, "--limit", value, &n))
+			return -1;
+		opts->limit = (size_t)n;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 int cli_cmd_history(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 {
 	modmig_history_options opts = {0};
@@ -232,46 +258,10 @@ int cli_cmd_history(cli_context *ctx, const cli_command *cmd, int argc, char **a
 	modmig_history *history = NULL;
 	modmig_error *err = NULL;
 	modmig_status st;
-	cli_parser p;
-	int rc = CLI_EXIT_OK, c;
+	int rc;
 
-	if (!cli_parser_init(&p, ctx, cmd, argc, argv)) {
-		rc = cli_out_of_memory(ctx);
+	if (!cli_parse_options(ctx, cmd, argc, argv, take_history_option, NULL, &opts, &rc))
 		goto cleanup;
-	}
-	while ((c = cli_getopt(&p)) != -1) {
-		int64_t n;
-
-		switch (c) {
-		case CLI_OPT_MODULE:
-			opts.module = optarg;
-			break;
-		case CLI_OPT_SINCE:
-			opts.since = optarg;
-			break;
-		case CLI_OPT_AT_VERSION:
-			if (!cli_parse_version(ctx, "--version", optarg, &opts.version)) {
-				rc = CLI_EXIT_USAGE;
-				goto cleanup;
-			}
-			break;
-		case CLI_OPT_LIMIT:
-			/* a count is read like a version: digits only */
-			if (!cli_parse_count(ctx, "--limit", optarg, &n)) {
-				rc = CLI_EXIT_USAGE;
-				goto cleanup;
-			}
-			opts.limit = (size_t)n;
-			break;
-		default:
-			rc = p.exit_code;
-			goto cleanup;
-		}
-	}
-	if (!cli_expect_args(&p, 0, 0, NULL)) {
-		rc = CLI_EXIT_USAGE;
-		goto cleanup;
-	}
 	rc = open_both(ctx, opts.module, &src, &db);
 	if (rc != CLI_EXIT_OK)
 		goto cleanup;
@@ -289,7 +279,6 @@ int cli_cmd_history(cli_context *ctx, const cli_command *cmd, int argc, char **a
 	else
 		rc = print_history_table(ctx, history);
 cleanup:
-	cli_parser_free(&p);
 	modmig_history_free(history);
 	modmig_error_free(err);
 	cli_disconnect(db);

@@ -346,40 +346,29 @@ bool cli_parse_plain(cli_context *ctx, const cli_command *cmd, int argc, char **
 	return cli_parse_with_module(ctx, cmd, argc, argv, min, max, what, NULL, args, exit_code);
 }
 
+/* The options of the plain commands: --yes, --dry-run, and --module into data when not NULL. */
+static int take_plain_option(cli_context *ctx, int c, const char *value, void *data)
+{
+	const char **module = data;
+
+	/* --yes and --dry-run only come back for a command whose row lists them */
+	if (c == CLI_OPT_YES)
+		ctx->yes = true;
+	else if (c == CLI_OPT_DRY_RUN)
+		ctx->dry_run = true;
+	else if (c == CLI_OPT_MODULE && module)
+		*module = value;
+	else
+		return 0;
+	return 1;
+}
+
 bool cli_parse_with_module(cli_context *ctx, const cli_command *cmd, int argc, char **argv, int min,
                            int max, const char *what, const char **module, char ***args,
                            int *exit_code)
 {
-	cli_parser p;
-	bool ok = false;
-	int c;
-
-	*exit_code = CLI_EXIT_USAGE;
-	if (!cli_parser_init(&p, ctx, cmd, argc, argv)) {
-		*exit_code = cli_out_of_memory(ctx);
-		goto cleanup;
-	}
-	while ((c = cli_getopt(&p)) != -1) {
-		/* --yes and --dry-run only come back for a command whose row lists them */
-		if (c == CLI_OPT_YES || c == CLI_OPT_DRY_RUN) {
-			ctx->yes = ctx->yes || c == CLI_OPT_YES;
-			ctx->dry_run = ctx->dry_run || c == CLI_OPT_DRY_RUN;
-			continue;
-		}
-		if (!module || c != CLI_OPT_MODULE) {
-			*exit_code = p.exit_code;
-			goto cleanup;
-		}
-		*module = optarg;
-	}
-	if (!cli_expect_args(&p, min, max, what))
-		goto cleanup;
-	*args = cli_rest(&p);
-	*exit_code = CLI_EXIT_OK;
-	ok = true;
-cleanup:
-	cli_parser_free(&p);
-	return ok;
+	return cli_parse_options_args(ctx, cmd, argc, argv, take_plain_option, (void *)module, min,
+	                              max, what, args, NULL, exit_code);
 }
 
 /*
@@ -457,8 +446,14 @@ bool cli_expect_args(const cli_parser *p, int min, int max, const char *what)
 	return true;
 }
 
-bool cli_parse_options(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
-                       cli_take_fn take, cli_check_fn check, void *data, int *exit_code)
+/*
+ * The one option loop: each option through take(), then check() (may be
+ * NULL), then min..max positional arguments, into *args and *count when not
+ * NULL.
+ */
+static bool parse_options(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
+                          cli_take_fn take, cli_check_fn check, void *data, int min, int max,
+                          const char *what, char ***args, int *count, int *exit_code)
 {
 	bool ok = false;
 	cli_parser p;
@@ -481,12 +476,32 @@ bool cli_parse_options(cli_context *ctx, const cli_command *cmd, int argc, char 
 		}
 	}
 	if (!check || check(ctx, data))
-		ok = cli_expect_args(&p, 0, 0, NULL);
-	if (ok)
-		*exit_code = CLI_EXIT_OK;
+		ok = cli_expect_args(&p, min, max, what);
+	if (!ok)
+		goto cleanup;
+	if (args)
+		*args = cli_rest(&p);
+	if (count)
+		*count = cli_rest_count(&p);
+	*exit_code = CLI_EXIT_OK;
 cleanup:
 	cli_parser_free(&p);
 	return ok;
+}
+
+bool cli_parse_options(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
+                       cli_take_fn take, cli_check_fn check, void *data, int *exit_code)
+{
+	return parse_options(ctx, cmd, argc, argv, take, check, data, 0, 0, NULL, NULL, NULL,
+	                     exit_code);
+}
+
+bool cli_parse_options_args(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
+                            cli_take_fn take, void *data, int min, int max, const char *what,
+                            char ***args, int *count, int *exit_code)
+{
+	return parse_options(ctx, cmd, argc, argv, take, NULL, data, min, max, what, args, count,
+	                     exit_code);
 }
 
 /*

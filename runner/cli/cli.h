@@ -223,6 +223,14 @@ typedef bool (*cli_check_fn)(cli_context *ctx, void *data);
  */
 bool cli_parse_options(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
                        cli_take_fn take, cli_check_fn check, void *data, int *exit_code);
+/*
+ * cli_parse_options() for a command with positional arguments: min..max of
+ * them (named `what` when missing, as cli_expect_args()), *args pointing at
+ * them and *count (when not NULL) saying how many.
+ */
+bool cli_parse_options_args(cli_context *ctx, const cli_command *cmd, int argc, char **argv,
+                            cli_take_fn take, void *data, int min, int max, const char *what,
+                            char ***args, int *count, int *exit_code);
 
 /*
  * With --json, the error document on stdout (once per run):

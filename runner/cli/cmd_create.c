@@ -84,32 +84,26 @@ cleanup:
 	return rc;
 }
 
+/* create's one option of its own: -s, into the bool at data. */
+static int take_sequential(cli_context *ctx, int c, const char *value, void *data)
+{
+	(void)ctx;
+	(void)value;
+	if (c != CLI_OPT_SEQUENTIAL)
+		return 0;
+	*(bool *)data = true;
+	return 1;
+}
+
 int cli_cmd_create(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 {
 	bool sequential = false;
-	cli_parser p;
 	char **args;
-	int n, c;
-	int rc = CLI_EXIT_OK;
+	int n, rc;
 
-	if (!cli_parser_init(&p, ctx, cmd, argc, argv)) {
-		rc = cli_out_of_memory(ctx);
+	if (!cli_parse_options_args(ctx, cmd, argc, argv, take_sequential, &sequential, 1, 2,
+	                            ctx->dir ? "NAME" : "MODULE and NAME", &args, &n, &rc))
 		goto cleanup;
-	}
-	while ((c = cli_getopt(&p)) != -1) {
-		if (c == CLI_OPT_STOP) {
-			rc = p.exit_code;
-			goto cleanup;
-		}
-		if (c == CLI_OPT_SEQUENTIAL)
-			sequential = true;
-	}
-	if (!cli_expect_args(&p, 1, 2, ctx->dir ? "NAME" : "MODULE and NAME")) {
-		rc = CLI_EXIT_USAGE;
-		goto cleanup;
-	}
-	args = cli_rest(&p);
-	n = cli_rest_count(&p);
 	if (ctx->dir && n == 2) {
 		rc = cli_usage_error(
 		        ctx,
@@ -133,7 +127,6 @@ int cli_cmd_create(cli_context *ctx, const cli_command *cmd, int argc, char **ar
 		rc = create_in_module(ctx, args[0], args[1]);
 	}
 cleanup:
-	cli_parser_free(&p);
 	return rc;
 }
 

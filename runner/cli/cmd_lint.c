@@ -378,38 +378,40 @@ static void print_rules(void)
 
 /* ---- the command ---------------------------------------------------------- */
 
+/* One of lint's options into the lint_args at data. */
+static int take_option(cli_context *ctx, int c, const char *value, void *data)
+{
+	lint_args *a = data;
+
+	(void)ctx;
+	if (c == CLI_OPT_SINCE)
+		a->since = value;
+	else if (c == CLI_OPT_SARIF)
+		a->sarif = value;
+	else if (c == CLI_OPT_RULES)
+		a->rules = true;
+	else
+		return 0;
+	return 1;
+}
+
 /* *stop: the command ends now with the returned code (after --help, or a usage error). */
 static int parse_args(cli_context *ctx, const cli_command *cmd, int argc, char **argv, lint_args *a,
                       bool *stop)
 {
-	cli_parser p;
-	int rc = CLI_EXIT_OK;
-	int c;
+	int rc;
 
-	if (!cli_parser_init(&p, ctx, cmd, argc, argv))
-		return cli_out_of_memory(ctx);
-	while ((c = cli_getopt(&p)) != -1) {
-		if (c == CLI_OPT_STOP) {
-			rc = p.exit_code;
-			*stop = true;
-			goto cleanup;
-		}
-		if (c == CLI_OPT_SINCE)
-			a->since = optarg;
-		else if (c == CLI_OPT_SARIF)
-			a->sarif = optarg;
-		else if (c == CLI_OPT_RULES)
-			a->rules = true;
-	}
-	a->files = cli_rest(&p);
-	a->file_count = cli_rest_count(&p);
-	if (a->sarif && ctx->json) {
-		rc = cli_usage_error(ctx, "choose one of --json and --sarif");
+	/* any number of files: none means every migration of the source */
+	if (!cli_parse_options_args(ctx, cmd, argc, argv, take_option, a, 0, INT_MAX, NULL,
+	                            &a->files, &a->file_count, &rc)) {
 		*stop = true;
+		return rc;
 	}
-cleanup:
-	cli_parser_free(&p);
-	return rc;
+	if (a->sarif && ctx->json) {
+		*stop = true;
+		return cli_usage_error(ctx, "choose one of --json and --sarif");
+	}
+	return CLI_EXIT_OK;
 }
 
 int cli_cmd_lint(cli_context *ctx, const cli_command *cmd, int argc, char **argv)

@@ -35,6 +35,7 @@ typedef struct cli_dry_step {
 	const modmig_migration *migration;
 	modmig_direction direction;
 	bool recorded_only;
+	size_t first_unit; /* 0-based: a resumed NO TRANSACTION migration skips those done */
 } cli_dry_step;
 
 typedef struct cli_context {

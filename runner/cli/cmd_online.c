@@ -104,8 +104,8 @@ static void print_result_json(const cli_context *ctx, const modmig_source *src,
 			       step->direction == MODMIG_UP ? "up" : "down",
 			       modmig_migration_no_transaction(m) ? "true" : "false",
 			       step->recorded_only ? ",\"mark_only\":true" : "");
-			for (size_t u = 0; u < units; u++) {
-				printf("%s{\"line\":%d,\"sql\":", u ? "," : "",
+			for (size_t u = step->first_unit; u < units; u++) {
+				printf("%s{\"line\":%d,\"sql\":", u > step->first_unit ? "," : "",
 				       modmig_migration_unit_line(m, step->direction, u));
 				cli_json_string(stdout,
 				                modmig_migration_unit_sql(m, step->direction, u));

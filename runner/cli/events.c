@@ -47,8 +47,10 @@ static bool dry_run_step(cli_context *ctx, const modmig_event *event)
 		ctx->dry_steps = grown;
 		ctx->dry_step_cap = cap;
 	}
-	ctx->dry_steps[ctx->dry_step_count++] =
-	        (cli_dry_step){m, event->direction, event->sql == NULL};
+	/* a unit's event says where the step starts; one without a unit sends none */
+	ctx->dry_steps[ctx->dry_step_count++] = (cli_dry_step){
+	        m, event->direction, event->sql == NULL,
+	        event->unit > 0 ? (size_t)event->unit - 1 : (size_t)event->unit_count};
 	return true;
 }
 

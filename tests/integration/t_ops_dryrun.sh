@@ -268,6 +268,21 @@ expect_rc 2
 printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["error"]["code"] == "refused" and d["error"]["exit"] == 2, d' && pass || fail "down --dry-run --json: the refusal as an error document"
 expect_eq "$(state_fp)" "$fp" "refused dry runs changed the database"
 
+# up --resume --dry-run lists what --resume sends: unit 2 on, not unit 1 that took effect
+mm -d "$URL" --dir "$TMP/partway" up --resume --dry-run
+expect_rc 0 "up --resume --dry-run"
+expect_out "SELECT * FROM dry_no_such_table;"
+expect_no_out "CREATE TABLE dry_p"
+mm -d "$URL" --dir "$TMP/partway" --json up --resume --dry-run
+printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); m=d["migrations"][0]; assert [u["line"] for u in m["units"]] == [4], d' && pass || fail "up --resume --dry-run --json: unit 2 (line 4) only"
+mm -d "$URL" --dir "$TMP/partway" up --restart --dry-run
+expect_rc 0 "up --restart --dry-run"
+expect_out "CREATE TABLE dry_p"
+expect_eq "$(state_fp)" "$fp" "resume and restart dry runs changed the database"
+mm -d "$URL" --dir "$TMP/partway" -v up --resume
+expect_rc 1 "up --resume runs unit 2 again, which fails again"
+expect_sql "SELECT failed_unit FROM goose_db_version_history WHERE event = 'resumed'" "2"
+
 # ---------------------------------------------------------------- refusals: a module with dependents; --mark-only
 mkdir -p "$TMP/mods/base/migrations" "$TMP/mods/app/migrations"
 cat >"$TMP/mods/modules.yaml" <<'EOF2'

@@ -13,17 +13,24 @@
 /*
  * A dry run: every unit the first `count` steps would send in direction dir,
  * in order, with its line; with mark_only, one event per migration (sql
- * NULL): its record would go, and nothing would run.
+ * NULL): its record would go, and nothing would run. A NO TRANSACTION
+ * migration resumed (mode) sends its units from the first not known to be
+ * done, as mm_apply_one() does.
  */
 static void dry_run(mm_session *s, const mm_plan *plan, size_t count, modmig_direction dir,
-                    bool mark_only)
+                    bool mark_only, modmig_resume_mode mode)
 {
 	size_t i, u;
 	modmig_event ev;
 
 	for (i = 0; i < plan->count && i < count; i++) {
-		const modmig_migration *m = plan->steps[i].migration;
+		const mm_step *step = &plan->steps[i];
+		const modmig_migration *m = step->migration;
 		const mm_section *sec = dir == MODMIG_UP ? &m->parsed.up : &m->parsed.down;
+		size_t first =
+		        step->failed && mode == MODMIG_RESUME_CONTINUE && step->failed_unit > 0
+		                ? (size_t)step->failed_unit - 1
+		                : 0;
 
 		memset(&ev, 0, sizeof(ev));
 		ev.kind = MODMIG_EVENT_DRY_RUN;
@@ -38,7 +45,7 @@ static void dry_run(mm_session *s, const mm_plan *plan, size_t count, modmig_dir
 			        m->file);
 			continue;
 		}
-		for (u = 0; u < sec->count; u++) {
+		for (u = first; u < sec->count; u++) {
 			ev.sql = sec->units[u].sql;
 			ev.unit = (int)u + 1;
 			ev.line = sec->units[u].line;
@@ -50,6 +57,10 @@ static void dry_run(mm_session *s, const mm_plan *plan, size_t count, modmig_dir
 		if (sec->count == 0)
 			mm_emit_event(s->db, &ev, "would %s %s (no statements)",
 			              dir == MODMIG_UP ? "apply" : "roll back", m->file);
+		else if (first >= sec->count)
+			mm_emit_event(s->db, &ev,
+			              "would record %s as applied: all %zu units took effect",
+			              m->file, sec->count);
 	}
 }
 
@@ -371,7 +382,7 @@ modmig_status modmig_up(modmig_db *db, modmig_source *src, const modmig_up_optio
 			        plan.steps[i].migration->file);
 	emit_warnings(db, &plan, plan.count, MODMIG_UP);
 	if (use.dry_run) {
-		dry_run(&s, &plan, plan.count, MODMIG_UP, false);
+		dry_run(&s, &plan, plan.count, MODMIG_UP, false, use.resume);
 		goto cleanup;
 	}
 	/*
@@ -432,7 +443,7 @@ modmig_status modmig_down(modmig_db *db, modmig_source *src, const modmig_down_o
 		goto cleanup;
 	emit_warnings(db, &plan, plan.count, MODMIG_DOWN);
 	if (opts->dry_run) {
-		dry_run(&s, &plan, plan.count, MODMIG_DOWN, opts->mark_only);
+		dry_run(&s, &plan, plan.count, MODMIG_DOWN, opts->mark_only, MODMIG_RESUME_NONE);
 		goto cleanup;
 	}
 	/* refusals come first; nothing to roll back writes nothing: no state tables */
@@ -496,8 +507,8 @@ modmig_status modmig_redo_with(modmig_db *db, modmig_source *src, const modmig_d
 	emit_warnings(db, &plan, 1, MODMIG_DOWN);
 	emit_warnings(db, &plan, 1, MODMIG_UP);
 	if (given && given->dry_run) {
-		dry_run(&s, &plan, 1, MODMIG_DOWN, false);
-		dry_run(&s, &plan, 1, MODMIG_UP, false);
+		dry_run(&s, &plan, 1, MODMIG_DOWN, false, MODMIG_RESUME_NONE);
+		dry_run(&s, &plan, 1, MODMIG_UP, false, MODMIG_RESUME_NONE);
 		goto cleanup;
 	}
 	/* refusals come first: a refused redo creates nothing, not even state tables */

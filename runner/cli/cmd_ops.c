@@ -501,6 +501,19 @@ static int repair_action(int option)
 	return -1;
 }
 
+/* A version to repair: 0 is none (it would mean every adopted row to --record-checksums). */
+static bool repair_parse_version(cli_context *ctx, const char *option, const char *text,
+                                 int64_t *out)
+{
+	if (!cli_parse_version(ctx, option, text, out))
+		return false;
+	if (*out > 0)
+		return true;
+	cli_usage_error(ctx, "invalid value '%s' for '%s': expected a version number such as 2001",
+	                text, option);
+	return false;
+}
+
 /* The version: --acknowledge V, --accept-checksum V, or --record-checksums' optional V. */
 static bool repair_version(cli_context *ctx, cli_parser *p, int action, const char *arg,
                            modmig_repair_options *opts)
@@ -509,14 +522,15 @@ static bool repair_version(cli_context *ctx, cli_parser *p, int action, const ch
 
 	if (action == MODMIG_REPAIR_ACKNOWLEDGE || action == MODMIG_REPAIR_ACCEPT_CHECKSUM)
 		return cli_expect_args(p, 0, 0, NULL) &&
-		       cli_parse_version(ctx,
-		                         action == MODMIG_REPAIR_ACKNOWLEDGE ? "--acknowledge"
-		                                                             : "--accept-checksum",
-		                         arg, &opts->version);
+		       repair_parse_version(ctx,
+		                            action == MODMIG_REPAIR_ACKNOWLEDGE
+		                                    ? "--acknowledge"
+		                                    : "--accept-checksum",
+		                            arg, &opts->version);
 	if (action != MODMIG_REPAIR_RECORD_CHECKSUMS || rest == 0)
 		return cli_expect_args(p, 0, 0, NULL);
 	return cli_expect_args(p, 0, 1, NULL) &&
-	       cli_parse_version(ctx, "--record-checksums", cli_rest(p)[0], &opts->version);
+	       repair_parse_version(ctx, "--record-checksums", cli_rest(p)[0], &opts->version);
 }
 
 int cli_cmd_repair(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
@@ -605,7 +619,7 @@ cleanup:
 	free(items);
 	cli_parser_free(&p);
 	modmig_error_free(err);
-	modmig_db_free(db);
+	cli_disconnect(db);
 	modmig_source_free(src);
 	return rc;
 }

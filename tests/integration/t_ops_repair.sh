@@ -71,6 +71,14 @@ mm -d "$URL" --dir "$D" repair
 expect_rc 2
 mm -d "$URL" --dir "$D" repair --acknowledge 2 --accept-checksum 1 --reason x
 expect_rc 2
+# version 0 is no version: --record-checksums 0 is not every adopted row
+for opt in --acknowledge --record-checksums; do
+  mm -d "$URL" --dir "$D" repair $opt 0
+  expect_rc 2
+  expect_err "invalid value '0' for '$opt'"
+  mm -d "$URL" --dir "$D" --json repair $opt 0 --dry-run
+  expect_eq "$RC $(printf '%s' "$OUT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["error"]["code"])')" "2 usage" "repair --json $opt 0"
+done
 expect_eq "$(sql "SELECT count(*) FROM $(history_table)")" "$before" "refusals record nothing"
 
 # everything a repair could change: schema (triggers included), version

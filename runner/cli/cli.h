@@ -414,6 +414,8 @@ void cli_warn(const cli_context *ctx, const char *fmt, ...) CLI_PRINTF(2, 3);
 /* A parsed file's warnings on stderr, "file:line:column: warning: message" each. */
 void cli_print_file_warnings(const cli_context *ctx, const modmig_migration *m);
 
+/* The monotonic clock in milliseconds: how long a command took. */
+double cli_now_ms(void);
 /* printf into a new string (free() it), or NULL when out of memory. */
 char *cli_strdupf(const char *fmt, ...) CLI_PRINTF(1, 2);
 /* A JSON string literal for s (null for NULL), escaped for any byte. */

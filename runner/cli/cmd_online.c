@@ -7,15 +7,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
 
 /* Progress lines line up when every column is as wide as its longest entry. */
 static void measure_columns(cli_context *ctx, const modmig_source *src)
@@ -177,7 +168,7 @@ static int print_summary(cli_context *ctx, modmig_db *db, const modmig_source *s
 	}
 	if (count > 0 && !ctx->json) {
 		printf("%zu migration%s %s in %.1f ms\n", count, count == 1 ? "" : "s", w->done,
-		       now_ms() - started);
+		       cli_now_ms() - started);
 		goto cleanup;
 	}
 	rc = current_version(ctx, db, src, result, &version);
@@ -330,7 +321,7 @@ int cli_cmd_up(cli_context *ctx, const cli_command *cmd, int argc, char **argv)
 	rc = cli_open_online(ctx, opts.module, &src, &db);
 	if (rc != CLI_EXIT_OK)
 		goto cleanup;
-	started = now_ms();
+	started = cli_now_ms();
 	st = modmig_up(db, src, &opts, &result, &err);
 	if (st != MODMIG_OK) {
 		rc = cli_report_failure(ctx, st, err);
@@ -413,7 +404,7 @@ static int run_rollback(cli_context *ctx, const cli_command *cmd, int argc, char
 	rc = cli_open_online(ctx, opts.module, &src, &db);
 	if (rc != CLI_EXIT_OK)
 		goto cleanup;
-	started = now_ms();
+	started = cli_now_ms();
 	if (kind == ROLLBACK_REDO)
 		st = modmig_redo_with(db, src, &opts, &result, &err);
 	else

@@ -17,16 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
 
 typedef struct test_args {
 	const char *dev_url;
@@ -380,7 +371,7 @@ int cli_cmd_test(cli_context *ctx, const cli_command *cmd, int argc, char **argv
 	modmig_status st;
 	test_args a;
 	char *tmp = NULL;
-	double started = now_ms();
+	double started = cli_now_ms();
 	int rc;
 
 	if (!parse_args(ctx, cmd, argc, argv, &a, &rc))
@@ -413,7 +404,7 @@ int cli_cmd_test(cli_context *ctx, const cli_command *cmd, int argc, char **argv
 		rc = cli_report_failure(ctx, st, err);
 		goto cleanup;
 	}
-	if (a.junit && !write_junit(a.junit, report, now_ms() - started)) {
+	if (a.junit && !write_junit(a.junit, report, cli_now_ms() - started)) {
 		rc = cli_report(ctx, MODMIG_E_IO, a.junit, NULL, "cannot write %s", a.junit);
 		goto cleanup;
 	}
@@ -425,7 +416,7 @@ int cli_cmd_test(cli_context *ctx, const cli_command *cmd, int argc, char **argv
 		       modmig_test_report_tally(report, MODMIG_TEST_WARNING),
 		       modmig_test_report_tally(report, MODMIG_TEST_WARNING) == 1 ? "" : "s",
 		       modmig_test_report_tally(report, MODMIG_TEST_FAILED),
-		       (now_ms() - started) / 1000);
+		       (cli_now_ms() - started) / 1000);
 	rc = st == MODMIG_OK ? CLI_EXIT_OK : modmig_exit_code(st);
 cleanup:
 	if (tmp && access(tmp, F_OK) == 0)

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- colors and errors ---------------------------------------------------------- */
 
@@ -482,6 +483,14 @@ void cli_json_string(FILE *out, const char *s)
 		p += len ? len : 1;
 	}
 	fputc('"', out);
+}
+
+double cli_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
 void cli_format_version(char buf[32], int64_t version)

@@ -518,6 +518,15 @@ void modmig_db_set_lock_mode(modmig_db *db, modmig_lock_mode mode);
 const char *modmig_db_display(const modmig_db *db);
 /* The search_path that was removed from options, or NULL. */
 const char *modmig_db_stripped_search_path(const modmig_db *db);
+/*
+ * The passwords written in a connection string, as offsets into conninfo:
+ * the PASSWORD of a URL's user:PASSWORD@ and each password=VALUE (a URL
+ * query parameter or a key=value pair, quoted or not); fn is called once for
+ * each, in order. What the library redacts from its messages, and what a
+ * command line can blank in its own argv so that ps does not show it.
+ */
+typedef void (*modmig_span_fn)(void *userdata, size_t offset, size_t length);
+void modmig_conninfo_passwords(const char *conninfo, modmig_span_fn fn, void *userdata);
 /* PostgreSQL's server_version_num. */
 int modmig_db_server_version(const modmig_db *db);
 /*

@@ -160,50 +160,20 @@ static bool check_global_combination(cli_parser *p)
 	return true;
 }
 
-/* Overwrite n bytes with 'x': the length stays, so argv's layout does too. */
-static void blank(char *s, size_t n)
+/* Overwrite a password with 'x': the length stays, so argv's layout does too. */
+static void blank(void *userdata, size_t offset, size_t length)
 {
-	memset(s, 'x', n);
+	memset((char *)userdata + offset, 'x', length);
 }
 
 /*
  * Overwrite, in place, the password of a connection string given on the
- * command line, so that ps and /proc/PID/cmdline no longer show it: the
- * user:PASSWORD@ of a URL and every password=VALUE (URL query parameter or
- * key=value pair, quoted or not). The rest stays readable.
+ * command line, so that ps and /proc/PID/cmdline no longer show it: where
+ * the library finds one to redact. The rest stays readable.
  */
 static void scrub_password(char *s)
 {
-	char *p = strstr(s, "://"), *end, *at = NULL, *colon, *q;
-
-	if (p) {
-		p += 3;
-		end = p + strcspn(p, "/?");
-		for (q = p; q < end; q++)
-			if (*q == '@')
-				at = q;
-		colon = at ? memchr(p, ':', (size_t)(at - p)) : NULL;
-		if (colon && at > colon + 1)
-			blank(colon + 1, (size_t)(at - colon - 1));
-	}
-	for (p = strstr(s, "password"); p; p = strstr(p + 8, "password")) {
-		q = p + 8;
-		while (*q == ' ' || *q == '\t')
-			q++;
-		if (*q++ != '=')
-			continue;
-		while (*q == ' ' || *q == '\t')
-			q++;
-		if (*q == '\'') {
-			/* a quoted value runs to the closing quote; \' escapes one */
-			for (end = ++q; *end && *end != '\''; end++)
-				if (*end == '\\' && end[1])
-					end++;
-		} else {
-			end = q + strcspn(q, "& \t");
-		}
-		blank(q, (size_t)(end - q));
-	}
+	modmig_conninfo_passwords(s, blank, s);
 }
 
 /* Returns true when c was a global option (consumed), false otherwise. */

@@ -28,24 +28,25 @@ static void add_secret(modmig_db *db, const char *s, size_t n)
 	}
 }
 
-/*
- * The password as it stands in the raw text, only to redact it from libpq's
- * messages, which may quote the connection string when it cannot parse it.
- */
-static void add_raw_secrets(modmig_db *db, const char *conninfo)
+void modmig_conninfo_passwords(const char *conninfo, modmig_span_fn fn, void *userdata)
 {
-	const char *p = strstr(conninfo, "://"), *auth_end, *at = NULL, *colon, *q;
+	const char *p, *end, *at = NULL, *colon, *q;
 
+	if (!conninfo)
+		return;
+	/* a URL's user:PASSWORD@, in the authority before the path or query */
+	p = strstr(conninfo, "://");
 	if (p) {
 		p += 3;
-		auth_end = p + strcspn(p, "/?");
-		for (q = p; q < auth_end; q++)
+		end = p + strcspn(p, "/?");
+		for (q = p; q < end; q++)
 			if (*q == '@')
 				at = q;
 		colon = at ? memchr(p, ':', (size_t)(at - p)) : NULL;
-		if (colon)
-			add_secret(db, colon + 1, (size_t)(at - colon - 1));
+		if (colon && at > colon + 1)
+			fn(userdata, (size_t)(colon + 1 - conninfo), (size_t)(at - colon - 1));
 	}
+	/* password=VALUE: a URL query parameter or a key=value pair */
 	for (p = strstr(conninfo, "password"); p; p = strstr(p + 8, "password")) {
 		q = p + 8;
 		while (*q == ' ' || *q == '\t')
@@ -54,10 +55,30 @@ static void add_raw_secrets(modmig_db *db, const char *conninfo)
 			continue;
 		while (*q == ' ' || *q == '\t')
 			q++;
-		if (*q == '\'')
-			q++;
-		add_secret(db, q, strcspn(q, "' \t&"));
+		if (*q == '\'') {
+			/* a quoted value runs to the closing quote; \' escapes one */
+			for (end = ++q; *end && *end != '\''; end++)
+				if (*end == '\\' && end[1])
+					end++;
+		} else {
+			end = q + strcspn(q, "& \t");
+		}
+		if (end > q)
+			fn(userdata, (size_t)(q - conninfo), (size_t)(end - q));
 	}
+}
+
+/* Where collect_secrets finds a password in the raw text: remember it. */
+typedef struct raw_secrets {
+	modmig_db *db;
+	const char *conninfo;
+} raw_secrets;
+
+static void add_raw_secret(void *userdata, size_t offset, size_t length)
+{
+	raw_secrets *r = userdata;
+
+	add_secret(r->db, r->conninfo + offset, length);
 }
 
 void mm_db_collect_secrets(modmig_db *db, const char *conninfo, const PQconninfoOption *opts)
@@ -67,7 +88,8 @@ void mm_db_collect_secrets(modmig_db *db, const char *conninfo, const PQconninfo
 	for (o = opts; o && o->keyword; o++)
 		if (strcmp(o->keyword, "password") == 0 && o->val)
 			add_secret(db, o->val, strlen(o->val));
-	add_raw_secrets(db, conninfo);
+	/* as it stands in the raw text: libpq's messages may quote a string it cannot parse */
+	modmig_conninfo_passwords(conninfo, add_raw_secret, &(raw_secrets){db, conninfo});
 	if (getenv("PGPASSWORD"))
 		add_secret(db, getenv("PGPASSWORD"), strlen(getenv("PGPASSWORD")));
 }

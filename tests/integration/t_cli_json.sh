@@ -93,8 +93,10 @@ mm -d "$URL" "${M[@]}" --json up
 expect_rc 0; json_check up ok 'len(d["migrations"]) == 23'
 mm -d "$URL" "${M[@]}" --json verify
 expect_rc 0; json_check verify ok 'd == []'
+mm -d "$URL" "${M[@]}" --json repair --recreate-triggers --dry-run
+expect_rc 0; json_check repair ok 'd["action"] == "triggers_recreated" and d["dry_run"] and d["recorded"] == []'
 mm -d "$URL" "${M[@]}" --json repair --acknowledge 1001 --dry-run
-expect_rc 0; json_check repair ok 'd["action"] == "acknowledged" and d["dry_run"]'
+expect_rc 2; json_check repair error 'd["error"]["code"] == "refused" and d["error"]["version"] == 1001'
 mm -d "$URL" "${M[@]}" --json repair --acknowledge 1500
 expect_rc 2; json_check repair error 'd["error"]["code"] == "not_found"'
 mm -d "$URL" "${M[@]}" --json status

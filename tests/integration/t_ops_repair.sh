@@ -42,6 +42,18 @@ mm -d "$URL" --dir "$D" verify
 expect_rc 0
 mm -d "$URL" --dir "$D" doctor
 expect_rc 0
+# a decision verify does not need is refused, as --record-checksums V with a checksum
+mm -d "$URL" --dir "$D" repair --acknowledge 2
+expect_rc 2
+expect_err "version 2 is acknowledged already: there is nothing to acknowledge"
+mm -d "$URL" --dir "$D" --json repair --acknowledge 3 --dry-run
+expect_rc 2
+expect_eq "$(printf '%s' "$OUT" | python3 -c 'import json,sys; e=json.load(sys.stdin)["error"]; print(e["code"], e["version"], e["message"])')" \
+  "refused 3 version 3 was applied in order: there is nothing to acknowledge" "repair --json --acknowledge of a version in order"
+mm -d "$URL" --dir "$D" repair --accept-checksum 1 --reason "nothing changed"
+expect_rc 2
+expect_err "version 1's file has its recorded sha256"
+expect_eq "$(hist acknowledged) $(hist checksum_accepted)" "1 0" "refused decisions record nothing"
 
 # a changed file: its new checksum accepted, with a reason
 printf -- '-- a comment added after the fact\n' >>"$D/00001_a.sql"

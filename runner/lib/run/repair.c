@@ -10,6 +10,7 @@
  */
 #include "run/run.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,12 +102,116 @@ static modmig_status applied_file(repair *r, int64_t version, const modmig_migra
 	return mm_migration_load(&r->src->migrations[m - r->src->migrations], err);
 }
 
+/*
+ * Whether version v went in after a higher version of its module (as verify
+ * sees it: versions of one module share (v - 1) / 1000; a plain goose
+ * directory is one module).
+ */
+static bool out_of_order(const repair *r, int64_t v)
+{
+	const mm_state *st = &r->s.state;
+	const mm_applied *a = mm_state_find_applied(st, v);
+	bool dir = modmig_source_is_dir(r->src);
+	size_t i;
+
+	for (i = 0; a && i < st->applied_count; i++)
+		if (st->applied[i].version > v && st->applied[i].id < a->id &&
+		    (dir || (st->applied[i].version - 1) / 1000 == (v - 1) / 1000))
+			return true;
+	return false;
+}
+
+/*
+ * What verify holds about version v: the SHA-256 it checks the file against
+ * (the latest applying, accepted or recorded event's; NULL: none) and
+ * whether it was acknowledged.
+ */
+static modmig_status read_decisions(repair *r, int64_t v, char **sha, bool *acknowledged,
+                                    modmig_error **err)
+{
+	char *applies = mm_event_sql_list(MODMIG_HISTORY_F_APPLIES), version[32];
+	const char *params[1] = {version};
+	const char *h = r->s.names.table[MM_TABLE_HISTORY];
+	char *sql = applies ? mm_printf("select (select sha256 from %s where version = $1::bigint "
+	                                "and event in (%s, '%s', '%s') order by id desc limit 1), "
+	                                "exists (select 1 from %s where version = $1::bigint and "
+	                                "event = '%s')",
+	                                h, applies,
+	                                modmig_history_event_name(MODMIG_HISTORY_CHECKSUM_ACCEPTED),
+	                                modmig_history_event_name(MODMIG_HISTORY_CHECKSUM_RECORDED),
+	                                h, modmig_history_event_name(MODMIG_HISTORY_ACKNOWLEDGED))
+	                    : NULL;
+	PGresult *res = NULL;
+	modmig_status rc = MODMIG_OK;
+
+	*sha = NULL;
+	*acknowledged = false;
+	snprintf(version, sizeof(version), "%lld", (long long)v);
+	if (!sql) {
+		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+		goto cleanup;
+	}
+	res = PQexecParams(r->db->conn, sql, 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) != 2) {
+		rc = mm_db_fail(r->db, res, MODMIG_E_STATE, err,
+		                "cannot read the recorded checksum and acknowledgements");
+		goto cleanup;
+	}
+	*acknowledged = PQgetvalue(res, 0, 1)[0] == 't';
+	if (!PQgetisnull(res, 0, 0) && !(*sha = mm_strdup(PQgetvalue(res, 0, 0))))
+		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+cleanup:
+	PQclear(res);
+	free(applies);
+	free(sql);
+	return rc;
+}
+
+/*
+ * A decision verify would not need is refused, as --record-checksums V of a
+ * version with a checksum: acknowledging a version applied in order or
+ * acknowledged already, accepting the checksum the file has already.
+ */
+static modmig_status check_decision(repair *r, const modmig_migration *m, modmig_error **err)
+{
+	long long v = (long long)m->version;
+	bool acknowledged;
+	char *sha = NULL;
+	modmig_status rc = read_decisions(r, m->version, &sha, &acknowledged, err);
+
+	if (rc != MODMIG_OK)
+		goto cleanup;
+	if (r->event == MODMIG_HISTORY_ACKNOWLEDGED && acknowledged)
+		rc = mm_fail(
+		        err, MODMIG_E_REFUSED, m->file, 0, 0,
+		        "version %lld is acknowledged already: there is nothing to acknowledge", v);
+	else if (r->event == MODMIG_HISTORY_ACKNOWLEDGED && !out_of_order(r, m->version))
+		rc = mm_fail(err, MODMIG_E_REFUSED, m->file, 0, 0,
+		             "version %lld was applied in order: there is nothing to acknowledge",
+		             v);
+	else if (r->event == MODMIG_HISTORY_CHECKSUM_ACCEPTED && sha && strcmp(sha, m->sha256) == 0)
+		rc = mm_fail(err, MODMIG_E_REFUSED, m->file, 0, 0,
+		             "version %lld's file has its recorded sha256 %.12s...: there is "
+		             "nothing to accept",
+		             v, sha);
+	if (rc != MODMIG_OK) {
+		mm_next(err, MODMIG_NEXT_RUN_VERIFY, 0,
+		        "verify lists what needs repair; nothing was recorded");
+		mm_error_set_migration(err, m->version, m->module ? m->module->name : NULL);
+	}
+cleanup:
+	free(sha);
+	return rc;
+}
+
 static modmig_status plan_decision(repair *r, modmig_error **err)
 {
 	const modmig_repair_options *o = r->opts;
 	const modmig_migration *m = NULL;
 	modmig_status rc = applied_file(r, o->version, &m, err);
 
+	if (rc == MODMIG_OK)
+		rc = check_decision(r, m, err);
 	if (rc != MODMIG_OK)
 		return rc;
 	mm_store_sql_history_row(&r->sql, r->db, &r->s.names, r->event, m, 0, 0, o->reason);

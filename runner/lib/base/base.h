@@ -70,6 +70,8 @@ void mm_error_set_field(char **field, const char *value);
 char *mm_strdup(const char *s);
 char *mm_strndup(const char *s, size_t n);
 char *mm_printf(const char *fmt, ...) MM_PRINTF(1, 2);
+/* mm_printf() of a va_list (ap is used up, as by vsnprintf). */
+char *mm_vprintf(const char *fmt, va_list ap) MM_PRINTF(1, 0);
 
 /* A growable byte buffer, always NUL-terminated when data != NULL. */
 typedef struct mm_buf {

@@ -198,7 +198,6 @@ modmig_status mm_fail(modmig_error **err, modmig_status code, const char *file, 
 {
 	modmig_error *e;
 	va_list ap;
-	int n;
 
 	if (!err || *err)
 		return code;
@@ -210,17 +209,10 @@ modmig_status mm_fail(modmig_error **err, modmig_status code, const char *file, 
 	e->column = column;
 	e->file = file ? mm_strdup(file) : NULL;
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	e->message = mm_vprintf(fmt, ap);
 	va_end(ap);
-	if (n >= 0) {
-		e->message = malloc((size_t)n + 1);
-		if (e->message) {
-			va_start(ap, fmt);
-			vsnprintf(e->message, (size_t)n + 1, fmt, ap);
-			va_end(ap);
-			one_line(e->message);
-		}
-	}
+	if (e->message)
+		one_line(e->message);
 	*err = e;
 	return code;
 }
@@ -228,22 +220,15 @@ modmig_status mm_fail(modmig_error **err, modmig_status code, const char *file, 
 void mm_hint(modmig_error **err, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 	char *hint;
 
 	if (!err || !*err)
 		return;
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	hint = mm_vprintf(fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	hint = malloc((size_t)n + 1);
 	if (!hint)
 		return;
-	va_start(ap, fmt);
-	vsnprintf(hint, (size_t)n + 1, fmt, ap);
-	va_end(ap);
 	free((*err)->hint);
 	(*err)->hint = hint;
 	/* a hint without a step: a step set before no longer goes with it */
@@ -262,22 +247,6 @@ void mm_error_set_migration(modmig_error **err, int64_t version, const char *mod
 	mm_error_set_field(&(*err)->module, module);
 }
 
-/* vsnprintf into a new string; NULL when out of memory. */
-static char *vformat(const char *fmt, va_list ap)
-{
-	va_list copy;
-	char *out;
-	int n;
-
-	va_copy(copy, ap);
-	n = vsnprintf(NULL, 0, fmt, copy);
-	va_end(copy);
-	if (n < 0 || !(out = malloc((size_t)n + 1)))
-		return NULL;
-	vsnprintf(out, (size_t)n + 1, fmt, ap);
-	return out;
-}
-
 void mm_next(modmig_error **err, modmig_next_step step, int unit, const char *fmt, ...)
 {
 	va_list ap;
@@ -288,7 +257,7 @@ void mm_next(modmig_error **err, modmig_next_step step, int unit, const char *fm
 	(*err)->next = step;
 	(*err)->next_unit = unit;
 	va_start(ap, fmt);
-	hint = vformat(fmt, ap);
+	hint = mm_vprintf(fmt, ap);
 	va_end(ap);
 	if (!hint)
 		return;
@@ -304,7 +273,7 @@ void mm_next_reason(modmig_error **err, const char *fmt, ...)
 	if (!err || !*err)
 		return;
 	va_start(ap, fmt);
-	reason = vformat(fmt, ap);
+	reason = mm_vprintf(fmt, ap);
 	va_end(ap);
 	free((*err)->next_reason);
 	(*err)->next_reason = reason;

@@ -1,6 +1,7 @@
 /* base/str.c - strings, growable buffers, JSON string escaping and sorted-array search. */
 #include "base/base.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,24 +22,31 @@ char *mm_strndup(const char *s, size_t n)
 	return p;
 }
 
+char *mm_vprintf(const char *fmt, va_list ap)
+{
+	va_list copy;
+	char *out;
+	int n;
+
+	/* measured on a copy: ap is read again to write */
+	va_copy(copy, ap);
+	n = vsnprintf(NULL, 0, fmt, copy);
+	va_end(copy);
+	if (n < 0 || !(out = malloc((size_t)n + 1)))
+		return NULL;
+	vsnprintf(out, (size_t)n + 1, fmt, ap);
+	return out;
+}
+
 char *mm_printf(const char *fmt, ...)
 {
 	va_list ap;
-	int n;
-	char *p;
+	char *out;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	out = mm_vprintf(fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return NULL;
-	p = malloc((size_t)n + 1);
-	if (!p)
-		return NULL;
-	va_start(ap, fmt);
-	vsnprintf(p, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	return p;
+	return out;
 }
 
 void mm_buf_init(mm_buf *b)

@@ -156,17 +156,10 @@ bool mm_proof_finish(mm_proof_ctx *t, mm_proof_case *pc, modmig_test_outcome out
 	        pc->c.check == MODMIG_TEST_OWNERSHIP && t->deferred ? t->deferred : t->report;
 	va_list ap;
 	char *msg;
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	msg = mm_vprintf(fmt, ap);
 	va_end(ap);
-	msg = n >= 0 ? malloc((size_t)n + 1) : NULL;
-	if (msg) {
-		va_start(ap, fmt);
-		vsnprintf(msg, (size_t)n + 1, fmt, ap);
-		va_end(ap);
-	}
 	pc->c.message = msg;
 	pc->c.outcome = outcome;
 	pc->c.duration_ms = mm_now_ms() - pc->started;

@@ -109,6 +109,10 @@ expect_no_out "passed   "
 expect_out "$(line FAILED ownership "02002 other_nickname")"
 
 # ------------------------------------------------------------ --from-ref
+# the extracted revision goes to $TMPDIR: a directory of this test's own, so
+# that the check at the end sees no other run's
+export TMPDIR=$TMP/tmpdir
+mkdir -p "$TMPDIR"
 REPO=$TMP/repo
 mkdir -p "$REPO" && cp -r "$FX/good" "$REPO/db"
 git -C "$REPO" init -q && git -C "$REPO" -c user.name=t -c user.email=t@t add -A &&
@@ -169,6 +173,6 @@ expect_rc 1 "test without CREATEDB"
 expect_err "cannot create a temporary shadow database"
 expect_err "--dev-url"
 expect_eq "$(shadows)" "0" "no shadow database is left behind"
-expect_eq "$(ls "${TMPDIR:-/tmp}" | grep -c '^modmig-from-' || true)" "0" "the extracted revision is removed"
+expect_eq "$(ls "$TMPDIR" | grep -c '^modmig-from-' || true)" "0" "the extracted revision is removed"
 
 finish

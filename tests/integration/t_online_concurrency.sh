@@ -14,21 +14,18 @@ REPLICAS=8
 new_db
 export DATABASE_URL=$URL
 
-# A barrier: every replica blocks on a shared flock until the test releases
-# the exclusive lock it holds, so all of them start together.
-exec 9>"$TMP/start"
-flock -x 9
-pids=()
-for i in $(seq 1 $REPLICAS); do
-  ( exec 9>&-; flock -s "$TMP/start" true; exec "$EXAMPLE_SERVICE" apply ) \
-    >"$TMP/svc.$i.out" 2>"$TMP/svc.$i.err" &
-  pids+=($!)
-done
-exec 9>&- # release them all
+# All replicas start together (run_together, lib.sh: a barrier on flock);
+# each one's stdout lands in $TMP/log.I, its stderr in $TMP/svc.I.err.
+cat >"$TMP/replica.sh" <<EOF
+#!/bin/sh
+exec "$EXAMPLE_SERVICE" apply 2>"$TMP/svc.\$1.err"
+EOF
+chmod +x "$TMP/replica.sh"
+run_together "$REPLICAS" "$TMP/replica.sh" @I@
 total=0
 for i in $(seq 1 $REPLICAS); do
-  rc=0; wait "${pids[$((i - 1))]}" || rc=$?
-  OUT=$(cat "$TMP/svc.$i.out"); ERR=$(cat "$TMP/svc.$i.err"); RC=$rc
+  RC=$(cat "$TMP/rc.$i" 2>/dev/null || echo missing)
+  OUT=$(cat "$TMP/log.$i"); ERR=$(cat "$TMP/svc.$i.err")
   LAST_CMD="example-service apply (replica $i)"
   expect_rc 0 "replica $i"
   expect_eq "$OUT" "$WANT_PATH" "replica $i prints the application search path"

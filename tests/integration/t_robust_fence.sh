@@ -223,4 +223,61 @@ for how in finishes killed; do
   fi
 done
 
+# ---- 7. a migrator waiting for the lock is not the run's session ------------
+# Two migrators connected before a NO TRANSACTION run recorded its unit wait
+# for the lock; the run dies. Whichever gets the lock must not take the other
+# (same application_name, connected before the event) for the run's session:
+# it would wait for it while the other waits for the lock (for ever in the
+# library, which has no lock timeout by default).
+mkdir -p "$TMP/waiters"
+cat >"$TMP/waiters/00001_gate.sql" <<'EOF'
+-- +goose Up
+SELECT pg_advisory_xact_lock(4463);
+-- +goose Down
+SELECT 1;
+EOF
+cat >"$TMP/waiters/00002_two_units.sql" <<'EOF'
+-- +goose NO TRANSACTION
+-- +goose Up
+CREATE TABLE waiters_1 (id int);
+SELECT pg_advisory_xact_lock(4462);
+-- +goose Down
+DROP TABLE waiters_1;
+EOF
+advisory() { # KEY GRANTED: sessions of this database holding (t) or waiting for (f) lock KEY
+  sql "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted = '$2' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+}
+new_db
+holder_start 4462
+PGAPPNAME=gate psql -qAtX -d "$DB" -c "SELECT pg_advisory_lock(4463)" -c "SELECT pg_sleep(600)" >/dev/null 2>&1 &
+gate=$!
+for i in $(seq 1 200); do [ "$(advisory 4463 t)" = 1 ] && break; sleep 0.05; done
+"$MODMIG" -d "$URL" --dir "$TMP/waiters" up >"$TMP/w0.out" 2>&1 &
+a=$!
+for i in $(seq 1 200); do [ "$(advisory 4463 f)" = 1 ] && break; sleep 0.05; done
+expect_eq "$(advisory 4463 f)" "1" "the first migrator waits at the gate"
+"$MODMIG" -d "$URL" --dir "$TMP/waiters" --lock-timeout 30s up >"$TMP/w1.out" 2>"$TMP/w1.err" &
+w1=$!
+"$MODMIG" -d "$URL" --dir "$TMP/waiters" --lock-timeout 30s up >"$TMP/w2.out" 2>"$TMP/w2.err" &
+w2=$!
+wait_for "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'modmig' AND datname = current_database()" 3 ||
+  fail "the waiting migrators did not connect"
+sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'gate' AND datname = current_database()" >/dev/null
+wait "$gate" 2>/dev/null
+for i in $(seq 1 200); do [ "$(advisory 4462 f)" = 1 ] && break; sleep 0.05; done
+expect_eq "$(advisory 4462 f)" "1" "the first migrator runs unit 2 of its NO TRANSACTION migration"
+kill -KILL "$a"; wait "$a" 2>/dev/null
+started=$SECONDS
+holder_stop
+for w in 1 2; do
+  if [ "$w" = 1 ]; then wait "$w1"; else wait "$w2"; fi
+  RC=$?; ERR=$(cat "$TMP/w$w.err"); OUT=$(cat "$TMP/w$w.out"); LAST_CMD="modmig up (waiting migrator $w)"
+  expect_rc 1 "waiting migrator $w reports the run that died"
+  expect_err "NO TRANSACTION migration 2 stopped part-way and is not applied"
+  expect_no_err "waiting for another migrator's run"
+done
+[ $((SECONDS - started)) -lt 20 ] && pass || fail "the waiting migrators took $((SECONDS - started))s: one waited for the other"
+expect_sql "SELECT count(*) FROM goose_db_version WHERE version_id = 2" "0"
+expect_sql "SELECT count(*) FROM goose_db_version_history WHERE event = 'unit_started' AND version = 2" "2"
+
 finish

@@ -219,6 +219,68 @@ static modmig_status new_token(mm_session *s, modmig_error **err)
 	return MODMIG_OK;
 }
 
+/* ---- the waiters' mark ----------------------------------------------------- */
+
+/*
+ * A migrator that waits for the lock holds a shared session advisory lock on
+ * the lock key's two halves (the two-int key space, objsubid 2): a session
+ * with that mark is waiting, so it is not the session of a NO TRANSACTION
+ * run that another migrator may find part-way (MM_WRITER_ALIVE_WHERE).
+ * Shared, it never makes anyone wait. Released only by the backend that
+ * holds it: behind a pooler in transaction mode another one may answer.
+ */
+static bool waiter_mark(modmig_db *db, const mm_names *n, bool take)
+{
+	uint64_t u;
+	char hi[16], lo[16], uhi[16], ulo[16];
+	const char *params[4] = {hi, lo, uhi, ulo};
+	PGresult *res;
+	bool ok;
+
+	memcpy(&u, &n->lock_key, sizeof(u));
+	snprintf(hi, sizeof(hi), "%d", (int)(int32_t)(uint32_t)(u >> 32));
+	snprintf(lo, sizeof(lo), "%d", (int)(int32_t)(uint32_t)(u & 0xffffffffu));
+	snprintf(uhi, sizeof(uhi), "%u", (unsigned)(u >> 32));
+	snprintf(ulo, sizeof(ulo), "%u", (unsigned)(u & 0xffffffffu));
+	res = PQexecParams(
+	        db->conn,
+	        take ? "select pg_catalog.pg_advisory_lock_shared($1::int, $2::int), "
+	               "$3::oid, $4::oid"
+	             : "select case when exists (select 1 from pg_catalog.pg_locks "
+	               "where locktype = 'advisory' and pid = pg_backend_pid() and "
+	               "granted and classid = $3::oid and objid = $4::oid and "
+	               "objsubid = 2) then pg_catalog.pg_advisory_unlock_shared($1::int, "
+	               "$2::int) end",
+	        4, NULL, params, NULL, NULL, 0);
+	ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+	PQclear(res);
+	return ok;
+}
+
+char *mm_lock_not_waiting_sql(const mm_names *n, const char *pid)
+{
+	uint64_t u;
+
+	memcpy(&u, &n->lock_key, sizeof(u));
+	return mm_printf("NOT EXISTS (SELECT 1 FROM pg_catalog.pg_locks w WHERE w.pid = %s AND "
+	                 "w.locktype = 'advisory' AND w.granted AND w.classid = %u AND "
+	                 "w.objid = %u AND w.objsubid = 2)",
+	                 pid, (unsigned)(u >> 32), (unsigned)(u & 0xffffffffu));
+}
+
+static modmig_status poll_lock(mm_session *s, bool *waiting, modmig_error **err);
+
+/* The lock, polled (poll_lock) with the waiters' mark held while it waits. */
+modmig_status mm_session_acquire(mm_session *s, modmig_error **err)
+{
+	bool waiting = false;
+	modmig_status rc = poll_lock(s, &waiting, err);
+
+	if (waiting)
+		waiter_mark(s->db, &s->names, false);
+	return rc;
+}
+
 /*
  * Poll rather than block in pg_advisory_lock: a backend blocked in a
  * statement holds a snapshot, and the holder's CREATE INDEX CONCURRENTLY
@@ -226,7 +288,7 @@ static modmig_status new_token(mm_session *s, modmig_error **err)
  * is a short transaction of its own. The delay backs off from 10ms to 200ms;
  * every MM_WAIT_REPORT_MS the wait is reported with who holds the lock.
  */
-modmig_status mm_session_acquire(mm_session *s, modmig_error **err)
+static modmig_status poll_lock(mm_session *s, bool *waiting, modmig_error **err)
 {
 	modmig_status rc;
 	modmig_db *db = s->db;
@@ -242,6 +304,8 @@ modmig_status mm_session_acquire(mm_session *s, modmig_error **err)
 		rc = table ? try_lease(s, &got, err) : try_lock(db, &s->names, &got, err);
 		if (rc != MODMIG_OK || got)
 			break;
+		if (!*waiting)
+			*waiting = waiter_mark(db, &s->names, true);
 		if (mm_db_cancelled(db))
 			return mm_fail(err, MODMIG_E_CANCELLED, NULL, 0, 0,
 			               "interrupted while waiting for the migration lock; nothing "

@@ -171,18 +171,23 @@ static modmig_status writer_alive(mm_session *s, int64_t id, int *pid, bool *dir
                                   modmig_error **err)
 {
 	modmig_status rc = MODMIG_OK;
-	char sql[1024], idbuf[32];
+	char idbuf[32], *sql = NULL, *not_waiting = mm_lock_not_waiting_sql(&s->names, "a.pid");
 	const char *params[1] = {idbuf};
-	PGresult *res;
+	PGresult *res = NULL;
 
 	*pid = 0;
 	*direct = false;
 	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
-	snprintf(sql, sizeof(sql),
-	         "SELECT (SELECT a.pid FROM %s h JOIN pg_catalog.pg_stat_activity a "
-	         "ON " MM_WRITER_ALIVE_WHERE " WHERE h.id = $1::bigint ORDER BY a.backend_start "
-	         "LIMIT 1), pg_catalog.pg_backend_pid()",
-	         s->names.table[MM_TABLE_HISTORY]);
+	sql = not_waiting ? mm_printf("SELECT (SELECT a.pid FROM %s h JOIN "
+	                              "pg_catalog.pg_stat_activity a ON " MM_WRITER_ALIVE_WHERE
+	                              " AND %s WHERE h.id = $1::bigint ORDER BY a.backend_start "
+	                              "LIMIT 1), pg_catalog.pg_backend_pid()",
+	                              s->names.table[MM_TABLE_HISTORY], not_waiting)
+	                  : NULL;
+	if (!sql) {
+		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
+		goto cleanup;
+	}
 	res = PQexecParams(s->db->conn, sql, 1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		rc = mm_db_fail(s->db, res, MODMIG_E_SQL, err,
@@ -193,7 +198,10 @@ static modmig_status writer_alive(mm_session *s, int64_t id, int *pid, bool *dir
 		*direct = !PQgetisnull(res, 0, 1) &&
 		          atoi(PQgetvalue(res, 0, 1)) == PQbackendPID(s->db->conn);
 	}
+cleanup:
 	PQclear(res);
+	free(sql);
+	free(not_waiting);
 	return rc;
 }
 

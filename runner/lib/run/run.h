@@ -43,7 +43,8 @@ void mm_lock_release(modmig_db *db, const mm_names *n);
  * Over pg_stat_activity a and a history row h: a session that may be the one
  * that recorded h and still be at work. A client backend in this database,
  * not ours, with the application_name h recorded, connected no later than h
- * was recorded. A migrator that died (kill -9, a crash, a terminated session,
+ * was recorded, and not a migrator waiting for the lock (mm_lock_not_waiting_sql).
+ * A migrator that died (kill -9, a crash, a terminated session,
  * a restarted server) leaves none; a unit it left running on the server keeps
  * its backend until the unit ends. application_name is visible to every role.
  * Meaningful on a direct connection: behind a pooler in transaction mode the
@@ -54,6 +55,13 @@ void mm_lock_release(modmig_db *db, const mm_names *n);
 	"AND a.backend_type = 'client backend' "                                                   \
 	"AND a.application_name IS NOT DISTINCT FROM h.application_name "                          \
 	"AND (a.backend_start IS NULL OR a.backend_start <= h.at)"
+
+/*
+ * "NOT EXISTS (...)": the session whose pid is the SQL expression pid is not
+ * waiting for the lock (holds no waiters' mark, lock.c); a waiting migrator
+ * is never the session of a run. Freed by the caller.
+ */
+char *mm_lock_not_waiting_sql(const mm_names *n, const char *pid);
 
 /*
  * Behind a pooler, where a backend is not a client, a NO TRANSACTION

@@ -316,4 +316,45 @@ expect_eq "$(state)" "$before" "nothing to clear: nothing recorded"
 mm -d "$URL" --dir "$A" repair --clear-registry
 expect_rc 2
 expect_err "a plain goose directory has no module registry to clear"
+# ---------------------------------------------------------- clear-registry under the fence
+# A migrator whose migration released the session lock (or that runs behind a
+# pooler, where the lock means nothing) applies a version under module extra
+# while repair clears extra: repair waits for that migration's transaction at
+# the fence and sees the version there, refuses, and keeps the registry row.
+F=$TMP/fence
+fmanifest() { # DIR MODULE...
+  local d=$1; shift
+  mkdir -p "$d"
+  { echo "version_table: goose_db_version"; echo "modules:"
+    for m in "$@"; do echo "  - name: $m"; mkdir -p "$d/$m/migrations"; done; } >"$d/modules.yaml"
+}
+fmanifest "$F/old" core extra
+fmanifest "$F/new" core extras
+for d in old new; do
+  printf -- '-- +goose Up\nCREATE TABLE fence_core (id int);\n-- +goose Down\nDROP TABLE fence_core;\n' >"$F/$d/core/migrations/01001_core.sql"
+done
+new_db
+mm -d "$URL" -m "$F/old/modules.yaml" up
+expect_rc 0
+printf -- '-- +goose Up\nSELECT pg_advisory_unlock_all();\nSELECT pg_advisory_xact_lock(4470);\nCREATE TABLE fence_extra (id int);\n-- +goose Down\nDROP TABLE fence_extra;\n' \
+  >"$F/old/extra/migrations/02001_extra.sql"
+holder_start 4470
+"$MODMIG" -d "$URL" -m "$F/old/modules.yaml" up >"$TMP/fence_up.out" 2>&1 &
+up_pid=$!
+wait_for "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4470 AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())" 1 ||
+  fail "the migrator never reached migration 2001"
+"$MODMIG" -d "$URL" -m "$F/new/modules.yaml" repair --clear-registry --reason "extra was renamed" >"$TMP/fence_rep.out" 2>"$TMP/fence_rep.err" &
+rep_pid=$!
+sleep 1
+holder_stop
+wait "$up_pid"; expect_eq "$?" "0" "the migrator applies 2001 under extra"
+wait "$rep_pid"; RC=$?; OUT=$(cat "$TMP/fence_rep.out"); ERR=$(cat "$TMP/fence_rep.err"); LAST_CMD="repair --clear-registry (at the fence)"
+expect_rc 2 "clear-registry refused: 2001 was applied under extra meanwhile"
+expect_err "cannot clear module extra (position 2) from the registry"
+expect_err "a version was applied under it by another migrator meanwhile"
+expect_err "nothing was recorded"
+expect_sql "SELECT name, position FROM goose_db_version_modules ORDER BY position" "core|1
+extra|2"
+expect_sql "SELECT count(*) FROM goose_db_version_history WHERE event = 'registry_cleared'" "0"
+
 finish

@@ -77,6 +77,46 @@ static void history_note(repair *r, const char *module)
 	mm_buf_puts(&r->sql, ");\n");
 }
 
+/*
+ * The fence, as for a migration (DESIGN §6): the repair's transaction takes
+ * the transaction-level advisory lock first, and re-checks under it what
+ * the plan read, in case a migrator whose migration released the session
+ * lock (or that runs behind a pooler) changed it meanwhile. A re-check that
+ * fails raises REPAIR_CHANGED: nothing is recorded.
+ */
+#define REPAIR_CHANGED "MMRPR"
+
+/* Version v is still applied, or the transaction stops. */
+static void fence_applied(repair *r, int64_t v)
+{
+	mm_buf_printf(&r->sql,
+	              "DO $modmig_fence$BEGIN IF NOT coalesce((SELECT is_applied FROM %s WHERE "
+	              "version_id = %lld ORDER BY id DESC LIMIT 1), false) THEN RAISE EXCEPTION "
+	              "USING ERRCODE = '" REPAIR_CHANGED "', MESSAGE = 'version %lld was rolled "
+	              "back by another migrator meanwhile'; END IF; END$modmig_fence$;\n",
+	              r->s.names.table[MM_TABLE_VERSION], (long long)v, (long long)v);
+}
+
+/* Nothing was applied in module `name`'s range meanwhile, or the transaction stops. */
+static void fence_registry(repair *r, const char *name, const char *pos, const char *first,
+                           const char *last, const char *applied)
+{
+	mm_buf_printf(&r->sql,
+	              "DO $modmig_fence$BEGIN IF EXISTS (SELECT 1 FROM %s WHERE version BETWEEN "
+	              "%s AND %s AND event IN (%s))",
+	              r->s.names.table[MM_TABLE_HISTORY], first, last, applied);
+	if (r->s.state.has[MM_TABLE_VERSION])
+		mm_buf_printf(&r->sql,
+		              " OR EXISTS (SELECT 1 FROM %s WHERE version_id BETWEEN %s AND %s)",
+		              r->s.names.table[MM_TABLE_VERSION], first, last);
+	mm_buf_puts(&r->sql, " THEN RAISE EXCEPTION USING ERRCODE = '" REPAIR_CHANGED
+	                     "', MESSAGE = format('cannot clear module %s (position %s) from the "
+	                     "registry: a version was applied under it by another migrator "
+	                     "meanwhile', ");
+	append_literal(r, name);
+	mm_buf_printf(&r->sql, ", %s); END IF; END$modmig_fence$;\n", pos);
+}
+
 /* ---- acknowledge, accept a checksum ------------------------------------- */
 
 /* The applied version's file, loaded: its bytes and SHA-256 are read through src. */
@@ -214,6 +254,7 @@ static modmig_status plan_decision(repair *r, modmig_error **err)
 		rc = check_decision(r, m, err);
 	if (rc != MODMIG_OK)
 		return rc;
+	fence_applied(r, m->version);
 	mm_store_sql_history_row(&r->sql, r->db, &r->s.names, r->event, m, 0, 0, o->reason);
 	add_note(r, m,
 	         mm_printf("%s: %s %lld (%s)%s%s", modmig_history_event_name(r->event),
@@ -293,6 +334,7 @@ static modmig_status plan_checksums(repair *r, modmig_error **err)
 		rc = mm_migration_load(&r->src->migrations[m - r->src->migrations], err);
 		if (rc != MODMIG_OK)
 			break;
+		fence_applied(r, v);
 		mm_store_sql_history_row(&r->sql, r->db, &r->s.names, r->event, m, 0, 0,
 		                         r->opts->reason);
 		add_note(r, m,
@@ -446,6 +488,7 @@ static modmig_status plan_registry(repair *r, modmig_error **err)
 	for (i = 0; i < PQntuples(res); i++) {
 		const char *name = PQgetvalue(res, i, 0), *pos = PQgetvalue(res, i, 1);
 
+		fence_registry(r, name, pos, PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), applied);
 		mm_buf_printf(&r->sql, "DELETE FROM %s WHERE position = %s AND name = ",
 		              r->s.names.table[MM_TABLE_MODULES], pos);
 		append_literal(r, name);
@@ -539,6 +582,33 @@ static modmig_status plan(repair *r, modmig_error **err)
 	return mm_fail(err, MODMIG_E_USAGE, NULL, 0, 0, "unknown repair action");
 }
 
+/* The transaction; a re-check at the fence that fails is a refusal (exit 2). */
+static modmig_status record(repair *r, const char *sql, modmig_error **err)
+{
+	PGresult *res = PQexec(r->db->conn, sql);
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	bool changed = state && strcmp(state, REPAIR_CHANGED) == 0;
+	modmig_status rc = MODMIG_OK;
+
+	if (PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK)
+		goto cleanup;
+	if (changed)
+		rc = mm_fail(err, MODMIG_E_REFUSED, NULL, 0, 0, "%s",
+		             PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+	else
+		rc = mm_db_fail(r->db, res, MODMIG_E_SQL, err, "cannot record the repair");
+	if (PQtransactionStatus(r->db->conn) != PQTRANS_IDLE)
+		mm_db_exec(r->db, "ROLLBACK", MODMIG_E_SQL, "rollback", NULL);
+	if (changed)
+		mm_next(err, MODMIG_NEXT_RUN_VERIFY, 0,
+		        "nothing was recorded; verify lists what needs repair now");
+	else
+		mm_hint(err, "nothing was recorded");
+cleanup:
+	PQclear(res);
+	return rc;
+}
+
 modmig_status modmig_repair(modmig_db *db, modmig_source *src, const modmig_repair_options *opts,
                             modmig_error **err)
 {
@@ -562,7 +632,10 @@ modmig_status modmig_repair(modmig_db *db, modmig_source *src, const modmig_repa
 	r.event = action_events[opts->action];
 	if ((rc = plan(&r, err)) != MODMIG_OK)
 		goto cleanup;
-	sql = r.count ? mm_printf("BEGIN;\n%sCOMMIT;\n", r.sql.data) : NULL;
+	sql = r.count ? mm_printf("BEGIN ISOLATION LEVEL READ COMMITTED;\nSELECT "
+	                          "pg_catalog.pg_advisory_xact_lock(%lld);\n%sCOMMIT;\n",
+	                          (long long)r.s.names.fence_key, r.sql.data)
+	              : NULL;
 	if (r.oom || r.sql.oom || (r.count && !sql)) {
 		rc = mm_fail(err, MODMIG_E_NOMEM, NULL, 0, 0, "out of memory");
 		goto cleanup;
@@ -572,15 +645,8 @@ modmig_status modmig_repair(modmig_db *db, modmig_source *src, const modmig_repa
 		        nothing_to_do[opts->action]);
 		goto cleanup;
 	}
-	if (!opts->dry_run) {
-		rc = mm_db_exec(db, sql, MODMIG_E_SQL, "cannot record the repair", err);
-		if (rc != MODMIG_OK) {
-			if (PQtransactionStatus(db->conn) != PQTRANS_IDLE)
-				mm_db_exec(db, "ROLLBACK", MODMIG_E_SQL, "rollback", NULL);
-			mm_hint(err, "nothing was recorded");
-			goto cleanup;
-		}
-	}
+	if (!opts->dry_run && (rc = record(&r, sql, err)) != MODMIG_OK)
+		goto cleanup;
 	for (i = 0; i < r.count; i++)
 		mm_emit(db, MODMIG_EVENT_REPAIRED, MODMIG_LOG_INFO, r.notes[i].m, MODMIG_UP, 0,
 		        NULL, "%s %s", opts->dry_run ? "would record" : "recorded",

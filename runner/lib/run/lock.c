@@ -226,14 +226,17 @@ static modmig_status new_token(mm_session *s, modmig_error **err)
  * the lock key's two halves (the two-int key space, objsubid 2): a session
  * with that mark is waiting, so it is not the session of a NO TRANSACTION
  * run that another migrator may find part-way (MM_WRITER_ALIVE_WHERE).
- * Shared, it never makes anyone wait. Released only by the backend that
- * holds it: behind a pooler in transaction mode another one may answer.
+ * Shared, it never makes anyone wait. Taken only on a direct connection
+ * (the backend that answers is the one the connection started with, as in
+ * writer_alive): behind a pooler it would stay on a pooled backend that may
+ * run the next migrator's units, and mark the session of a live run as a
+ * waiter. Released only by the backend that holds it.
  */
 static bool waiter_mark(modmig_db *db, const mm_names *n, bool take)
 {
 	uint64_t u;
-	char hi[16], lo[16], uhi[16], ulo[16];
-	const char *params[4] = {hi, lo, uhi, ulo};
+	char hi[16], lo[16], uhi[16], ulo[16], pid[16];
+	const char *params[5] = {hi, lo, uhi, ulo, pid};
 	PGresult *res;
 	bool ok;
 
@@ -242,16 +245,17 @@ static bool waiter_mark(modmig_db *db, const mm_names *n, bool take)
 	snprintf(lo, sizeof(lo), "%d", (int)(int32_t)(uint32_t)(u & 0xffffffffu));
 	snprintf(uhi, sizeof(uhi), "%u", (unsigned)(u >> 32));
 	snprintf(ulo, sizeof(ulo), "%u", (unsigned)(u & 0xffffffffu));
+	snprintf(pid, sizeof(pid), "%d", PQbackendPID(db->conn));
 	res = PQexecParams(
 	        db->conn,
-	        take ? "select pg_catalog.pg_advisory_lock_shared($1::int, $2::int), "
-	               "$3::oid, $4::oid"
+	        take ? "select case when pg_catalog.pg_backend_pid() = $5::int then "
+	               "pg_catalog.pg_advisory_lock_shared($1::int, $2::int) end, $3::oid, $4::oid"
 	             : "select case when exists (select 1 from pg_catalog.pg_locks "
 	               "where locktype = 'advisory' and pid = pg_backend_pid() and "
 	               "granted and classid = $3::oid and objid = $4::oid and "
 	               "objsubid = 2) then pg_catalog.pg_advisory_unlock_shared($1::int, "
-	               "$2::int) end",
-	        4, NULL, params, NULL, NULL, 0);
+	               "$2::int) end, $5::int",
+	        5, NULL, params, NULL, NULL, 0);
 	ok = PQresultStatus(res) == PGRES_TUPLES_OK;
 	PQclear(res);
 	return ok;

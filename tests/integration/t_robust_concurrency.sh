@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Robustness 1 (issue 5): 16 `modmig up` processes and 8 example services
 # (startup API, policy apply) are released at the same moment against one empty
-# database, 20 times, each time on a fresh database. Every process exits 0,
+# database, 12 times, each time on a fresh database. Every process exits 0,
 # every migration is applied exactly once (version table and history), and the
 # history holds no duplicates.
 #
-#   MODMIG_ROBUST_REPS=N overrides the number of repetitions (default 20).
+#   MODMIG_ROBUST_REPS=N overrides the number of repetitions (default 12).
 source "$(dirname "$0")/lib.sh"
 
-REPS=${MODMIG_ROBUST_REPS:-20}
+REPS=${MODMIG_ROBUST_REPS:-12}
 N_CLI=16
 N_SVC=8
 N=$((N_CLI + N_SVC))

@@ -7,7 +7,7 @@
 # failure). MODMIG_ROBUST_REPS=N overrides the number of repetitions.
 source "$(dirname "$0")/lib.sh"
 
-REPS=${MODMIG_ROBUST_REPS:-20}
+REPS=${MODMIG_ROBUST_REPS:-12}
 NMIG=200
 BASE_SEED=${MODMIG_ROBUST_SEED:-5200}
 

@@ -2,7 +2,7 @@
 # Behind PgBouncer in transaction pooling mode (issue 9 finding 1), and the
 # locks' waits:
 #   1. 16 concurrent `modmig up` through the bouncer x MODMIG_POOLER_ROUNDS
-#      rounds (default 10), with the default session lock and with --lock
+#      rounds (default 6), with the default session lock and with --lock
 #      table, 20 migrations among which some call pg_advisory_unlock_all()
 #      and one NO TRANSACTION file runs DISCARD ALL: every run exits 0, every
 #      migration is applied exactly once (version rows and 'applied' history
@@ -16,7 +16,7 @@
 MODMIG_TEST_NEEDS=pgbouncer
 source "$(dirname "$0")/lib.sh"
 
-ROUNDS=${MODMIG_POOLER_ROUNDS:-10}
+ROUNDS=${MODMIG_POOLER_ROUNDS:-6}
 N=16
 M=20
 

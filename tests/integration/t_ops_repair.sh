@@ -357,4 +357,28 @@ expect_sql "SELECT name, position FROM goose_db_version_modules ORDER BY positio
 extra|2"
 expect_sql "SELECT count(*) FROM goose_db_version_history WHERE event = 'registry_cleared'" "0"
 
+# the same for a version: rolled back at the fence by a down whose Down released
+# the session lock, its changed file's checksum is not accepted
+G=$TMP/fence_down
+mkdir -p "$G"
+printf -- '-- +goose Up\nCREATE TABLE fence_g (id int);\n-- +goose Down\nSELECT pg_advisory_unlock_all();\nSELECT pg_advisory_xact_lock(4471);\nDROP TABLE fence_g;\n' >"$G/00001_g.sql"
+new_db
+mm -d "$URL" --dir "$G" up
+expect_rc 0
+printf -- '-- changed\n' >>"$G/00001_g.sql"
+holder_start 4471
+"$MODMIG" -d "$URL" --dir "$G" down >"$TMP/fence_down.out" 2>&1 &
+down_pid=$!
+wait_for "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4471 AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())" 1 ||
+  fail "down never reached the Down section of 1"
+"$MODMIG" -d "$URL" --dir "$G" repair --accept-checksum 1 --reason "comment only" >"$TMP/fence_rep.out" 2>"$TMP/fence_rep.err" &
+rep_pid=$!
+sleep 1
+holder_stop
+wait "$down_pid"; expect_eq "$?" "0" "down rolls 1 back"
+wait "$rep_pid"; RC=$?; OUT=$(cat "$TMP/fence_rep.out"); ERR=$(cat "$TMP/fence_rep.err"); LAST_CMD="repair --accept-checksum (at the fence)"
+expect_rc 2 "accept-checksum refused: 1 was rolled back meanwhile"
+expect_err "version 1 was rolled back by another migrator meanwhile"
+expect_sql "SELECT count(*) FROM goose_db_version_history WHERE event = 'checksum_accepted'" "0"
+
 finish

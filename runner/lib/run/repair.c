@@ -109,12 +109,14 @@ static void fence_registry(repair *r, const char *name, const char *pos, const c
 		mm_buf_printf(&r->sql,
 		              " OR EXISTS (SELECT 1 FROM %s WHERE version_id BETWEEN %s AND %s)",
 		              r->s.names.table[MM_TABLE_VERSION], first, last);
+	/* the name as hex: nothing read from the registry can end the DO body */
 	mm_buf_puts(&r->sql, " THEN RAISE EXCEPTION USING ERRCODE = '" REPAIR_CHANGED
 	                     "', MESSAGE = format('cannot clear module %s (position %s) from the "
 	                     "registry: a version was applied under it by another migrator "
-	                     "meanwhile', ");
-	append_literal(r, name);
-	mm_buf_printf(&r->sql, ", %s); END IF; END$modmig_fence$;\n", pos);
+	                     "meanwhile', convert_from(decode('");
+	for (; *name; name++)
+		mm_buf_printf(&r->sql, "%02x", (unsigned char)*name);
+	mm_buf_printf(&r->sql, "', 'hex'), 'UTF8'), %s); END IF; END$modmig_fence$;\n", pos);
 }
 
 /* ---- acknowledge, accept a checksum ------------------------------------- */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Robustness 5 (issue 5): valgrind memcheck on the CLI's up / status / down /
 # validate paths (embedded modules and a --dir goose directory) against a fresh
-# database: no memory errors and no definite or indirect leaks.
+# database, and on the dry runs, repair --dry-run, create, fix and validate
+# --json with problems: no memory errors and no definite or indirect leaks.
 #
 # Under the ASan+UBSan build (valgrind cannot run it) the same commands run
 # directly, and the sanitizers, with LeakSanitizer on, are the check: every
@@ -79,7 +80,23 @@ expect_sql "SELECT count(*) FROM goose_db_version WHERE version_id > 0 AND is_ap
 cp "$TMP/bad.sql" "$d/20240104000000_bad.sql"
 vg 1 -d "$URL" --dir "$d" up
 expect_sql "SELECT count(*) FROM goose_db_version WHERE version_id > 0 AND is_applied" "3"
-# A malformed file (parse error path).
+# Dry runs and repair (what they would do; nothing changes).
+rm "$d/20240104000000_bad.sql"
+vg 0 -d "$URL" --dir "$d" down --dry-run
+expect_out "DROP INDEX CONCURRENTLY a_t;"
+vg 0 -d "$URL" --dir "$d" --json redo --dry-run
+vg 0 -d "$URL" --dir "$d" repair --recreate-triggers --dry-run
+expect_sql "SELECT count(*) FROM goose_db_version WHERE version_id > 0 AND is_applied" "3"
+# goose's create and fix in a directory of their own.
+c=$TMP/created
+mkdir -p "$c"
+cp "$d/20240101000000_a.sql" "$c/"
+vg 0 --dir "$c" create add_things -s
+vg 0 --dir "$c" --json fix --dry-run
+expect_out '/00002_a.sql","from_version":20240101000000,"to_version":2'
+# A malformed file (parse error path), in text and with every problem in JSON.
 printf -- '-- +goose Up\n -- +goose StatementBegin\nSELECT 1;\n' >"$d/20240105000000_worse.sql"
 vg 2 --dir "$d" validate
+vg 2 --dir "$d" --json validate
+expect_out '"problems":['
 finish

@@ -280,4 +280,31 @@ done
 expect_sql "SELECT count(*) FROM goose_db_version WHERE version_id = 2" "0"
 expect_sql "SELECT count(*) FROM goose_db_version_history WHERE event = 'unit_started' AND version = 2" "2"
 
+# ---- 8. up --resume waits for a run whose session is connected --------------
+# The operator resumes a NO TRANSACTION run whose client was killed while its
+# unit still runs on the server (or whose migration released the session
+# lock): resuming now would run that unit a second time, at once. --resume
+# waits while the run's session is connected, then resumes.
+new_db
+holder_start 4461
+"$MODMIG" -d "$URL" --dir "$TMP/live" up >"$TMP/a.out" 2>"$TMP/a.err" &
+a=$!
+wait_for "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND objid = 4461 AND NOT granted" 1 ||
+  fail "(resume) the first migrator never reached its last unit"
+kill -KILL "$a"; wait "$a" 2>/dev/null
+"$MODMIG" -d "$URL" --dir "$TMP/live" --lock-timeout 60s up --resume >"$TMP/b.out" 2>"$TMP/b.err" &
+b=$!
+wait_for "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'modmig' AND datname = current_database()" 2 ||
+  fail "(resume) the resuming migrator did not connect"
+sleep 1.5
+expect_sql "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND objid = 4461 AND NOT granted" "1"
+kill -0 "$b" 2>/dev/null && pass || fail "(resume) the resuming migrator did not wait for the unit still running"
+holder_stop
+wait "$b"; RC=$?
+ERR=$(cat "$TMP/b.err"); OUT=$(cat "$TMP/b.out"); LAST_CMD="modmig up --resume (while the run's unit still runs)"
+expect_rc 0 "(resume) resumed once the run's session was gone"
+expect_err "waiting for another migrator's run of NO TRANSACTION migration"
+expect_sql "SELECT string_agg(event || ':' || coalesce(failed_unit::text, '-'), ',' ORDER BY id) FROM goose_db_version_history WHERE version = 1 AND id > 5" \
+  "resumed:3,unit_started:3,unit_done:3,applied:-"
+
 finish

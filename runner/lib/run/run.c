@@ -216,10 +216,12 @@ cleanup:
  *     newer than this session's first read or less than MM_RUN_GRACE_SECONDS
  *     old.
  * *busy is NULL when there is none; the plan's check then reports a run that
- * stands part-way, at once.
+ * stands part-way, at once. With a resume mode (the operator says the run
+ * stopped) only the first holds: a run whose session is connected has not
+ * stopped, and resuming it would run its unit a second time, at once.
  */
-static modmig_status running_elsewhere(mm_session *s, const mm_plan *plan, const mm_step **busy,
-                                       int *pid, modmig_error **err)
+static modmig_status running_elsewhere(mm_session *s, const mm_plan *plan, bool resume,
+                                       const mm_step **busy, int *pid, modmig_error **err)
 {
 	modmig_status rc = MODMIG_OK;
 	size_t i;
@@ -237,10 +239,12 @@ static modmig_status running_elsewhere(mm_session *s, const mm_plan *plan, const
 		if (!plan->steps[i].failed || !running)
 			continue;
 		rc = writer_alive(s, e->id, pid, &direct, err);
-		if (rc == MODMIG_OK &&
-		    (*pid != 0 ||
-		     (!direct && (e->id > s->first_read_event_id ||
-		                  (e->age_seconds >= 0 && e->age_seconds < MM_RUN_GRACE_SECONDS)))))
+		if (rc == MODMIG_OK && resume && *pid != 0 && direct)
+			*busy = &plan->steps[i];
+		else if (rc == MODMIG_OK && !resume &&
+		         (*pid != 0 || (!direct && (e->id > s->first_read_event_id ||
+		                                    (e->age_seconds >= 0 &&
+		                                     e->age_seconds < MM_RUN_GRACE_SECONDS)))))
 			*busy = &plan->steps[i];
 	}
 	return rc;
@@ -260,9 +264,26 @@ static modmig_status wait_for_runs(mm_session *s, const modmig_up_options *use,
 	struct timespec ts;
 	int pid = 0;
 
-	while ((rc = running_elsewhere(s, plan, &busy, &pid, err)) == MODMIG_OK && busy) {
+	while ((rc = running_elsewhere(s, plan, use->resume != MODMIG_RESUME_NONE, &busy, &pid,
+	                               err)) == MODMIG_OK &&
+	       busy) {
 		const mm_event_row *e = mm_state_find_event(&s->state, busy->version);
 
+		if (s->db->lock_timeout_ms >= 0 && mm_now_ms() - since >= s->db->lock_timeout_ms &&
+		    use->resume != MODMIG_RESUME_NONE) {
+			mm_fail(err, MODMIG_E_LOCK_TIMEOUT, busy->migration->file, 0, 0,
+			        "timed out waiting for another migrator's run of NO TRANSACTION "
+			        "migration %lld: its session pid %d is still connected",
+			        (long long)busy->version, pid);
+			mm_hint(err,
+			        "if that run is stuck, end that session, then %s again; nothing "
+			        "was run",
+			        use->resume == MODMIG_RESUME_CONTINUE ? "resume" : "restart");
+			mm_error_set_migration(
+			        err, busy->version,
+			        busy->migration->module ? busy->migration->module->name : NULL);
+			return MODMIG_E_LOCK_TIMEOUT;
+		}
 		if (s->db->lock_timeout_ms >= 0 && mm_now_ms() - since >= s->db->lock_timeout_ms)
 			break; /* the plan's check says what stands part-way */
 		if (reported < 0 || mm_now_ms() - reported >= MM_WAIT_REPORT_MS) {
@@ -370,7 +391,7 @@ modmig_status modmig_up(modmig_db *db, modmig_source *src, const modmig_up_optio
 	if (rc != MODMIG_OK || s.done_while_waiting)
 		goto cleanup;
 	rc = mm_plan_up(src->migrations, src->migration_count, &s.state, &use, module, &plan, err);
-	if (rc == MODMIG_OK && !planned && use.resume == MODMIG_RESUME_NONE)
+	if (rc == MODMIG_OK && !planned)
 		rc = wait_for_runs(&s, &use, module, &plan, err);
 	if (rc == MODMIG_OK && planned)
 		rc = mm_planfile_check(&pf, src, &s, &plan, &done, err);

@@ -268,6 +268,14 @@ expect_rc 2
 printf '%s' "$OUT" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["error"]["code"] == "refused" and d["error"]["exit"] == 2, d' && pass || fail "down --dry-run --json: the refusal as an error document"
 expect_eq "$(state_fp)" "$fp" "refused dry runs changed the database"
 
+# stamp would record 4 as applied, though its unit 2 never took effect: refused as down is
+mm -d "$URL" --dir "$TMP/partway" stamp 4 --dry-run
+rc_dry=$RC; err_dry=$(head -n 1 <<<"$ERR")
+expect_rc 2 "stamp --dry-run is refused while 4 stands part-way"
+expect_err "cannot stamp while NO TRANSACTION migration 4 stands part-way"
+mm -d "$URL" --dir "$TMP/partway" stamp 4
+expect_eq "$rc_dry $err_dry" "$RC $(head -n 1 <<<"$ERR")" "stamp --dry-run predicts the real stamp's refusal"
+expect_eq "$(state_fp)" "$fp" "a refused stamp changed the database"
 # up --resume --dry-run lists what --resume sends: unit 2 on, not unit 1 that took effect
 mm -d "$URL" --dir "$TMP/partway" up --resume --dry-run
 expect_rc 0 "up --resume --dry-run"

@@ -44,6 +44,24 @@ static bool selected(const modmig_migration *m, int64_t version, const modmig_mo
 	       (m->version >= module->first_version && m->version <= module->last_version);
 }
 
+/*
+ * Whether a migration stamp would record stands part-way (a NO TRANSACTION
+ * run that stopped, or runs now): recording it applied would say that units
+ * that never ran took effect. Finishing it is up's resume modes' job.
+ */
+static bool stamps_partway(const mm_session *s, int64_t version, const modmig_module *module)
+{
+	for (size_t i = 0; i < s->src->migration_count; i++) {
+		const modmig_migration *m = &s->src->migrations[i];
+		const mm_event_row *e = mm_state_find_event(&s->state, m->version);
+
+		if (selected(m, version, module, &s->state) && e &&
+		    (modmig_history_event_flags(e->kind) & MODMIG_HISTORY_F_PARTWAY))
+			return true;
+	}
+	return false;
+}
+
 /* BEGIN, a version row and a "stamped" history row per migration, COMMIT. */
 static char *stamp_sql(mm_session *s, int64_t version, const modmig_module *module, size_t *count)
 {
@@ -152,7 +170,9 @@ modmig_status modmig_stamp_with(modmig_db *db, modmig_source *src, const modmig_
 	    (rc = mm_session_open(&s, db, src, err)) != MODMIG_OK)
 		goto cleanup;
 	s.dry_run = opts->dry_run;
-	if ((rc = mm_session_lock(&s, err)) != MODMIG_OK)
+	if ((rc = mm_session_lock(&s, err)) != MODMIG_OK ||
+	    (stamps_partway(&s, opts->version, mod) &&
+	     (rc = mm_plan_check_partway(src, &s.state, "stamp", err)) != MODMIG_OK))
 		goto cleanup;
 	sql = stamp_sql(&s, opts->version, mod, &count);
 	if (!sql) {

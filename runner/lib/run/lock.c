@@ -274,13 +274,17 @@ char *mm_lock_not_waiting_sql(const mm_names *n, const char *pid)
 
 static modmig_status poll_lock(mm_session *s, bool *waiting, modmig_error **err);
 
-/* The lock, polled (poll_lock) with the waiters' mark held while it waits. */
+/*
+ * The lock, polled (poll_lock) with the waiters' mark held while it waits.
+ * A session that had the lock and takes it back (a lease lost in a long
+ * migration, fence.c) is no waiter: its run may stand part-way meanwhile.
+ */
 modmig_status mm_session_acquire(mm_session *s, modmig_error **err)
 {
-	bool waiting = false;
+	bool relock = s->locked, waiting = relock; /* waiting set: no mark is taken */
 	modmig_status rc = poll_lock(s, &waiting, err);
 
-	if (waiting)
+	if (waiting && !relock)
 		waiter_mark(s->db, &s->names, false);
 	return rc;
 }

@@ -91,6 +91,18 @@ static const char tx_composed[] =
 	"pg_stat_activity a on a.pid = l.pid where l.locktype = 'advisory' and l.granted and "     \
 	"l.classid = $1::oid and l.objid = $2::oid and l.objsubid = 1 and l.database = (select "   \
 	"oid from pg_database where datname = current_database()) limit 1"
+/*
+ * The waiters' mark (run/lock.c): a shared advisory lock on the key's two
+ * halves, taken at the first refusal and released once the wait ends.
+ */
+#define MARK_TAKE                                                                                  \
+	"select case when pg_catalog.pg_backend_pid() = $5::int then "                             \
+	"pg_catalog.pg_advisory_lock_shared($1::int, $2::int) end, $3::oid, $4::oid"
+#define MARK_RELEASE                                                                               \
+	"select case when exists (select 1 from pg_catalog.pg_locks where locktype = 'advisory' "  \
+	"and pid = pg_backend_pid() and granted and classid = $3::oid and objid = $4::oid and "    \
+	"objsubid = 2) then pg_catalog.pg_advisory_unlock_shared($1::int, $2::int) end, $5::int"
+#define MARK_ROW HPQ_TUPLES(3, 1, "", "0", "0")
 /* pid, application, user, since, state, seconds in that state */
 #define HOLDER_ROW                                                                                 \
 	HPQ_TUPLES(6, 1, "4242", "other-migrator", "deploy", "2026-01-02 03:04:05+00", "active",   \
@@ -768,12 +780,14 @@ static void lock_polls_until_granted(void **state)
 	const hpq_step script[] = {
 	        {HPQ_EXEC_PARAMS(TRY_LOCK), .params = HPQ_PARAMS(f->key),
 	         HPQ_RESULTS(HPQ_TUPLES(1, 1, "f"))},
+	        {HPQ_EXEC_PARAMS(MARK_TAKE), HPQ_RESULTS(MARK_ROW)},
 	        {HPQ_EXEC_PARAMS(FIND_HOLDER), .params = HPQ_PARAMS(f->key_hi, f->key_lo),
 	         HPQ_RESULTS(HOLDER_ROW)},
 	        {HPQ_EXEC_PARAMS(TRY_LOCK), .params = HPQ_PARAMS(f->key),
 	         HPQ_RESULTS(HPQ_TUPLES(1, 1, "f"))},
 	        {HPQ_EXEC_PARAMS(TRY_LOCK), .params = HPQ_PARAMS(f->key),
 	         HPQ_RESULTS(HPQ_TUPLES(1, 1, "t"))},
+	        {HPQ_EXEC_PARAMS(MARK_RELEASE), HPQ_RESULTS(HPQ_TUPLES(2, 1, "", "0"))},
 	        {HPQ_FINISH},
 	};
 
@@ -797,8 +811,10 @@ static void lock_times_out(void **state)
 	const hpq_step script[] = {
 	        {HPQ_EXEC_PARAMS(TRY_LOCK), .params = HPQ_PARAMS(f->key),
 	         HPQ_RESULTS(HPQ_TUPLES(1, 1, "f"))},
+	        {HPQ_EXEC_PARAMS(MARK_TAKE), HPQ_RESULTS(MARK_ROW)},
 	        {HPQ_EXEC_PARAMS(FIND_HOLDER), .params = HPQ_PARAMS(f->key_hi, f->key_lo),
 	         HPQ_RESULTS(HOLDER_ROW)},
+	        {HPQ_EXEC_PARAMS(MARK_RELEASE), HPQ_RESULTS(HPQ_TUPLES(2, 1, "", "0"))},
 	        {HPQ_FINISH},
 	};
 
@@ -820,8 +836,10 @@ static void lock_holder_gone(void **state)
 	const hpq_step script[] = {
 	        {HPQ_EXEC_PARAMS(TRY_LOCK), .params = HPQ_PARAMS(f->key),
 	         HPQ_RESULTS(HPQ_TUPLES(1, 1, "f"))},
+	        {HPQ_EXEC_PARAMS(MARK_TAKE), HPQ_RESULTS(MARK_ROW)},
 	        {HPQ_EXEC_PARAMS(FIND_HOLDER), .params = HPQ_PARAMS(f->key_hi, f->key_lo),
 	         HPQ_RESULTS(HPQ_EMPTY(6))},
+	        {HPQ_EXEC_PARAMS(MARK_RELEASE), HPQ_RESULTS(HPQ_TUPLES(2, 1, "", "0"))},
 	        {HPQ_FINISH},
 	};
 

@@ -120,7 +120,8 @@ char *cli_error_hint(const modmig_error *err)
 		                   module ? module : "MODULE");
 	case MODMIG_NEXT_USE_MANIFEST:
 		return code == MODMIG_E_USAGE
-		               ? cli_strdupf("drop --module, or use -m with a manifest")
+		               ? cli_strdupf("use -m with a manifest: a goose directory (--dir) "
+		                             "has no modules")
 		               : cli_strdupf(
 		                         "pass the manifest with -m, e.g. -m modules/modules.yaml");
 	case MODMIG_NEXT_RENUMBER:

@@ -61,6 +61,11 @@ expect_err "00001_bad.sql:3:15: error: migration 1 failed"
 expect_err "hint: fix the statement at the line shown, then apply again: the migration ran in one transaction, so nothing of it was kept"
 
 # ---------------------------------------------------------------- wording
+# a directory that is not there: exit 2, and where to look
+mm --dir "$TMP/no_such_dir" validate
+expect_rc 2
+expect_err "cannot open directory $TMP/no_such_dir: No such file or directory"
+expect_err "hint: check the directory given with --dir"
 mm "${M[@]}" create identity
 expect_rc 2
 expect_err "modmig: missing NAME"

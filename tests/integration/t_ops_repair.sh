@@ -316,6 +316,7 @@ expect_eq "$(state)" "$before" "nothing to clear: nothing recorded"
 mm -d "$URL" --dir "$A" repair --clear-registry
 expect_rc 2
 expect_err "a plain goose directory has no module registry to clear"
+expect_err "hint: use -m with a manifest: a goose directory (--dir) has no modules"
 # ---------------------------------------------------------- clear-registry under the fence
 # A migrator whose migration released the session lock (or that runs behind a
 # pooler, where the lock means nothing) applies a version under module extra

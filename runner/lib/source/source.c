@@ -389,8 +389,15 @@ static modmig_status read_directory(const char *dir, const char *display_dir,
 	if (!d) {
 		if (missing_ok && (errno == ENOENT || errno == ENOTDIR))
 			goto cleanup;
-		rc = mm_fail(err, errno == ENOENT ? MODMIG_E_NOT_FOUND : MODMIG_E_IO, dir, 0, 0,
-		             "cannot open directory %s: %s", dir, strerror(errno));
+		int e = errno;
+
+		rc = mm_fail(err, e == ENOENT ? MODMIG_E_NOT_FOUND : MODMIG_E_IO, dir, 0, 0,
+		             "cannot open directory %s: %s", dir, strerror(e));
+		mm_hint(err, e == ENOENT || e == ENOTDIR
+		                     ? "check the directory given with --dir, or that each module "
+		                       "of the manifest has its NAME/migrations folder beside it"
+		                     : "modmig needs to read and list that directory: check its "
+		                       "permissions");
 		goto cleanup;
 	}
 	while ((entry = readdir(d)) != NULL) {

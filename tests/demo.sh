@@ -171,8 +171,10 @@ if [ "$(grep -v credit_notes <<<"$before")" != "$(grep -v credit_notes <<<"$afte
   echo "demo: status changed after the failed migration" >&2; exit 1
 fi
 say "Status is unchanged: the broken migration is still not applied, and nothing of it is left."
-rm "$bad_file"
+say "Fix the typo on line 7, and the same up applies it:"
+run sed -i 's/UPDATE billing.credit_note SET/UPDATE billing.credit_notes SET/' "$bad_file"
 run modmig -m "$tmp/modules/modules.yaml" up
+run psql -X "$DATABASE_URL" -c "SELECT amount FROM billing.credit_notes"
 
 heading "Done"
 say "Try it yourself: build/modmig --help, or the README's tour of the CLI."

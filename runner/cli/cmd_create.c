@@ -114,8 +114,9 @@ int cli_cmd_create(cli_context *ctx, const cli_command *cmd, int argc, char **ar
 		rc = create_in_dir(ctx, args[0], sequential);
 	} else if (!ctx->manifest) {
 		rc = cli_usage_error(
-		        ctx, "'create' needs -m MANIFEST or --dir DIR: the migrations compiled "
-		             "into modmig cannot be changed");
+		        ctx, "'create' needs -m MANIFEST or --dir DIR on the command line: it "
+		             "writes into that directory (not one found through MODMIG_MANIFEST, "
+		             "MODMIG_DIR or ./modules, nor embedded migrations)");
 	} else if (sequential) {
 		rc = cli_usage_error(ctx, "'--sequential' needs '--dir': a module's files are "
 		                          "numbered in its version range");

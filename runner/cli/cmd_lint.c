@@ -366,14 +366,33 @@ static void write_sarif(FILE *out, const modmig_findings *f)
 	fputs("]}]}\n", out);
 }
 
-static void print_rules(void)
+/*
+ * --rules: every rule of MODMIG_LINT_RULES with its default severity ("off"
+ * when it is not on by default) and what it finds; with --json
+ * [{"rule","severity","enabled","summary"}].
+ */
+static void print_rules(const cli_context *ctx)
 {
+	if (ctx->json)
+		fputc('[', stdout);
 	for (size_t i = 0; modmig_lint_rule_at(i); i++) {
 		const modmig_lint_rule *r = modmig_lint_rule_at(i);
 
-		printf("%-32s %-8s %s\n", r->name, r->enabled ? severity_word(r->severity) : "off",
-		       r->summary);
+		if (!ctx->json) {
+			printf("%-32s %-8s %s\n", r->name,
+			       r->enabled ? severity_word(r->severity) : "off", r->summary);
+			continue;
+		}
+		fputs(i ? ",{\"rule\":" : "{\"rule\":", stdout);
+		cli_json_string(stdout, r->name);
+		fputs(",\"severity\":", stdout);
+		cli_json_string(stdout, severity_word(r->severity));
+		printf(",\"enabled\":%s,\"summary\":", r->enabled ? "true" : "false");
+		cli_json_string(stdout, r->summary);
+		fputc('}', stdout);
 	}
+	if (ctx->json)
+		fputs("]\n", stdout);
 }
 
 /* ---- the command ---------------------------------------------------------- */
@@ -431,7 +450,7 @@ int cli_cmd_lint(cli_context *ctx, const cli_command *cmd, int argc, char **argv
 	if (stop || rc != CLI_EXIT_OK)
 		goto cleanup;
 	if (a.rules) {
-		print_rules();
+		print_rules(ctx);
 		goto cleanup;
 	}
 	if ((rc = cli_open_source(ctx, &src)) != CLI_EXIT_OK)

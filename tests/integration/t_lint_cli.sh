@@ -227,5 +227,9 @@ mm lint --rules
 expect_rc 0 "lint --rules"
 expect_eq "$(printf '%s\n' "$OUT" | wc -l)" "25" "one line per rule"
 expect_out "prefer-bigint                    off      "
+mm --json lint --rules
+expect_rc 0 "lint --rules --json"
+expect_eq "$(printf '%s' "$OUT" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(len(r), sum(x["enabled"] for x in r), [x for x in r if x["rule"] == "prefer-bigint"][0]["severity"])')" \
+  "25 21 warning" "lint --rules --json: one object per rule, the enabled ones and each severity"
 
 finish

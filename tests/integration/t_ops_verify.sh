@@ -52,7 +52,7 @@ print(re.search(r"advisory key (-?\d+)", [c for c in d["checks"] if c["name"] ==
 psql -qAtX -d "$DB" -c "SELECT pg_advisory_lock($KEY)" -c "SELECT pg_sleep(30)" >/dev/null 2>&1 &
 LOCKER=$!
 for _ in $(seq 50); do
-  [ "$(sql "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")" = 1 ] && break
+  [ "$(sql "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND granted")" = 1 ] && break
   sleep 0.1
 done
 run timeout 10 "$MODMIG" -d "$URL" --lock-timeout 1s verify

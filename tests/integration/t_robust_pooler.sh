@@ -101,7 +101,7 @@ holder=$!
 exec 8>"$fifo"
 echo "SET application_name = 'stuck-holder'; SELECT pg_advisory_lock($key);" >&8
 for _ in $(seq 1 50); do
-  [ "$(sql "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")" -ge 1 ] && break
+  [ "$(sql "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND granted")" -ge 1 ] && break
   sleep 0.1
 done
 mm -d "$URL" --dir "$D" --lock-timeout 12s up

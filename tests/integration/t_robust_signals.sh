@@ -28,7 +28,7 @@ finish_bg() { wait "$BG"; RC=$?; OUT=$(cat "$TMP/bg.out"); ERR=$(cat "$TMP/bg.er
 events() { sql "SELECT string_agg(event || ':' || coalesce(failed_unit::text, '-'), ',' ORDER BY id) FROM goose_db_version_history WHERE version = $1"; }
 lock_free() { # no advisory lock left and no modmig session left
   wait_for "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'modmig' AND datname = current_database()" 0 &&
-    wait_for "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'" 0
+    wait_for "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())" 0
 }
 table_exists() { sql "SELECT to_regclass('$1') IS NOT NULL"; }
 
@@ -79,7 +79,7 @@ for signal in INT TERM HUP; do
   expect_sql "SELECT error FROM goose_db_version_history WHERE version = 2" \
     "line 3:1: SQLSTATE 57014: migration 2 failed: canceling statement due to user request"
   lock_free || fail "($signal) the lock or modmig's session is still there"
-  expect_sql "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'" "0"
+  expect_sql "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())" "0"
   mm -d "$URL" --dir "$T" up
   expect_rc 0 "($signal) the next up completes"
   expect_eq "$(applied_versions | tr '\n' ' ')" "1 2 3 " "($signal) everything is applied after the next up"

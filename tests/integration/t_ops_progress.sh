@@ -67,6 +67,6 @@ expect_rc 0 "up with CREATE INDEX CONCURRENTLY"
 line=$(printf '%s\n' "$OUT" | grep '^running     00001' | head -n 1)
 [[ "$line" =~ ^running\ +00001\ +-\ +big_h\ +unit\ 1/1\ \(line\ 3\),\ [0-9]+\ s,\ (building\ index|waiting\ for|initializing)[^0-9]*([0-9]+%)?$ ]] &&
 	pass || fail "CIC progress line with the server's phase: [$line] in [$OUT]"
-expect_sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'modmig progress'" "0"
+expect_sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'modmig progress' AND datname = current_database()" "0"
 
 finish

@@ -62,7 +62,7 @@ fresh_db
 "$MODMIG" -d "$URL" --dir "$TMP/slow" up >"$TMP/slow.out" 2>&1 &
 slow_pid=$!
 for _ in $(seq 1 50); do # until the slow migration runs, holding the lock
-  [ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(8)%' AND pid <> pg_backend_pid()")" = 1 ] && break
+  [ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(8)%' AND pid <> pg_backend_pid() AND datname = current_database()")" = 1 ] && break
   sleep 0.1
 done
 mmt -d "$URL" --dir "$TMP/bad" up

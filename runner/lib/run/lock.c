@@ -13,21 +13,32 @@
 #include <time.h>
 
 /*
+ * How the bigint lock key stands in pg_locks: its high and low 32 bits as the
+ * classid and objid oids (objsubid 1 for the one-bigint key space, 2 for the
+ * two-int one), as decimal text for query parameters.
+ */
+static void key_oids(const mm_names *n, char hi[16], char lo[16])
+{
+	uint64_t u;
+
+	memcpy(&u, &n->lock_key, sizeof(u));
+	snprintf(hi, 16, "%u", (unsigned)(u >> 32));
+	snprintf(lo, 16, "%u", (unsigned)(u & 0xffffffffu));
+}
+
+/*
  * Who holds the lock. A bigint advisory key shows in pg_locks as classid
  * (high 32 bits), objid (low 32 bits) and objsubid 1.
  */
 modmig_status mm_lock_holder(modmig_db *db, const mm_names *n, mm_holder *h, modmig_error **err)
 {
 	modmig_status rc = MODMIG_OK;
-	uint64_t u;
 	char hi[16], lo[16];
 	const char *params[2] = {hi, lo};
 	PGresult *res;
 
 	memset(h, 0, sizeof(*h));
-	memcpy(&u, &n->lock_key, sizeof(u));
-	snprintf(hi, sizeof(hi), "%u", (unsigned)(u >> 32));
-	snprintf(lo, sizeof(lo), "%u", (unsigned)(u & 0xffffffffu));
+	key_oids(n, hi, lo);
 	res = PQexecParams(db->conn,
 	                   "select l.pid, coalesce(nullif(a.application_name, ''), 'no name'), "
 	                   "coalesce(a.usename, '?'), coalesce(to_char(a.xact_start, "
@@ -243,8 +254,7 @@ static bool waiter_mark(modmig_db *db, const mm_names *n, bool take)
 	memcpy(&u, &n->lock_key, sizeof(u));
 	snprintf(hi, sizeof(hi), "%d", (int)(int32_t)(uint32_t)(u >> 32));
 	snprintf(lo, sizeof(lo), "%d", (int)(int32_t)(uint32_t)(u & 0xffffffffu));
-	snprintf(uhi, sizeof(uhi), "%u", (unsigned)(u >> 32));
-	snprintf(ulo, sizeof(ulo), "%u", (unsigned)(u & 0xffffffffu));
+	key_oids(n, uhi, ulo);
 	snprintf(pid, sizeof(pid), "%d", PQbackendPID(db->conn));
 	res = PQexecParams(
 	        db->conn,
@@ -263,13 +273,13 @@ static bool waiter_mark(modmig_db *db, const mm_names *n, bool take)
 
 char *mm_lock_not_waiting_sql(const mm_names *n, const char *pid)
 {
-	uint64_t u;
+	char hi[16], lo[16];
 
-	memcpy(&u, &n->lock_key, sizeof(u));
+	key_oids(n, hi, lo);
 	return mm_printf("NOT EXISTS (SELECT 1 FROM pg_catalog.pg_locks w WHERE w.pid = %s AND "
-	                 "w.locktype = 'advisory' AND w.granted AND w.classid = %u AND "
-	                 "w.objid = %u AND w.objsubid = 2)",
-	                 pid, (unsigned)(u >> 32), (unsigned)(u & 0xffffffffu));
+	                 "w.locktype = 'advisory' AND w.granted AND w.classid = %s AND "
+	                 "w.objid = %s AND w.objsubid = 2)",
+	                 pid, hi, lo);
 }
 
 static modmig_status poll_lock(mm_session *s, bool *waiting, modmig_error **err);
@@ -397,15 +407,12 @@ modmig_status mm_lock_acquire(modmig_db *db, const mm_names *n, modmig_error **e
  */
 void mm_lock_release(modmig_db *db, const mm_names *n)
 {
-	uint64_t u;
 	char key[32], hi[16], lo[16];
 	const char *params[3] = {key, hi, lo};
 	PGresult *res;
 
-	memcpy(&u, &n->lock_key, sizeof(u));
 	snprintf(key, sizeof(key), "%lld", (long long)n->lock_key);
-	snprintf(hi, sizeof(hi), "%u", (unsigned)(u >> 32));
-	snprintf(lo, sizeof(lo), "%u", (unsigned)(u & 0xffffffffu));
+	key_oids(n, hi, lo);
 	res = PQexecParams(db->conn,
 	                   "select case when exists (select 1 from pg_catalog.pg_locks where "
 	                   "locktype = 'advisory' and pid = pg_backend_pid() and granted and "
